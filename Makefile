@@ -1,0 +1,26 @@
+# Two commands for a newcomer: `make demo` and `make test` (see README.md).
+# Both create the environment first (tools/setup_env.sh, idempotent).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_CONFIG ?= configs/demo/siameseim_vit-tiny-p4_1xb128-coslr-6e_fashion-mnist.py
+DEMO_WORK_DIR ?= work_dirs/demo
+
+.PHONY: env data demo test lint clean-env
+
+env:
+	bash tools/setup_env.sh
+
+data:
+	bash tools/data/fetch_fashion_mnist.sh
+
+demo: env data
+	$(PY) tools/run_demo.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)
+
+test: env data
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+lint: env
+	$(PY) -m flake8 mmsiameseim tools tests configs || true
+
+clean-env:
+	rm -rf $(VENV)

@@ -1,0 +1,57 @@
+# ImageNet-1k two-view pipeline of SiameseIM (spec §1-2): flip then
+# random-resized-crop per view (scale 0.08-1, bicubic), BYOL's asymmetric
+# colour pair in RGB semantics, blockwise mask of exactly 118/196 patches.
+dataset_type = 'ImageNet'
+data_root = 'data/imagenet/'
+
+color_jitter = dict(
+    type='SimColorJitter',
+    brightness=0.4,
+    contrast=0.4,
+    saturation=0.2,
+    hue=0.1,
+    prob=0.8)
+grayscale = dict(type='SimRandomGrayscale', prob=0.2)
+online_pipeline = [  # view 1: masked, strong blur, no solarize
+    color_jitter, grayscale,
+    dict(type='SimGaussianBlur', sigma_min=0.1, sigma_max=2.0, prob=1.0)
+]
+target_pipeline = [  # view 2: target, weak blur, solarize 0.2
+    color_jitter, grayscale,
+    dict(type='SimGaussianBlur', sigma_min=0.1, sigma_max=2.0, prob=0.1),
+    dict(type='SimSolarize', threshold=128, prob=0.2)
+]
+views = dict(
+    type='SiameseIMViews',
+    img_size=224,
+    crop_scale=(0.08, 1.0),
+    crop_ratio=(3. / 4., 4. / 3.),
+    flip_prob=0.5,
+    interpolation='bicubic',
+    online_pipeline=online_pipeline,
+    target_pipeline=target_pipeline)
+mask_generator = dict(
+    type='BlockwiseMaskGenerator',
+    input_size=14,
+    num_masking_patches=118,
+    min_num_patches=16,
+    min_aspect=0.3)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    views,
+    mask_generator,
+    dict(type='PackInputs', algorithm_keys=['rel_pos']),
+]
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=10,
+    persistent_workers=True,
+    pin_memory=True,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        pipeline=train_pipeline))

@@ -1,0 +1,47 @@
+# Pretraining schedule of SiameseIM (spec §6): AdamW betas (0.9, 0.95),
+# lr = 6.25e-5 x batch / 256, 40-epoch linear warm-up from ~0 then cosine to
+# 0 (both per iteration), weight decay 0.05 on >=2-D weights only (cls and
+# mask tokens are decayed, as upstream), grad clip 1.0, fp16 AMP.
+_base_ = ['mmpretrain::_base_/default_runtime.py']
+
+runner_type = 'SafeResumeRunner'  # resume our own checkpoints on torch>=2.6
+max_epochs = 1600
+warmup_epochs = 40
+base_batch_size = 4096
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    optimizer=dict(
+        type='AdamW',
+        lr=6.25e-5 * base_batch_size / 256,
+        betas=(0.9, 0.95),
+        weight_decay=0.05),
+    clip_grad=dict(max_norm=1.0),
+    paramwise_cfg=dict(
+        bias_decay_mult=0., norm_decay_mult=0., flat_decay_mult=0.))
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-6,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - warmup_epochs,
+        eta_min=0.,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    checkpoint=dict(type='CheckpointHook', interval=50, max_keep_ckpts=3))
+custom_hooks = [dict(type='SyncBuffersHook')]
+randomness = dict(seed=0, diff_rank_seed=True)
+# SiameseIM's projector/predictor BN is TokenBN, which all-reduces its own
+# statistics; no SyncBN conversion is needed.
+auto_scale_lr = dict(base_batch_size=base_batch_size)

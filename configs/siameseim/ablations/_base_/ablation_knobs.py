@@ -1,0 +1,29 @@
+# Building blocks for the rows of the paper's ablation table (spec §10.3).
+# Every row is ViT-B/16, 400 epochs; each row's file combines these knobs.
+# Mapping of the table's words to our switches (an interpretation, see the
+# README): "MAE-like" loss norm = non-affine LN on the target; "MoCo-like" =
+# L2-normalised prediction and target; "global" = the cls outputs; "pixel" =
+# patch pixels of view 2 (norm-pix) without an EMA target; "same view" =
+# view 2 reuses view 1's flip and crop; "no colour aug" = no colour, blur or
+# solarize ops on either view.
+_base_ = ['../../siameseim_vit-base-p16_16xb256-amp-coslr-400e_in1k.py']
+
+load = dict(type='LoadImageFromFile')
+pack = dict(type='PackInputs', algorithm_keys=['rel_pos'])
+random_mask = dict(
+    type='RandomPatchMaskGenerator', input_size=14, num_masking_patches=118)
+blockwise_mask = _base_.mask_generator
+diff_views_color = _base_.views
+diff_views_plain = dict(_base_.views, online_pipeline=[], target_pipeline=[])
+same_view_color = dict(_base_.views, same_crop=True)
+same_view_plain = dict(diff_views_plain, same_crop=True)
+
+ln_norm = dict(type='LN', eps=1e-6)
+moco_like_loss = dict(
+    type='UniGradDenseLoss', lambda_neg=0.02, target_norm='l2',
+    pred_norm='l2')
+l2_pixel_loss = dict(type='UniGradDenseLoss', lambda_neg=0., target_norm='ln')
+pixel_model = dict(
+    target_type='pixel',
+    neck=dict(norm_cfg=ln_norm),
+    head=dict(norm_cfg=ln_norm, out_channels=16 * 16 * 3, loss=l2_pixel_loss))

@@ -1,0 +1,11 @@
+"""mmsiameseim: Siamese Image Modeling as an mmpretrain plugin.
+
+Importing this package registers its datasets, transforms, models, hooks
+and metrics into mmpretrain's registries. It needs only mmengine,
+mmpretrain and mmcv (lite or full): modules that need mmseg or mmdet live in
+:mod:`mmsiameseim.downstream` and are imported by their configs alone.
+"""
+from .version import __version__
+from . import datasets, engine, evaluation, models, utils  # noqa: F401
+
+__all__ = ['__version__']

@@ -1,0 +1,265 @@
+"""Colour transforms with RGB semantics for the SiameseIM two-view pipeline.
+
+All ops read and write ``results['img']``, an ``(H, W, 3)`` uint8 array that
+they treat as **RGB** (``SiameseIMViews`` converts mmcv's BGR images to RGB
+before running the colour sub-pipelines, spec P9). Every op is applied with
+probability ``prob``.
+
+Randomness comes only from NumPy's global RNG (``np.random``), the same
+generator mmpretrain's own transforms use, so ``mmengine``'s
+``set_random_seed`` and its dataloader ``worker_init_fn`` make these ops
+reproducible.
+"""
+import numbers
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmpretrain.registry import TRANSFORMS
+from PIL import Image, ImageFilter
+
+# ITU-R 601-2 luma weights (PIL's ``convert('L')``).
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def _check_prob(prob: float, name: str = 'prob') -> float:
+    if (not isinstance(prob, numbers.Real) or isinstance(prob, bool)
+            or not 0 <= prob <= 1):
+        raise ValueError(f'`{name}` must be a number in [0, 1], got {prob!r}')
+    return float(prob)
+
+
+def _check_rgb_image(img) -> np.ndarray:
+    if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
+        raise TypeError("colour transforms need results['img'] to be a uint8 "
+                        f'numpy array, got {type(img).__name__} '
+                        f"{getattr(img, 'dtype', '')}")
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError("colour transforms need results['img'] of shape "
+                         f'(H, W, 3), got {img.shape}')
+    return img
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    """Round half up and clip to [0, 255] (PIL-like rounding)."""
+    return np.clip(np.floor(img + 0.5), 0, 255).astype(np.uint8)
+
+
+def rgb_to_luma(img: np.ndarray) -> np.ndarray:
+    """ITU-R 601-2 luma ``0.299 R + 0.587 G + 0.114 B`` as float32 (H, W)."""
+    img = img.astype(np.float32)
+    r, g, b = LUMA_WEIGHTS
+    return img[..., 0] * r + img[..., 1] * g + img[..., 2] * b
+
+
+def adjust_brightness(img: np.ndarray, factor: float) -> np.ndarray:
+    """Blend with black: ``factor * img`` (torchvision semantics)."""
+    return _to_uint8(img.astype(np.float32) * factor)
+
+
+def adjust_contrast(img: np.ndarray, factor: float) -> np.ndarray:
+    """Blend with the mean of the grayscale image (torchvision semantics)."""
+    mean = float(rgb_to_luma(img).mean())
+    return _to_uint8(img.astype(np.float32) * factor + (1 - factor) * mean)
+
+
+def adjust_saturation(img: np.ndarray, factor: float) -> np.ndarray:
+    """Blend with the grayscale image (torchvision semantics)."""
+    gray = rgb_to_luma(img)[..., None]
+    return _to_uint8(img.astype(np.float32) * factor + (1 - factor) * gray)
+
+
+def adjust_hue(img: np.ndarray, hue_shift: float) -> np.ndarray:
+    """Rotate the hue by ``hue_shift`` of a full turn (in [-0.5, 0.5]).
+
+    The rotation runs on float32 HSV with the hue in degrees and the modulo
+    taken in floating point, so negative shifts work under NumPy 2 (unlike
+    mmcv 2.1's ``adjust_hue``, which overflows a uint8) and no 8-bit hue
+    quantisation is introduced.
+    """
+    hsv = cv2.cvtColor(img.astype(np.float32) / 255., cv2.COLOR_RGB2HSV)
+    hsv[..., 0] = np.mod(hsv[..., 0] + 360. * hue_shift, 360.)
+    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return _to_uint8(rgb * 255.)
+
+
+class _RandomColorOp(BaseTransform):
+    """Base class: apply :meth:`_apply` with probability ``prob``."""
+
+    def __init__(self, prob: float) -> None:
+        self.prob = _check_prob(prob)
+
+    def _apply(self, img: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def transform(self, results: dict) -> dict:
+        """Apply the op to ``results['img']`` with probability ``prob``.
+
+        Args:
+            results (dict): Result dict with an RGB uint8 ``img``.
+
+        Returns:
+            dict: The result dict with ``img`` updated.
+        """
+        img = _check_rgb_image(results['img'])
+        if np.random.rand() < self.prob:
+            results['img'] = self._apply(img)
+        return results
+
+
+@TRANSFORMS.register_module()
+class SimColorJitter(_RandomColorOp):
+    """torchvision ``ColorJitter`` on RGB uint8 images, applied with ``prob``.
+
+    The four ops run in a random order. Factors are drawn like torchvision:
+    brightness, contrast and saturation factors ~ U(max(0, 1 - v), 1 + v),
+    the hue shift ~ U(-hue, hue) in fractions of a full turn. An op whose
+    strength is 0 is skipped.
+
+    Args:
+        brightness (float): Brightness strength. Defaults to 0.4.
+        contrast (float): Contrast strength. Defaults to 0.4.
+        saturation (float): Saturation strength. Defaults to 0.2.
+        hue (float): Hue strength, in [0, 0.5]. Defaults to 0.1.
+        prob (float): Probability of applying the jitter. Defaults to 0.8.
+    """
+
+    def __init__(self,
+                 brightness: float = 0.4,
+                 contrast: float = 0.4,
+                 saturation: float = 0.2,
+                 hue: float = 0.1,
+                 prob: float = 0.8) -> None:
+        super().__init__(prob)
+        for name, value in (('brightness', brightness), ('contrast', contrast),
+                            ('saturation', saturation)):
+            if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+                    or value < 0):
+                raise ValueError(f'SimColorJitter: `{name}` must be a '
+                                 f'non-negative number, got {value!r}')
+        if (not isinstance(hue, numbers.Real) or isinstance(hue, bool)
+                or not 0 <= hue <= 0.5):
+            raise ValueError('SimColorJitter: `hue` must be a number in '
+                             f'[0, 0.5], got {hue!r}')
+        self.brightness = float(brightness)
+        self.contrast = float(contrast)
+        self.saturation = float(saturation)
+        self.hue = float(hue)
+
+    @staticmethod
+    def _factor_range(value: float) -> Optional[Tuple[float, float]]:
+        return None if value == 0 else (max(0., 1. - value), 1. + value)
+
+    def sample_params(self) -> Tuple[np.ndarray, list]:
+        """Draw the op order and the factors, like torchvision.
+
+        Returns:
+            tuple: ``(order, factors)``: a permutation of ``range(4)`` and
+            the factors of (brightness, contrast, saturation, hue), ``None``
+            for disabled ops.
+        """
+        order = np.random.permutation(4)
+        factors = []
+        for value in (self.brightness, self.contrast, self.saturation):
+            rng = self._factor_range(value)
+            factors.append(None if rng is None else np.random.uniform(*rng))
+        hue = None
+        if self.hue > 0:
+            hue = np.random.uniform(-self.hue, self.hue)
+        factors.append(hue)
+        return order, factors
+
+    def _apply(self, img: np.ndarray) -> np.ndarray:
+        ops = (adjust_brightness, adjust_contrast, adjust_saturation,
+               adjust_hue)
+        order, factors = self.sample_params()
+        for idx in order:
+            if factors[idx] is not None:
+                img = ops[idx](img, factors[idx])
+        return img
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(brightness={self.brightness}, '
+                f'contrast={self.contrast}, saturation={self.saturation}, '
+                f'hue={self.hue}, prob={self.prob})')
+
+
+@TRANSFORMS.register_module()
+class SimRandomGrayscale(_RandomColorOp):
+    """Convert to ITU-R 601-2 luma replicated on 3 channels, with ``prob``.
+
+    Args:
+        prob (float): Probability of the conversion. Defaults to 0.2.
+    """
+
+    def __init__(self, prob: float = 0.2) -> None:
+        super().__init__(prob)
+
+    def _apply(self, img: np.ndarray) -> np.ndarray:
+        gray = _to_uint8(rgb_to_luma(img))
+        return np.repeat(gray[..., None], 3, axis=2)
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(prob={self.prob})'
+
+
+@TRANSFORMS.register_module()
+class SimGaussianBlur(_RandomColorOp):
+    """PIL ``GaussianBlur(radius=sigma)``, sigma ~ U(sigma_min, sigma_max).
+
+    Args:
+        sigma_min (float): Lower bound of sigma. Defaults to 0.1.
+        sigma_max (float): Upper bound of sigma. Defaults to 2.0.
+        prob (float): Probability of blurring. Defaults to 1.0.
+    """
+
+    def __init__(self,
+                 sigma_min: float = 0.1,
+                 sigma_max: float = 2.0,
+                 prob: float = 1.0) -> None:
+        super().__init__(prob)
+        if (not isinstance(sigma_min, numbers.Real)
+                or not isinstance(sigma_max, numbers.Real)
+                or not 0 <= sigma_min <= sigma_max):
+            raise ValueError('SimGaussianBlur: need 0 <= `sigma_min` <= '
+                             f'`sigma_max`, got sigma_min={sigma_min!r}, '
+                             f'sigma_max={sigma_max!r}')
+        self.sigma_min = float(sigma_min)
+        self.sigma_max = float(sigma_max)
+
+    def _apply(self, img: np.ndarray) -> np.ndarray:
+        sigma = np.random.uniform(self.sigma_min, self.sigma_max)
+        blurred = Image.fromarray(img).filter(
+            ImageFilter.GaussianBlur(radius=sigma))
+        return np.array(blurred, dtype=np.uint8)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(sigma_min={self.sigma_min}, '
+                f'sigma_max={self.sigma_max}, prob={self.prob})')
+
+
+@TRANSFORMS.register_module()
+class SimSolarize(_RandomColorOp):
+    """PIL ``ImageOps.solarize``: invert pixels ``>= threshold``.
+
+    Args:
+        threshold (int): Pixels at or above it are inverted; 256 inverts
+            nothing. Defaults to 128.
+        prob (float): Probability of solarizing. Defaults to 0.2.
+    """
+
+    def __init__(self, threshold: int = 128, prob: float = 0.2) -> None:
+        super().__init__(prob)
+        if (not isinstance(threshold, numbers.Real)
+                or isinstance(threshold, bool) or not 0 <= threshold <= 256):
+            raise ValueError('SimSolarize: `threshold` must be a number in '
+                             f'[0, 256], got {threshold!r}')
+        self.threshold = threshold
+
+    def _apply(self, img: np.ndarray) -> np.ndarray:
+        return np.where(img >= self.threshold, 255 - img, img).astype(np.uint8)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(threshold={self.threshold}, '
+                f'prob={self.prob})')

@@ -1,0 +1,287 @@
+"""The joint two-view transform of SiameseIM (spec §1, pitfall P9)."""
+import math
+import numbers
+from typing import List, Optional, Sequence, Tuple
+
+import mmcv
+import numpy as np
+from mmcv.image.geometric import cv2_interp_codes
+from mmcv.transforms import BaseTransform, Compose
+from mmpretrain.registry import TRANSFORMS
+
+# (flip, (top, left, height, width)) of one view, box in the flipped frame.
+ViewParams = Tuple[bool, Tuple[int, int, int, int]]
+
+
+def _check_range(value, name: str, low_open: float,
+                 high: Optional[float]) -> Tuple[float, float]:
+    ok = (
+        isinstance(value, Sequence) and len(value) == 2
+        and all(isinstance(v, numbers.Real) for v in value))
+    if ok:
+        lo, hi = float(value[0]), float(value[1])
+        ok = low_open < lo <= hi and (high is None or hi <= high)
+    if not ok:
+        bound = '' if high is None else f' <= {high}'
+        raise ValueError(f'SiameseIMViews: `{name}` must be a pair (lo, hi) '
+                         f'with {low_open} < lo <= hi{bound}, got {value!r}')
+    return lo, hi
+
+
+@TRANSFORMS.register_module()
+class SiameseIMViews(BaseTransform):
+    """Make SiameseIM's two views of one image and record their geometry.
+
+    For each view independently: flip the whole image horizontally with
+    probability ``flip_prob``, sample a torchvision ``RandomResizedCrop`` box
+    on the (possibly flipped) image, crop it and resize it to
+    ``img_size x img_size``. View 1 (online, masked) then goes through
+    ``online_pipeline`` and view 2 (target) through ``target_pipeline``; these
+    colour sub-pipelines always see RGB images.
+
+    **Required Keys**: ``img`` (``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)``
+    uint8, channel order ``channel_order``).
+
+    **Modified Keys**: ``img`` (list of two ``(S, S, 3)`` uint8 views, in the
+    input channel order), ``img_shape`` (``(S, S)``).
+
+    **Added Keys**: ``rel_pos``: float32 ``(6,)`` array
+    ``(Δi, Δj, Δh, Δw, rflip, Δj_flip)`` with ``Δi = (i2 - i1) / h1``,
+    ``Δj = (j2 - j1) / w1``, ``Δh = h2 / h1``, ``Δw = w2 / w1``,
+    ``rflip = flip1 xor flip2`` and ``Δj_flip = (W - j1 - j2) / w1``, where
+    ``(i, j, h, w)`` are the crop boxes in each view's flipped frame and
+    ``W`` the original width.
+
+    Randomness comes from NumPy's global RNG (``np.random``).
+
+    Args:
+        img_size (int): Output side length S. Defaults to 224.
+        crop_scale (tuple[float, float]): Range of the crop area fraction.
+            Defaults to (0.08, 1.0).
+        crop_ratio (tuple[float, float]): Range of the crop aspect ratio
+            (width / height), sampled log-uniformly. Defaults to (3/4, 4/3).
+        flip_prob (float): Probability of the horizontal flip of each view.
+            Defaults to 0.5.
+        interpolation (str): cv2 interpolation of the resize: 'nearest',
+            'bilinear', 'bicubic', 'area' or 'lanczos'. Defaults to
+            'bicubic'.
+        online_pipeline (list[dict], optional): Transforms of view 1.
+            Defaults to None (no colour ops).
+        target_pipeline (list[dict], optional): Transforms of view 2.
+            Defaults to None (no colour ops).
+        channel_order (str): Channel order of the input image, 'bgr' (what
+            mmcv loads) or 'rgb'. Defaults to 'bgr'.
+        same_crop (bool): Whether view 2 reuses view 1's flip and crop
+            (the "same view" ablation; ``rel_pos`` is then the identity).
+            Defaults to False.
+    """
+
+    def __init__(self,
+                 img_size: int = 224,
+                 crop_scale: Tuple[float, float] = (0.08, 1.0),
+                 crop_ratio: Tuple[float, float] = (3. / 4., 4. / 3.),
+                 flip_prob: float = 0.5,
+                 interpolation: str = 'bicubic',
+                 online_pipeline: Optional[List[dict]] = None,
+                 target_pipeline: Optional[List[dict]] = None,
+                 channel_order: str = 'bgr',
+                 same_crop: bool = False) -> None:
+        if (not isinstance(img_size, numbers.Integral)
+                or isinstance(img_size, bool) or img_size < 1):
+            raise ValueError('SiameseIMViews: `img_size` must be a positive '
+                             f'int, got {img_size!r}')
+        self.img_size = int(img_size)
+        self.crop_scale = _check_range(crop_scale, 'crop_scale', 0., 1.)
+        self.crop_ratio = _check_range(crop_ratio, 'crop_ratio', 0., None)
+        if (not isinstance(flip_prob, numbers.Real)
+                or isinstance(flip_prob, bool) or not 0 <= flip_prob <= 1):
+            raise ValueError('SiameseIMViews: `flip_prob` must be in [0, 1], '
+                             f'got {flip_prob!r}')
+        self.flip_prob = float(flip_prob)
+        if interpolation not in cv2_interp_codes:
+            raise ValueError('SiameseIMViews: `interpolation` must be one of '
+                             f'{sorted(cv2_interp_codes)}, got '
+                             f'{interpolation!r}')
+        self.interpolation = interpolation
+        if channel_order not in ('bgr', 'rgb'):
+            raise ValueError("SiameseIMViews: `channel_order` must be 'bgr' "
+                             f"or 'rgb', got {channel_order!r}")
+        self.channel_order = channel_order
+        if not isinstance(same_crop, bool):
+            raise ValueError('SiameseIMViews: `same_crop` must be a bool, '
+                             f'got {same_crop!r}')
+        self.same_crop = same_crop
+        self.online_pipeline = self._build_pipeline(online_pipeline,
+                                                    'online_pipeline')
+        self.target_pipeline = self._build_pipeline(target_pipeline,
+                                                    'target_pipeline')
+
+    @staticmethod
+    def _build_pipeline(cfgs: Optional[Sequence], name: str) -> Compose:
+        if cfgs is None:
+            cfgs = []
+        if not isinstance(cfgs, (list, tuple)):
+            raise TypeError(f'SiameseIMViews: `{name}` must be a list of '
+                            f'transform configs, got {type(cfgs).__name__}')
+        built = []
+        for cfg in cfgs:
+            if isinstance(cfg, dict):
+                built.append(TRANSFORMS.build(cfg))
+            elif callable(cfg):
+                built.append(cfg)
+            else:
+                raise TypeError(f'SiameseIMViews: every item of `{name}` '
+                                'must be a dict or a callable, got '
+                                f'{type(cfg).__name__}')
+        return Compose(built)
+
+    def _sample_flip(self) -> bool:
+        return bool(np.random.rand() < self.flip_prob)
+
+    def _sample_crop(self, height: int,
+                     width: int) -> Tuple[int, int, int, int]:
+        """torchvision ``RandomResizedCrop.get_params`` on NumPy's RNG."""
+        area = height * width
+        log_lo, log_hi = (math.log(r) for r in self.crop_ratio)
+        for _ in range(10):
+            target_area = area * np.random.uniform(*self.crop_scale)
+            aspect = math.exp(np.random.uniform(log_lo, log_hi))
+            w = int(round(math.sqrt(target_area * aspect)))
+            h = int(round(math.sqrt(target_area / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                top = int(np.random.randint(0, height - h + 1))
+                left = int(np.random.randint(0, width - w + 1))
+                return top, left, h, w
+        # Central fallback, as torchvision.
+        in_ratio = width / height
+        if in_ratio < self.crop_ratio[0]:
+            w = width
+            h = int(round(w / self.crop_ratio[0]))
+        elif in_ratio > self.crop_ratio[1]:
+            h = height
+            w = int(round(h * self.crop_ratio[1]))
+        else:
+            w, h = width, height
+        return (height - h) // 2, (width - w) // 2, h, w
+
+    def sample_view_params(self, height: int,
+                           width: int) -> Tuple[ViewParams, ViewParams]:
+        """Sample the flip and crop box of both views.
+
+        Args:
+            height (int): Image height.
+            width (int): Image width.
+
+        Returns:
+            tuple: ``((flip1, box1), (flip2, box2))`` with boxes
+            ``(top, left, height, width)`` in each view's flipped frame.
+        """
+        view1 = (self._sample_flip(), self._sample_crop(height, width))
+        if self.same_crop:
+            return view1, view1
+        view2 = (self._sample_flip(), self._sample_crop(height, width))
+        return view1, view2
+
+    @staticmethod
+    def compute_rel_pos(view1: ViewParams, view2: ViewParams,
+                        width: int) -> np.ndarray:
+        """Relative geometry ``(Δi, Δj, Δh, Δw, rflip, Δj_flip)``.
+
+        Args:
+            view1 (tuple): ``(flip1, (i1, j1, h1, w1))``.
+            view2 (tuple): ``(flip2, (i2, j2, h2, w2))``.
+            width (int): Width W of the original image.
+
+        Returns:
+            np.ndarray: float32 array of shape (6,).
+        """
+        flip1, (i1, j1, h1, w1) = view1
+        flip2, (i2, j2, h2, w2) = view2
+        return np.array([(i2 - i1) / h1, (j2 - j1) / w1, h2 / h1, w2 / w1,
+                         float(bool(flip1) != bool(flip2)),
+                         (width - j1 - j2) / w1],
+                        dtype=np.float32)
+
+    def crop_view(self, img: np.ndarray, params: ViewParams) -> np.ndarray:
+        """Flip (optionally), crop and resize one view.
+
+        Args:
+            img (np.ndarray): ``(H, W, C)`` image.
+            params (tuple): ``(flip, (top, left, height, width))``.
+
+        Returns:
+            np.ndarray: ``(S, S, C)`` view.
+        """
+        flip, (top, left, h, w) = params
+        if flip:
+            img = img[:, ::-1]
+        crop = np.ascontiguousarray(img[top:top + h, left:left + w])
+        view = mmcv.imresize(
+            crop, (self.img_size, self.img_size),
+            interpolation=self.interpolation,
+            backend='cv2')
+        if view.ndim == 2:  # cv2 drops a singleton channel axis
+            view = view[..., None]
+        return view
+
+    def _run_colour(self, pipeline: Compose, view: np.ndarray, results: dict,
+                    name: str) -> np.ndarray:
+        if not pipeline.transforms:
+            return view
+        if self.channel_order == 'bgr':
+            view = np.ascontiguousarray(view[..., ::-1])
+        out = pipeline(
+            dict(results, img=view, img_shape=(self.img_size, ) * 2))
+        if out is None:
+            raise RuntimeError(f'SiameseIMViews: `{name}` returned None')
+        view = out['img']
+        if self.channel_order == 'bgr':
+            view = np.ascontiguousarray(view[..., ::-1])
+        return view
+
+    def transform(self, results: dict) -> dict:
+        """Make the two views and the relative geometry.
+
+        Args:
+            results (dict): Result dict with ``img``.
+
+        Returns:
+            dict: With ``img`` = [view1, view2], ``img_shape`` and
+            ``rel_pos``.
+        """
+        img = results['img']
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
+            raise TypeError("SiameseIMViews needs results['img'] to be a "
+                            'uint8 numpy array, got '
+                            f'{type(img).__name__} '
+                            f"{getattr(img, 'dtype', '')}")
+        if img.ndim == 2:
+            img = img[..., None]
+        if img.ndim != 3 or img.shape[2] not in (1, 3):
+            raise ValueError("SiameseIMViews needs results['img'] of shape "
+                             f'(H, W), (H, W, 1) or (H, W, 3), got '
+                             f'{img.shape}')
+        if img.shape[2] == 1:
+            img = np.repeat(img, 3, axis=2)
+        height, width = img.shape[:2]
+        params1, params2 = self.sample_view_params(height, width)
+        view1 = self._run_colour(self.online_pipeline,
+                                 self.crop_view(img, params1), results,
+                                 'online_pipeline')
+        view2 = self._run_colour(self.target_pipeline,
+                                 self.crop_view(img, params2), results,
+                                 'target_pipeline')
+        results['img'] = [view1, view2]
+        results['img_shape'] = (self.img_size, self.img_size)
+        results['rel_pos'] = self.compute_rel_pos(params1, params2, width)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(img_size={self.img_size}, '
+                f'crop_scale={self.crop_scale}, '
+                f'crop_ratio={self.crop_ratio}, flip_prob={self.flip_prob}, '
+                f'interpolation={self.interpolation!r}, '
+                f'channel_order={self.channel_order!r}, '
+                f'same_crop={self.same_crop}, '
+                f'online_pipeline={self.online_pipeline}, '
+                f'target_pipeline={self.target_pipeline})')

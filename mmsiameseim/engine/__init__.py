@@ -1,0 +1,2 @@
+"""Runner-side parts: hooks."""
+from . import hooks  # noqa: F401

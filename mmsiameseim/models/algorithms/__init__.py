@@ -1,0 +1,4 @@
+"""Algorithms."""
+from .siameseim import SiameseIM, patchify
+
+__all__ = ['SiameseIM', 'patchify']

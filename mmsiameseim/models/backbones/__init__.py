@@ -1,0 +1,4 @@
+"""Backbones."""
+from .siameseim_vit import SiameseIMViT
+
+__all__ = ['SiameseIMViT']

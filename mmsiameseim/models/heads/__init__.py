@@ -1,0 +1,4 @@
+"""Heads."""
+from .siameseim_predictor import SiameseIMPredictor
+
+__all__ = ['SiameseIMPredictor']

@@ -1,0 +1,4 @@
+"""Necks."""
+from .siameseim_projector import SiameseIMProjector
+
+__all__ = ['SiameseIMProjector']

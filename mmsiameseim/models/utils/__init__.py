@@ -1,0 +1,10 @@
+"""Model utilities."""
+from .relative_position import (relative_patch_coords,
+                                relative_sincos_embedding, sincos_1d)
+from .token_batch_norm import TokenBatchNorm
+from .weight_init import xavier_init_linears
+
+__all__ = [
+    'TokenBatchNorm', 'relative_patch_coords', 'relative_sincos_embedding',
+    'sincos_1d', 'xavier_init_linears'
+]

@@ -1,0 +1,114 @@
+"""Batch normalisation over (batch x tokens) for transformer heads."""
+from typing import Tuple
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+from torch.distributed.nn.functional import all_reduce as autograd_all_reduce
+
+
+def _distributed_world() -> int:
+    """World size of the default process group, or 1 without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return 1
+
+
+@MODELS.register_module(name='TokenBN')
+class TokenBatchNorm(nn.Module):
+    """BatchNorm over batch x tokens of ``(B, N, C)`` inputs, in fp32.
+
+    SiameseIM's projector and predictor blocks normalise every channel with
+    statistics taken over all tokens of all images of the global batch,
+    computed in fp32 with autocast off (spec §4.1, P8).
+
+    Why not ``nn.BatchNorm1d`` / ``nn.SyncBatchNorm``: BatchNorm1d wants
+    channels at dim 1, so every call would need a transpose and a copy;
+    SyncBatchNorm refuses CPU tensors even under a gloo group, so its
+    behaviour could not be tested on CPU. This layer takes ``(B, N, C)`` as
+    it is, uses ``F.batch_norm`` (the fused kernel) in one process, and under
+    ``torch.distributed`` all-reduces per-rank sums with an autograd-aware
+    all-reduce, which gives exactly SyncBN's forward and backward. It is not
+    a ``_BatchNorm`` subclass on purpose, so ``convert_sync_batchnorm`` leaves
+    it alone. Parameter and buffer names equal ``nn.BatchNorm1d``'s, so state
+    dicts are interchangeable.
+
+    Args:
+        num_features (int): Number of channels ``C``.
+        eps (float): Added to the variance. Defaults to 1e-5.
+        momentum (float): Running-statistics momentum. Defaults to 0.1.
+        affine (bool): Learn a per-channel scale and shift. Defaults to True.
+        sync (bool): Reduce statistics across processes when a process
+            group with more than one rank exists. Defaults to True.
+    """
+
+    def __init__(self,
+                 num_features: int,
+                 eps: float = 1e-5,
+                 momentum: float = 0.1,
+                 affine: bool = True,
+                 sync: bool = True) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.sync = sync
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.register_parameter('weight', None)
+            self.register_parameter('bias', None)
+        self.register_buffer('running_mean', torch.zeros(num_features))
+        self.register_buffer('running_var', torch.ones(num_features))
+        self.register_buffer('num_batches_tracked',
+                             torch.tensor(0, dtype=torch.long))
+
+    def extra_repr(self) -> str:
+        return (f'{self.num_features}, eps={self.eps}, '
+                f'momentum={self.momentum}, affine={self.affine}, '
+                f'sync={self.sync}')
+
+    def _global_stats(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Mean, biased variance and count over all ranks (differentiable)."""
+        count = x.new_full((1, ), x.shape[0])
+        local = torch.cat([x.sum(0), (x * x).sum(0), count])
+        total = autograd_all_reduce(local)
+        c = self.num_features
+        n = total[2 * c]
+        mean = total[:c] / n
+        var = (total[c:2 * c] / n - mean * mean).clamp_min(0)
+        return mean, var, n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise ``x`` of shape ``(B, N, C)`` (or ``(M, C)``)."""
+        if x.shape[-1] != self.num_features:
+            raise ValueError(f'TokenBN expects {self.num_features} channels '
+                             f'in the last dim, got shape {tuple(x.shape)}')
+        shape, dtype = x.shape, x.dtype
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            flat = x.reshape(-1, self.num_features).float()
+            if self.training and self.sync and _distributed_world() > 1:
+                out = self._sync_forward(flat)
+            else:
+                if self.training:
+                    self.num_batches_tracked.add_(1)
+                out = F.batch_norm(flat, self.running_mean, self.running_var,
+                                   self.weight, self.bias, self.training,
+                                   self.momentum, self.eps)
+        return out.reshape(shape).to(dtype)
+
+    def _sync_forward(self, flat: torch.Tensor) -> torch.Tensor:
+        mean, var, n = self._global_stats(flat)
+        with torch.no_grad():
+            unbiased = var * (n / (n - 1).clamp_min(1))
+            self.running_mean.lerp_(mean.detach(), self.momentum)
+            self.running_var.lerp_(unbiased.detach(), self.momentum)
+            self.num_batches_tracked.add_(1)
+        out = (flat - mean) * torch.rsqrt(var + self.eps)
+        if self.affine:
+            out = out * self.weight + self.bias
+        return out

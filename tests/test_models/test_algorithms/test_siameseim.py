@@ -1,0 +1,210 @@
+"""The SiameseIM algorithm: numbers, not only shapes."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.logging import MessageHub
+
+from test_models.siameseim_tiny import EMBED, GRID, build_tiny, make_batch
+
+
+@pytest.fixture(autouse=True)
+def max_iters():
+    MessageHub.get_current_instance().update_info('max_iters', 100)
+    yield
+
+
+def _reference_loss(pred, target, lam=0.02):
+    p = pred.detach().double().reshape(-1, pred.shape[-1])
+    y = torch.nn.functional.layer_norm(target.detach().double(),
+                                       target.shape[-1:]).reshape(p.shape)
+    c = y.t() @ y / y.shape[0]
+    pos = ((p - y)**2).sum(-1).mean()
+    neg = ((p @ c) * p).sum(-1).mean()
+    return ((pos + lam * neg) / p.shape[1]).item()
+
+
+def test_loss_at_init_equals_manual_pipeline():
+    torch.manual_seed(0)
+    model = build_tiny()
+    views, samples = make_batch()
+    loss = model.loss(views, samples)['loss']
+    assert torch.isfinite(loss)
+    # Manual recomputation from the parts. At step 0 the EMA is an exact copy
+    # of the online branch, so the target is the online branch on view 2.
+    mask, rel = model.gather_meta(samples, torch.device('cpu'))
+    with torch.no_grad():
+        latent = model.neck(model.backbone(views[0], mask))
+        _, pred = model.head(latent, mask, rel)
+        target = model.neck(model.backbone(views[1]))[:, 1:]
+    assert pred.shape == (3, GRID * GRID, EMBED)
+    assert loss.item() == pytest.approx(_reference_loss(pred, target), 1e-5)
+    for (name, p_ema), (_, p) in zip(
+            model.target_encoder.module.named_parameters(),
+            nn.Sequential(model.backbone, model.neck).named_parameters()):
+        torch.testing.assert_close(p_ema, p, msg=name)
+
+
+def test_gradients_online_only():
+    model = build_tiny()
+    views, samples = make_batch()
+    model.loss(views, samples)['loss'].backward()
+    for name, p in model.target_encoder.named_parameters():
+        assert p.grad is None and not p.requires_grad, name
+    assert model.backbone.patch_embed.projection.weight.grad is None
+    assert model.backbone.pos_embed.grad is None
+    assert model.head.pos_embed.grad is None
+    for name in ('backbone.layers.0.attn.qkv.weight', 'backbone.cls_token',
+                 'neck.proj.weight', 'head.mask_token',
+                 'head.rel_pos_mlp.weight', 'head.out_proj.weight'):
+        grad = dict(model.named_parameters())[name].grad
+        assert grad is not None and grad.abs().sum() > 0, name
+
+
+def test_momentum_schedule_endpoints():
+    hub = MessageHub.get_current_instance()
+    hub.update_info('max_iters', 10)
+    model = build_tiny()
+    ema = model.target_encoder
+    avg, new = torch.zeros(3), torch.ones(3)
+    ema.avg_func(avg, new, steps=0)  # weight on new value = 1 - m
+    torch.testing.assert_close(avg, torch.full((3, ), 0.005))
+    avg = torch.zeros(3)
+    ema.avg_func(avg, new, steps=10)
+    torch.testing.assert_close(avg, torch.zeros(3))
+    avg = torch.zeros(3)
+    ema.avg_func(avg, new, steps=5)  # half-way: m = 1 - 0.005 / 2
+    torch.testing.assert_close(avg, torch.full((3, ), 0.0025))
+
+
+def test_ema_follows_online_after_step():
+    model = build_tiny()
+    views, samples = make_batch()
+    optim = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.loss(views, samples)['loss'].backward()
+    optim.step()
+    online = dict(nn.Sequential(model.backbone, model.neck).named_parameters())
+    before = {
+        k: v.clone()
+        for k, v in model.target_encoder.module.named_parameters()
+    }
+    model.loss(views, samples)  # second update: steps == 1
+    m = 0.005 * (math.cos(math.pi * 1 / 100) + 1) / 2
+    for k, v in model.target_encoder.module.named_parameters():
+        torch.testing.assert_close(v, before[k] * (1 - m) + online[k] * m)
+
+
+def test_masked_forward_keeps_visible_tokens_in_raster_order():
+    model = build_tiny()
+    backbone = model.backbone
+    backbone.layers = nn.ModuleList()  # look at the encoder's input
+    x = torch.randn(2, 3, 32, 32)
+    mask = torch.zeros(2, GRID * GRID, dtype=torch.bool)
+    mask[0, [0, 5, 6]] = True
+    mask[1, [3, 9, 15]] = True
+    out = backbone(x, mask)
+    full = backbone(x)[0]
+    assert out.shape == (2, 1 + GRID * GRID - 3, EMBED)
+    for b in range(2):
+        keep = (~mask[b]).nonzero().flatten() + 1
+        torch.testing.assert_close(out[b, 1:], full[b, keep])
+        torch.testing.assert_close(out[b, 0], full[b, 0])
+
+
+def test_unmasked_masked_forward_equals_full_forward():
+    model = build_tiny()
+    x = torch.randn(2, 3, 32, 32)
+    no_mask = torch.zeros(2, GRID, GRID, dtype=torch.bool)
+    torch.testing.assert_close(
+        model.backbone(x, no_mask), model.backbone(x)[0])
+
+
+def test_uneven_mask_rows_error():
+    model = build_tiny()
+    mask = torch.zeros(2, GRID * GRID, dtype=torch.bool)
+    mask[0, 0] = True
+    with pytest.raises(ValueError, match='same number'):
+        model.backbone(torch.randn(2, 3, 32, 32), mask)
+
+
+def test_fixed_tables_are_sincos_and_frozen():
+    from mmpretrain.models.utils import build_2d_sincos_position_embedding
+    model = build_tiny()
+    table = build_2d_sincos_position_embedding(GRID, EMBED, cls_token=True)
+    torch.testing.assert_close(model.backbone.pos_embed.data, table)
+    torch.testing.assert_close(model.head.pos_embed.data, table)
+    assert torch.all(table[0, 0] == 0)
+    assert not model.backbone.pos_embed.requires_grad
+    assert not model.backbone.patch_embed.projection.weight.requires_grad
+
+
+def test_mask_queries_placed_by_relative_geometry():
+    """Identity geometry: the query code equals the table at each patch."""
+    model = build_tiny()
+    head = model.head
+    with torch.no_grad():
+        head.rel_pos_mlp.weight.zero_()
+        head.rel_pos_mlp.weight[:, :EMBED] = torch.eye(EMBED)
+        head.rel_pos_mlp.bias.zero_()
+    seen = {}
+    head.blocks[0].register_forward_pre_hook(
+        lambda mod, args: seen.setdefault('z', args[0].detach()))
+    views, samples = make_batch(batch=2, identity=True)
+    mask, rel = model.gather_meta(samples, torch.device('cpu'))
+    latent = torch.randn(2, 1 + GRID * GRID - 9, EMBED)
+    head(latent, mask, rel)
+    queries = seen['z'][:, -GRID * GRID:]
+    want = head.mask_token + head.pos_embed[:, 1:]
+    torch.testing.assert_close(queries, want.expand(2, -1, -1))
+    visible = seen['z'][:, 1:1 + GRID * GRID - 9]
+    for b in range(2):
+        keep = (~mask[b]).nonzero().flatten() + 1
+        torch.testing.assert_close(visible[b],
+                                   latent[b, 1:] + head.pos_embed[0, keep])
+
+
+def test_metadata_errors_and_options():
+    model = build_tiny()
+    views, samples = make_batch()
+    del samples[0].rel_pos
+    with pytest.raises(KeyError, match='rel_pos'):
+        model.loss(views, samples)
+    with pytest.raises(TypeError, match='view1, view2'):
+        model.loss(views[0], samples)
+    with pytest.raises(ValueError, match='target_type'):
+        build_tiny(target_type='pixels')
+    with pytest.raises(ValueError, match='global'):
+        build_tiny(target_type='pixel', loss_type='global')
+
+
+@pytest.mark.parametrize('overrides', [
+    dict(loss_type='global'),
+    dict(loss_tokens='masked'),
+    dict(
+        target_type='pixel',
+        head=dict(out_channels=8 * 8 * 3, loss=dict(
+            type='UniGradDenseLoss', lambda_neg=0.))),
+    dict(
+        neck=dict(norm_cfg=dict(type='LN')),
+        head=dict(norm_cfg=dict(type='LN'))),
+])
+def test_ablation_variants_train(overrides):
+    torch.manual_seed(0)
+    model = build_tiny(**overrides)
+    views, samples = make_batch()
+    optim = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    losses = []
+    for _ in range(8):
+        loss = model.loss(views, samples)['loss']
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        losses.append(loss.item())
+    assert all(np.isfinite(losses))
+    assert losses[-1] < losses[0]
+    if overrides.get('target_type') == 'pixel':
+        assert not hasattr(model, 'target_encoder')

@@ -1,0 +1,361 @@
+"""Resume with SafeResumeRunner; safe loading of weights from elsewhere."""
+import importlib.util
+import itertools
+import json
+import os.path as osp
+import pickle
+import shutil
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.evaluator import BaseMetric
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel
+from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS, RUNNERS
+from torch.utils.data import Dataset
+
+from mmsiameseim.utils import (SafeResumeRunner, load_state_dict_safely,
+                               load_trusted_checkpoint)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# Set by _mark_unpickled when a malicious payload gets unpickled.
+UNPICKLED = []
+_RUN_IDS = itertools.count()
+
+
+def _mark_unpickled():
+    UNPICKLED.append(True)
+    return 'payload'
+
+
+class _Payload:
+    """An object that runs code when unpickled."""
+
+    def __reduce__(self):
+        return (_mark_unpickled, ())
+
+
+@MODELS.register_module(name='CkptTestToyModel', force=True)
+class CkptTestToyModel(BaseModel):
+    """Linear regression on 3 inputs."""
+
+    def __init__(self, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.lin = nn.Linear(3, 1)
+
+    def forward(self, inputs, targets=None, mode='tensor'):
+        out = self.lin(inputs).squeeze(-1)
+        if mode == 'loss':
+            return dict(loss=((out - targets)**2).mean())
+        return out
+
+
+@DATASETS.register_module(name='CkptTestToyDataset', force=True)
+class CkptTestToyDataset(Dataset):
+    """Eight fixed samples, deterministic per index."""
+
+    metainfo = dict(name='toy')
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, idx):
+        gen = torch.Generator().manual_seed(idx)
+        x = torch.randn(3, generator=gen)
+        return dict(inputs=x, targets=x @ torch.tensor([1., -2., 0.5]))
+
+
+@HOOKS.register_module(name='CkptTestRecordHook', force=True)
+class CkptTestRecordHook(Hook):
+    """Records the state at ``before_train`` and the iterations run."""
+
+    def __init__(self):
+        self.start_iter = None
+        self.start_state = None
+        self.iters = []
+
+    def before_train(self, runner):
+        self.start_iter = runner.iter
+        with open(osp.join(runner.work_dir, 'start_iters.txt'), 'a') as f:
+            f.write(f'{runner.iter}\n')
+        self.start_state = {
+            k: v.detach().clone()
+            for k, v in runner.model.state_dict().items()
+        }
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None):
+        self.iters.append(runner.iter + 1)
+
+
+@METRICS.register_module(name='CkptTestMSEMetric', force=True)
+class CkptTestMSEMetric(BaseMetric):
+    """Mean squared error of the toy regression."""
+
+    def process(self, data_batch, data_samples):
+        for pred, target in zip(data_samples, data_batch['targets']):
+            self.results.append(float((pred - target)**2))
+
+    def compute_metrics(self, results):
+        return dict(mse=sum(results) / len(results))
+
+
+def _cfg(work_dir, max_iters, **kwargs):
+    cfg = dict(
+        runner_type='SafeResumeRunner',
+        model=dict(type='CkptTestToyModel'),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=dict(type='CkptTestToyDataset'),
+            batch_size=2,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=100),
+            checkpoint=dict(type='CheckpointHook', interval=2,
+                            by_epoch=False)),
+        custom_hooks=[dict(type='CkptTestRecordHook')],
+        randomness=dict(seed=0),
+        env_cfg=dict(dist_cfg=dict(backend='gloo')),
+        experiment_name=f'ckpt_test_{next(_RUN_IDS)}',
+        log_level='WARNING')
+    cfg.update(kwargs)
+    return cfg
+
+
+def _build(cfg):
+    runner = RUNNERS.build(cfg)
+    assert type(runner) is SafeResumeRunner
+    return runner
+
+
+def _recorder(runner):
+    return [h for h in runner.hooks if isinstance(h, CkptTestRecordHook)][0]
+
+
+def _state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _assert_state_equal(actual, expected):
+    assert actual.keys() == expected.keys()
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=0)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """A 2-iteration run; its checkpoint and the weights it saved."""
+    work_dir = tmp_path_factory.mktemp('run')
+    runner = _build(_cfg(work_dir, max_iters=2))
+    runner.train()
+    ckpt = osp.join(str(work_dir), 'iter_2.pth')
+    assert osp.isfile(ckpt)
+    return dict(
+        work_dir=work_dir,
+        ckpt=ckpt,
+        state=_state(runner.model),
+        momentum={
+            k: v['momentum_buffer'].clone()
+            for k, v in runner.optim_wrapper.optimizer.state_dict()
+            ['state'].items()
+        })
+
+
+def test_torch_default_refuses_mmengine_checkpoint(trained):
+    # The problem the runner solves: torch's default (weights_only) refuses
+    # mmengine's own training checkpoints.
+    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+        torch.load(trained['ckpt'], map_location='cpu')
+    full = load_trusted_checkpoint(trained['ckpt'])
+    assert full['meta']['iter'] == 2
+    _assert_state_equal(full['state_dict'], trained['state'])
+
+
+def test_auto_resume_continues_counter_and_weights(trained, tmp_path):
+    # Resume in a copy of the work dir so the fixture stays untouched.
+    work_dir = tmp_path / 'resumed'
+    shutil.copytree(trained['work_dir'], work_dir)
+    with open(work_dir / 'last_checkpoint', 'w') as f:
+        f.write(str(work_dir / 'iter_2.pth'))
+    runner = _build(_cfg(work_dir, max_iters=4, resume=True))
+    runner.train()
+    rec = _recorder(runner)
+    assert rec.start_iter == 2
+    assert rec.iters == [3, 4]
+    assert runner.iter == 4
+    _assert_state_equal(rec.start_state, trained['state'])
+    assert osp.isfile(work_dir / 'iter_4.pth')
+
+    # Oracle: an uninterrupted 4-iteration run ends at the same weights,
+    # which needs the optimizer momentum to have been resumed too.
+    straight = _build(_cfg(tmp_path / 'straight', max_iters=4))
+    straight.train()
+    _assert_state_equal(_state(runner.model), _state(straight.model))
+
+
+def test_resume_from_explicit_path_restores_optimizer(trained, tmp_path):
+    runner = _build(
+        _cfg(tmp_path, max_iters=2, resume=True, load_from=trained['ckpt']))
+    runner.load_or_resume()
+    assert runner.iter == 2
+    _assert_state_equal(_state(runner.model), trained['state'])
+    state = runner.optim_wrapper.optimizer.state_dict()['state']
+    assert state.keys() == trained['momentum'].keys()
+    for key, buf in trained['momentum'].items():
+        torch.testing.assert_close(
+            state[key]['momentum_buffer'], buf, rtol=0, atol=0)
+
+
+def test_load_from_own_checkpoint_is_safe_unless_trusted(trained, tmp_path):
+    runner = _build(
+        _cfg(tmp_path / 'a', max_iters=2, load_from=trained['ckpt']))
+    with pytest.raises(ValueError, match='iter_2.pth'):
+        runner.load_or_resume()
+    runner = _build(
+        _cfg(
+            tmp_path / 'b',
+            max_iters=2,
+            load_from=trained['ckpt'],
+            load_from_trusted=True))
+    runner.load_or_resume()
+    assert runner.iter == 0  # weights only, no resume
+    _assert_state_equal(_state(runner.model), trained['state'])
+
+
+@pytest.fixture
+def weights(tmp_path):
+    """A plain state dict and one with a code-running object inside."""
+    torch.manual_seed(1)
+    model = CkptTestToyModel()
+    state = _state(model)
+    plain = tmp_path / 'plain.pth'
+    torch.save(state, plain)
+    evil = tmp_path / 'evil.pth'
+    torch.save(dict(state_dict=state, meta=_Payload()), evil)
+    UNPICKLED.clear()
+    return dict(state=state, plain=str(plain), evil=str(evil))
+
+
+def test_load_from_plain_state_dict(weights, tmp_path):
+    runner = _build(_cfg(tmp_path, max_iters=2, load_from=weights['plain']))
+    runner.load_or_resume()
+    _assert_state_equal(_state(runner.model), weights['state'])
+
+
+def test_load_from_pickled_object_fails_without_running_it(weights, tmp_path):
+    runner = _build(_cfg(tmp_path, max_iters=2, load_from=weights['evil']))
+    with pytest.raises(ValueError, match='evil.pth'):
+        runner.load_or_resume()
+    assert UNPICKLED == []
+    # Sanity check of the payload itself: full pickle does run it.
+    load_trusted_checkpoint(weights['evil'])
+    assert UNPICKLED == [True]
+
+
+def test_pretrained_init_cfg_is_safe(weights):
+    model = MODELS.build(
+        dict(
+            type='CkptTestToyModel',
+            init_cfg=dict(type='Pretrained', checkpoint=weights['plain'])))
+    model.init_weights()
+    _assert_state_equal(_state(model), weights['state'])
+
+    model = MODELS.build(
+        dict(
+            type='CkptTestToyModel',
+            init_cfg=dict(type='Pretrained', checkpoint=weights['evil'])))
+    with pytest.raises(pickle.UnpicklingError):
+        model.init_weights()
+    assert UNPICKLED == []
+
+
+def test_load_state_dict_safely(weights, tmp_path):
+    _assert_state_equal(
+        load_state_dict_safely(weights['plain']), weights['state'])
+    with pytest.raises(ValueError, match='evil.pth'):
+        load_state_dict_safely(weights['evil'])
+    assert UNPICKLED == []
+    missing = tmp_path / 'nope.pth'
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        load_state_dict_safely(str(missing))
+
+
+def _load_tool(name):
+    path = osp.join(ROOT, 'tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'_ckpt_test_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_tool_merge_args(tmp_path):
+    train = _load_tool('train')
+    cfg_file = tmp_path / 'toy_cfg.py'
+    Config(_cfg(tmp_path / 'wd', max_iters=2)).dump(str(cfg_file))
+    args = train.parse_args([str(cfg_file), '--amp', '--resume', 'x.pth'])
+    cfg = train.merge_args(Config.fromfile(str(cfg_file)), args)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert (cfg.resume, cfg.load_from) == (True, 'x.pth')
+    args = train.parse_args([str(cfg_file), '--amp'])
+    with pytest.raises(ValueError, match='AmpOptimWrapper'):
+        train.merge_args(cfg, args)
+
+
+def test_train_and_test_tools_resume_and_evaluate(tmp_path, monkeypatch):
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    work_dir = tmp_path / 'wd'
+    cfg = _cfg(work_dir, max_iters=2)
+    del cfg['runner_type']  # the tools default to SafeResumeRunner
+    cfg.update(
+        test_dataloader=cfg['train_dataloader'],
+        test_evaluator=dict(type='CkptTestMSEMetric'),
+        test_cfg=dict())
+    cfg_file = tmp_path / 'toy_cfg.py'
+    Config(cfg).dump(str(cfg_file))
+
+    def opts(*pairs):
+        # A distinct experiment name per run keeps mmengine's global
+        # instances (logger, visualizer) apart within the same second.
+        return [
+            '--cfg-options', f'experiment_name=tool_{next(_RUN_IDS)}', *pairs
+        ]
+
+    train = _load_tool('train')
+    train.main([str(cfg_file), '--work-dir', str(work_dir), *opts()])
+    train.main([
+        str(cfg_file), '--work-dir',
+        str(work_dir), '--resume', *opts('train_cfg.max_iters=4')
+    ])
+    assert (work_dir / 'start_iters.txt').read_text().split() == ['0', '2']
+    ckpt = str(work_dir / 'iter_4.pth')
+    assert load_trusted_checkpoint(ckpt)['meta']['iter'] == 4
+
+    test = _load_tool('test')
+    with pytest.raises(ValueError, match='iter_4.pth'):
+        test.main([
+            str(cfg_file), ckpt, '--work-dir',
+            str(tmp_path / 'eval0'), *opts()
+        ])
+    out = tmp_path / 'metrics.json'
+    test.main([
+        str(cfg_file), ckpt, '--work-dir',
+        str(tmp_path / 'eval'), '--trusted-checkpoint', '--out',
+        str(out), '--out-item', 'metrics', *opts()
+    ])
+    state = load_trusted_checkpoint(ckpt)['state_dict']
+    data = CkptTestToyDataset()
+    errors = [(float(data[i]['inputs'] @ state['lin.weight'][0]) +
+               float(state['lin.bias'][0]) - float(data[i]['targets']))**2
+              for i in range(len(data))]
+    assert json.loads(out.read_text())['mse'] == pytest.approx(
+        sum(errors) / len(errors), rel=1e-5)

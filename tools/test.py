@@ -1,0 +1,117 @@
+"""Evaluate a checkpoint (mmpretrain's tools/test.py, our plugin).
+
+Examples:
+    python tools/test.py CONFIG CHECKPOINT [--out results.pkl]
+    bash tools/dist_test.sh CONFIG CHECKPOINT 8
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+# Make `import mmsiameseim` work from a source checkout without installing.
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+
+import mmengine  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.evaluator import DumpResults  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+
+import mmsiameseim  # noqa: E402,F401  registers our modules
+from mmsiameseim.utils import SafeResumeRunner  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the folder for the evaluation logs')
+    parser.add_argument(
+        '--out',
+        help='dump to this file: predictions (.pkl/.pickle) with '
+        '--out-item pred, or the metrics (.json/.yaml/.pkl) with '
+        '--out-item metrics')
+    parser.add_argument(
+        '--out-item',
+        choices=['pred', 'metrics'],
+        default='pred',
+        help='what --out holds. Defaults to pred')
+    parser.add_argument(
+        '--trusted-checkpoint',
+        action='store_true',
+        help='the checkpoint was written by your own training run: read it '
+        'with full pickle (needed for mmengine training checkpoints under '
+        'torch>=2.6). Never use it for files from elsewhere')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, `key=value` pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the command-line options to ``cfg``.
+
+    Args:
+        cfg (Config): The loaded config.
+        args (argparse.Namespace): Parsed arguments.
+
+    Returns:
+        Config: The updated config.
+    """
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.trusted_checkpoint:
+        runner_type = cfg.get('runner_type', 'SafeResumeRunner')
+        if runner_type != 'SafeResumeRunner':
+            raise ValueError('--trusted-checkpoint needs runner_type='
+                             f"'SafeResumeRunner', the config has "
+                             f'{runner_type!r}.')
+        cfg.load_from_trusted = True
+    if args.out is not None and args.out_item == 'pred' and \
+            not args.out.endswith(('.pkl', '.pickle')):
+        raise ValueError('--out with --out-item pred must end with .pkl or '
+                         f'.pickle, got {args.out!r}.')
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def main(argv=None) -> None:
+    """Entry point."""
+    args = parse_args(argv)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = SafeResumeRunner.from_cfg(cfg)
+    if args.out is not None and args.out_item == 'pred':
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    if args.out is not None and args.out_item == 'metrics':
+        mmengine.dump(metrics, args.out)
+
+
+if __name__ == '__main__':
+    main()

@@ -41,7 +41,9 @@ step "build tools (setuptools<81 keeps pkg_resources for mmcv's setup.py)"
 "${PIP[@]}" "setuptools<81" wheel ninja
 
 step "torch==$TORCH_VER torchvision==$TORCHVISION_VER"
-"${PIP[@]}" "torch==$TORCH_VER" "torchvision==$TORCHVISION_VER" "numpy"
+# torch pulls in the newest setuptools: keep the <81 pin in the same resolve.
+"${PIP[@]}" "torch==$TORCH_VER" "torchvision==$TORCHVISION_VER" "numpy" "setuptools<81"
+"$PY" -c "import pkg_resources" 2>/dev/null || { echo "[setup_env] pkg_resources missing (setuptools>=81?)" >&2; exit 1; }
 
 PYTAG="cp$("$PY" -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')"
 CACHE="${MMSIM_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmsiameseim/wheels}/$PYTAG-torch$TORCH_VER"

@@ -111,10 +111,15 @@ custom_hooks = [
 
 max_epochs = 6
 warmup_epochs = 1
+# fp32 on CPU: replace the base AmpOptimWrapper (keeps clip and decay rules)
 optim_wrapper = dict(
+    _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95),
-                   weight_decay=0.05))
+                   weight_decay=0.05),
+    clip_grad=dict(max_norm=1.0),
+    paramwise_cfg=dict(
+        bias_decay_mult=0., norm_decay_mult=0., flat_decay_mult=0.))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0,
          end=warmup_epochs, convert_to_iter_based=True),

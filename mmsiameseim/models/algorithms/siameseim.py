@@ -10,6 +10,8 @@ from mmpretrain.models.utils import CosineEMA
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..backbones.siameseim_vit import unmasked_index
+
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     """``(B, 3, H, W)`` -> ``(B, L, patch_size**2 * 3)``, raster order."""
@@ -48,6 +50,14 @@ class SiameseIM(BaseSelfSupervisor):
         base_momentum (float): EMA weight of the online model at the start,
             mmengine convention (0.005 = momentum 0.995). Defaults to 0.005.
         end_momentum (float): The same at the end. Defaults to 0.
+        sync_free_ema (bool): Update the momentum encoder with the step
+            count kept on the host, which gives exactly the numbers of
+            ``CosineEMA.update_parameters`` without its per-parameter
+            device-to-host syncs (it evaluates ``cos`` of a device tensor
+            once per parameter). The count is read back from the device
+            once, and again whenever the ``steps`` buffer is replaced or
+            modified elsewhere (e.g. loading a checkpoint). False calls
+            ``update_parameters``. Defaults to True.
         pretrained (str, optional): Checkpoint path for the whole model.
         data_preprocessor (dict, optional): Defaults to
             ``SelfSupDataPreprocessor``.
@@ -63,6 +73,7 @@ class SiameseIM(BaseSelfSupervisor):
                  loss_tokens: str = 'all',
                  base_momentum: float = 0.005,
                  end_momentum: float = 0.,
+                 sync_free_ema: bool = True,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
@@ -90,6 +101,10 @@ class SiameseIM(BaseSelfSupervisor):
         self.target_type = target_type
         self.loss_type = loss_type
         self.loss_tokens = loss_tokens
+        self.sync_free_ema = sync_free_ema
+        # host copy of target_encoder.steps (a plain dict: not a submodule,
+        # parameter or buffer, so state dicts are unchanged)
+        self._ema_steps_cache: dict = {}
         if target_type == 'feature':
             self.target_encoder = CosineEMA(
                 nn.Sequential(self.backbone, self.neck),
@@ -125,8 +140,55 @@ class SiameseIM(BaseSelfSupervisor):
                 "`max_iters` from mmengine's MessageHub; outside a Runner "
                 "call MessageHub.get_current_instance().update_info("
                 "'max_iters', N) first")
-        self.target_encoder.update_parameters(
-            nn.Sequential(self.backbone, self.neck))
+        online = nn.Sequential(self.backbone, self.neck)
+        if self.sync_free_ema:
+            self._sync_free_ema_update(online)
+        else:
+            self.target_encoder.update_parameters(online)
+
+    def _ema_host_steps(self) -> int:
+        """``target_encoder.steps`` as a host int, read from the device once.
+
+        The cached value is trusted only while the buffer is the same tensor
+        at the same version counter, i.e. nobody else replaced it or wrote
+        into it (``load_state_dict`` copies into it and bumps the version).
+        """
+        steps = self.target_encoder.steps
+        cache = self._ema_steps_cache
+        if (cache.get('tensor') is not steps
+                or cache.get('version') != steps._version):
+            cache.update(tensor=steps, version=steps._version,
+                         value=int(steps))
+        return cache['value']
+
+    @torch.no_grad()
+    def _sync_free_ema_update(self, online: nn.Module) -> None:
+        """``BaseAveragedModel.update_parameters`` with a host step count.
+
+        The same operations in the same order as mmengine's method; only the
+        ``steps`` handed to ``avg_func`` is a CPU tensor holding the same
+        value, so ``CosineEMA``'s momentum (``cos`` of a float32 tensor) is
+        computed on the host with the same float32 arithmetic.
+        """
+        ema = self.target_encoder
+        steps = self._ema_host_steps()
+        src = (online.state_dict()
+               if ema.update_buffers else dict(online.named_parameters()))
+        if steps == 0:
+            for k, p_avg in ema.avg_parameters.items():
+                p_avg.data.copy_(src[k].data)
+        elif steps % ema.interval == 0:
+            host_steps = torch.tensor(steps, dtype=ema.steps.dtype)
+            for k, p_avg in ema.avg_parameters.items():
+                if p_avg.dtype.is_floating_point:
+                    ema.avg_func(p_avg.data, src[k].data.to(p_avg.device),
+                                 host_steps)
+        if not ema.update_buffers:
+            for b_avg, b_src in zip(ema.module.buffers(), online.buffers()):
+                b_avg.data.copy_(b_src.data.to(b_avg.device))
+        ema.steps.add_(1)
+        self._ema_steps_cache.update(
+            tensor=ema.steps, version=ema.steps._version, value=steps + 1)
 
     def compute_targets(self, view2: torch.Tensor) -> torch.Tensor:
         """Targets for view 2: EMA tokens ``(B, 1 + L, C)`` or pixels."""
@@ -163,7 +225,11 @@ class SiameseIM(BaseSelfSupervisor):
             if self.target_type == 'feature':
                 target = target[:, 1:]
             if self.loss_tokens == 'masked':
-                B = pred.shape[0]
-                pred = pred[mask].reshape(B, -1, pred.shape[-1])
-                target = target[mask].reshape(B, -1, target.shape[-1])
+                # == x[mask] per row, without a host sync: the masked count
+                # is known from the number of visible tokens in ``latent``.
+                index = unmasked_index(~mask, mask.shape[1] + 1 -
+                                       latent.shape[1])[..., None]
+                pred = pred.gather(1, index.expand(-1, -1, pred.shape[-1]))
+                target = target.gather(
+                    1, index.expand(-1, -1, target.shape[-1]))
         return dict(loss=self.head.loss(pred, target))

@@ -11,6 +11,30 @@ from mmpretrain.registry import MODELS
 from ..utils.weight_init import xavier_init_linears
 
 
+def unmasked_index(mask: torch.Tensor, count: int) -> torch.Tensor:
+    """Raster-order positions of the ``count`` False entries of each row.
+
+    A replacement for ``x[~mask]`` (boolean indexing, which needs
+    ``nonzero`` and therefore a device-to-host sync) when every row of
+    ``mask`` holds the same, known number of False entries: sorting the
+    unique keys ``mask * L + position`` puts the False positions first, in
+    ascending order, without reading anything back to the host.
+    ``x.gather(1, index)`` with the result equals
+    ``x[~mask].reshape(B, count, ...)`` exactly.
+
+    Args:
+        mask (Tensor): ``(B, L)`` bool, True = masked.
+        count (int): Number of False entries in every row.
+
+    Returns:
+        Tensor: ``(B, count)`` int64 indices on ``mask``'s device.
+    """
+    length = mask.shape[1]
+    pos = torch.arange(length, device=mask.device)
+    keys = mask.to(torch.long) * length + pos
+    return keys.argsort(dim=1)[:, :count]
+
+
 @MODELS.register_module()
 class SiameseIMViT(VisionTransformer):
     """Vision Transformer with the masked forward of SiameseIM.
@@ -46,6 +70,12 @@ class SiameseIMViT(VisionTransformer):
         patch_cfg (dict): Extra patch-embedding config. Defaults to ``{}``.
         layer_cfgs (dict | Sequence[dict]): Extra layer configs.
             Defaults to ``{}``.
+        num_masked (int, optional): The fixed number of masked patches per
+            image (118 for SiameseIM's ViT-B recipe). When given, the masked
+            forward gathers the visible tokens without any host sync even if
+            the mask lives on the GPU (it is only checked when the mask is on
+            the CPU). ``None`` (default) reads the count from the mask,
+            which costs one device-to-host sync for a GPU mask.
         init_cfg (dict | list, optional): Initialisation config.
     """
 
@@ -63,6 +93,7 @@ class SiameseIMViT(VisionTransformer):
                  with_cp: bool = False,
                  patch_cfg: dict = dict(),
                  layer_cfgs: Union[dict, Sequence[dict]] = dict(),
+                 num_masked: Optional[int] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(
             arch=arch,
@@ -84,6 +115,13 @@ class SiameseIMViT(VisionTransformer):
             self.patch_embed.requires_grad_(False)
         self.with_cp = with_cp
         self.num_patches = self.patch_resolution[0] * self.patch_resolution[1]
+        if num_masked is not None and (
+                not isinstance(num_masked, int)
+                or isinstance(num_masked, bool)
+                or not 0 <= num_masked < self.num_patches):
+            raise ValueError('SiameseIMViT: `num_masked` must be an int in '
+                             f'[0, {self.num_patches}), got {num_masked!r}')
+        self.num_masked = num_masked
 
     def init_weights(self) -> None:
         """Fixed sin-cos table, xavier linears and patch embedding."""
@@ -139,16 +177,44 @@ class SiameseIMViT(VisionTransformer):
                              f'(patch grid {self.patch_resolution}), got a '
                              f'{tuple(hw)} grid')
         tokens = tokens + self.pos_embed[:, 1:]
-        visible = ~mask.reshape(B, -1).to(device=x.device, dtype=torch.bool)
-        tokens = tokens[visible]
-        if tokens.shape[0] % B:
-            raise ValueError('every mask row must hide the same number of '
-                             'patches (use an exact-count mask generator)')
-        tokens = tokens.reshape(B, -1, self.embed_dims)
+        index = self.visible_index(mask, B).to(x.device, non_blocking=True)
+        tokens = tokens.gather(
+            1, index[..., None].expand(-1, -1, self.embed_dims))
         cls = (self.cls_token + self.pos_embed[:, :1]).expand(B, -1, -1)
         tokens = self.drop_after_pos(torch.cat([cls, tokens], dim=1))
         tokens = self.pre_norm(tokens)
         return self._run_layers(tokens)
+
+    def visible_index(self, mask: torch.Tensor, batch: int) -> torch.Tensor:
+        """Raster-order indices of the visible patches of every image.
+
+        Args:
+            mask (Tensor): ``(B, h, w)`` or ``(B, h*w)``, True = masked.
+            batch (int): B.
+
+        Returns:
+            Tensor: ``(B, V)`` int64 on ``mask``'s device.
+        """
+        mask = mask.reshape(batch, -1).to(torch.bool)
+        if mask.shape[1] != self.num_patches:
+            raise ValueError(f'SiameseIMViT: mask has {mask.shape[1]} '
+                             f'patches, the grid has {self.num_patches}')
+        check = self.num_masked is None or mask.device.type == 'cpu'
+        if check:
+            # One host sync for an accelerator mask; free on the CPU.
+            counts = mask.sum(1).tolist()
+            if len(set(counts)) != 1 or (self.num_masked is not None and
+                                         counts[0] != self.num_masked):
+                want = '' if self.num_masked is None else \
+                    f', expected {self.num_masked}'
+                raise ValueError(
+                    'every mask row must hide the same number of patches '
+                    '(use an exact-count mask generator); got '
+                    f'{min(counts)} to {max(counts)}{want}')
+            num_masked = counts[0]
+        else:
+            num_masked = self.num_masked
+        return unmasked_index(mask, self.num_patches - num_masked)
 
     def _forward_full_cp(self, x: torch.Tensor) -> tuple:
         """Full forward with activation checkpointing (last output only)."""

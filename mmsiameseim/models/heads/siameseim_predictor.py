@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
 from mmpretrain.registry import MODELS
 
+from ..backbones.siameseim_vit import unmasked_index
 from ..necks.siameseim_projector import build_blocks
 from ..utils.relative_position import relative_sincos_embedding
 from ..utils.weight_init import xavier_init_linears
@@ -89,14 +90,14 @@ class SiameseIMPredictor(BaseModule):
             and dense predictions for all view-2 patches ``(B, L, O)``.
         """
         B, num_tokens, C = latent.shape
-        visible = ~mask.reshape(B, -1)
-        if visible.shape[1] != self.grid_size**2:
-            raise ValueError(f'SiameseIMPredictor: mask has {visible.shape[1]}'
+        mask = mask.reshape(B, -1).to(device=latent.device, dtype=torch.bool)
+        if mask.shape[1] != self.grid_size**2:
+            raise ValueError(f'SiameseIMPredictor: mask has {mask.shape[1]}'
                              f' patches, grid_size {self.grid_size} needs '
                              f'{self.grid_size**2}')
         table = self.pos_embed.to(latent.dtype)
-        vis_pe = table[:, 1:].expand(B, -1, -1)[visible]
-        vis_pe = vis_pe.reshape(B, num_tokens - 1, C)
+        # The visible count is known from ``latent``: gather without a sync.
+        vis_pe = table[0, 1:][unmasked_index(mask, num_tokens - 1)]
         rel_code = relative_sincos_embedding(rel_pos.float(), self.grid_size,
                                              self.embed_dims)
         queries = self.mask_token + self.rel_pos_mlp(rel_code)

@@ -1,0 +1,12 @@
+# Mini-reproduction, ablation "random mask": the SiameseIM row with the
+# same number of masked patches (38 of 64) drawn uniformly at random
+# instead of in blocks. Paper question (spec §10.3, rows (g) vs (h)):
+# blockwise masking helps linear probing and detection.
+_base_ = ['./siameseim_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py']
+
+train_dataloader = dict(dataset=dict(pipeline=[
+    _base_.train_pipeline[0],
+    dict(type='RandomPatchMaskGenerator', input_size=_base_.grid,
+         num_masking_patches=_base_.train_pipeline[1].num_masking_patches),
+    *_base_.train_pipeline[2:],
+]))

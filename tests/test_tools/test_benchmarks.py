@@ -1,0 +1,187 @@
+"""Benchmark tools: smoke runs on the CPU, FLOP counts, JPEG corpus."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+BENCH = osp.join(ROOT, 'tools', 'benchmarks')
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(
+        f'bench_{name}', osp.join(BENCH, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def throughput():
+    return _load('pretrain_throughput')
+
+
+@pytest.fixture(scope='module')
+def corpus_tool():
+    return _load('make_jpeg_corpus')
+
+
+def _json_lines(text):
+    return [json.loads(line) for line in text.splitlines()
+            if line.startswith('{')]
+
+
+def test_pretrain_throughput_tiny_cpu_all_models(throughput, tmp_path,
+                                                 capsys):
+    out = tmp_path / 'bench.jsonl'
+    rc = throughput.main([
+        '--device', 'cpu', '--tiny', '--batch-sizes', '4', '--steps', '2',
+        '--warmup', '1', '--out',
+        str(out)
+    ])
+    assert rc == 0
+    printed = _json_lines(capsys.readouterr().out)
+    written = _json_lines(out.read_text())
+    assert printed == written
+    assert [r['model'] for r in written] == ['siameseim', 'mae', 'mocov3']
+    for record in written:
+        for key in throughput.REQUIRED_KEYS:
+            assert key in record, key
+        assert record['status'] == 'ok'
+        assert record['batch'] == 4 and record['dtype'] == 'fp32'
+        assert record['compile'] is False and record['tiny'] is True
+        assert record['img_per_s'] > 0 and record['tflops'] > 0
+        assert record['steps'] == 2 and record['peak_mem_gib'] is None
+        assert isinstance(record['loss'], float)
+    table = throughput.summarize(str(out))
+    rows = [ln for ln in table.splitlines() if ln.startswith('| ')]
+    assert len(rows) == 1 + 3  # header + one row per model
+    assert '| mocov3 | 4 | fp32 | eager |' in table
+
+
+def test_gpu_script_syntax_and_cuda_guard(throughput):
+    import subprocess
+    script = osp.join(BENCH, 'run_gpu_benchmarks.sh')
+    assert subprocess.run(['bash', '-n', script]).returncode == 0
+    import torch
+    if not torch.cuda.is_available():
+        assert throughput.main(['--device', 'cuda']) == 2
+
+
+def test_pretrain_throughput_siameseim_options(throughput, capsys):
+    rc = throughput.main([
+        '--device', 'cpu', '--tiny', '--models', 'siameseim',
+        '--batch-sizes', '2', '--steps', '1', '--warmup', '0',
+        '--siameseim-cfg-options', 'model.backbone.num_masked=10',
+        'model.sync_free_ema=False'
+    ])
+    assert rc == 0
+    record, = _json_lines(capsys.readouterr().out)
+    assert record['status'] == 'ok'
+    assert record['cfg_options'] == {
+        'model.backbone.num_masked': 10,
+        'model.sync_free_ema': False
+    }
+
+
+def test_pretrain_throughput_rejects_unknown_model(throughput):
+    with pytest.raises(SystemExit):
+        throughput.parse_args(['--models', 'simclr'])
+
+
+def test_flop_counts_match_spec(throughput):
+    """Spec §9.2 (ViT-B/16 at 224, GMAC unless noted)."""
+    arch = throughput.ARCH['base']
+    siam = throughput.siameseim_macs(**arch)
+    assert siam['online'] / 1e9 == pytest.approx(16.77, abs=0.01)
+    assert siam['target'] / 1e9 == pytest.approx(20.59, abs=0.01)
+    assert siam['loss'] / 1e9 == pytest.approx(0.23, abs=0.01)
+    assert siam['train'] / 1e9 == pytest.approx(71, rel=0.01)
+    assert throughput.train_gflops_per_image('siameseim') == \
+        pytest.approx(142, rel=0.005)
+    # the officially coded N x N neg term: 154 / 165 / 188 GFLOP
+    for batch, gflop in ((64, 154), (128, 165), (256, 188)):
+        macs = throughput.siameseim_macs(batch=batch, nxn_neg=True, **arch)
+        assert 2 * macs['train'] / 1e9 == pytest.approx(gflop, rel=0.01)
+    assert throughput.mae_macs(**arch)['train'] / 1e9 == \
+        pytest.approx(29, rel=0.02)
+    assert throughput.vit_inference_macs(**arch) / 1e9 == \
+        pytest.approx(17.6, rel=0.005)
+    # SiameseIM costs about 2.5x MAE per image
+    ratio = throughput.train_gflops_per_image('siameseim') / \
+        throughput.train_gflops_per_image('mae')
+    assert ratio == pytest.approx(2.5, abs=0.1)
+    # MoCo-v3: two views x (3 x online + momentum) ViT-B forwards
+    assert throughput.train_gflops_per_image('mocov3', 256) == \
+        pytest.approx(2 * 4 * 17.56 * 2, rel=0.01)
+
+
+def test_block_macs_formula(throughput):
+    n, d = 79, 768
+    assert throughput.block_macs(n, d, 4 * d) == n * 12 * d * d + \
+        2 * n * n * d
+
+
+def test_jpeg_corpus_is_deterministic(corpus_tool, tmp_path):
+    from PIL import Image
+    a = corpus_tool.make_corpus(str(tmp_path / 'a'), 12, seed=3)
+    b = corpus_tool.make_corpus(str(tmp_path / 'b'), 12, seed=3)
+    c = corpus_tool.make_corpus(str(tmp_path / 'c'), 12, seed=4)
+    assert len(a) == 12
+    assert corpus_tool.corpus_digest(a) == corpus_tool.corpus_digest(b)
+    assert corpus_tool.corpus_digest(a) != corpus_tool.corpus_digest(c)
+    assert corpus_tool.list_corpus(str(tmp_path / 'a')) == a
+    sizes = set()
+    for path in a:
+        with Image.open(path) as img:
+            assert img.format == 'JPEG' and img.mode == 'RGB'
+            sizes.add(img.size)
+    assert sizes <= {(500, 375), (375, 500)}
+
+
+def test_pipeline_throughput_smoke(tmp_path, capsys, monkeypatch):
+    import mmcv
+    monkeypatch.setattr(mmcv, 'adjust_hue', mmcv.adjust_hue)  # restore
+    pipeline = _load('pipeline_throughput')
+    out = tmp_path / 'pipe.jsonl'
+    rc = pipeline.main([
+        '--num-images', '4', '--rounds', '1', '--warmup', '1',
+        '--profile', '2', '--out',
+        str(out)
+    ])
+    assert rc == 0
+    records = _json_lines(out.read_text())
+    assert records == _json_lines(capsys.readouterr().out)
+    rates = [r for r in records if 'samples_per_s' in r]
+    assert [r['pipeline'] for r in rates] == ['siameseim', 'mocov3']
+    for r in rates:
+        for key in ('samples_per_s', 'cv2_threads', 'n_images',
+                    'workers_for_2000_img_s', 'machine', 'date'):
+            assert key in r, key
+        assert r['samples_per_s'] > 0 and r['n_images'] == 4
+        assert r['output']['views'] == [[3, 224, 224], [3, 224, 224]]
+    assert rates[0]['output']['masked'] == 118
+    assert rates[0]['output']['rel_pos'] == 6
+    profiles = [r for r in records if 'profile_ms_per_sample' in r]
+    assert len(profiles) == 2
+    assert any('SimColorJitter' in k
+               for k in profiles[0]['profile_ms_per_sample'])
+
+
+def test_mmcv_adjust_hue_patch_handles_negative_shift(monkeypatch):
+    import mmcv
+    import numpy as np
+    monkeypatch.setattr(mmcv, 'adjust_hue', mmcv.adjust_hue)  # restore
+    original = mmcv.adjust_hue
+    pipeline = _load('pipeline_throughput')
+    assert pipeline.patch_mmcv_adjust_hue()
+    assert mmcv.adjust_hue is not original
+    img = np.random.default_rng(0).integers(
+        0, 256, (8, 8, 3), dtype=np.uint8)
+    for backend in ('pillow', 'cv2'):
+        out = mmcv.adjust_hue(img, -0.1, backend=backend)
+        assert out.shape == img.shape and out.dtype == np.uint8
+        assert np.array_equal(
+            mmcv.adjust_hue(img, 0.1, backend=backend),
+            original(img, 0.1, backend=backend))

@@ -1,0 +1,350 @@
+"""Tests of the offline probes and tools/benchmarks/*.py."""
+import argparse
+import importlib.util
+import json
+import os
+import os.path as osp
+import runpy
+import struct
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from mmsiameseim.evaluation import (LARS, FrozenEncoder, build_frozen_encoder,
+                                    confusion_matrix, miou_from_confusion,
+                                    train_linear_probe)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOLS = osp.join(ROOT, 'tools', 'benchmarks')
+EMBED = 32
+
+PREPROCESSOR = dict(
+    type='SelfSupDataPreprocessor', mean=[72.94] * 3, std=[90.] * 3)
+ARCH = dict(
+    embed_dims=EMBED, num_layers=2, num_heads=2, feedforward_channels=64)
+BACKBONES = dict(
+    siameseim=dict(
+        type='SiameseIM',
+        backbone=dict(
+            type='SiameseIMViT', arch=ARCH, img_size=32, patch_size=8)),
+    mae=dict(
+        type='MAE',
+        backbone=dict(
+            type='MAEViT', arch=ARCH, img_size=32, patch_size=8,
+            mask_ratio=0.75)),
+    mocov3=dict(
+        type='MoCoV3',
+        backbone=dict(
+            type='MoCoV3ViT', arch=ARCH, img_size=32, patch_size=8,
+            out_type='cls_token')),
+)
+
+
+def write_config(tmp_path, name='siameseim'):
+    model = dict(BACKBONES[name], data_preprocessor=PREPROCESSOR)
+    path = osp.join(str(tmp_path), f'tiny_{name}.py')
+    with open(path, 'w') as f:
+        f.write("custom_imports = dict(imports=['mmsiameseim'], "
+                'allow_failed_imports=False)\n')
+        f.write(f'model = {model!r}\n')
+    return path
+
+
+def fake_images(n, seed):
+    """Class c: a bright bar whose place and direction depend on c."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    images = rng.integers(0, 30, size=(n, 28, 28)).astype(np.uint8)
+    for img, c in zip(images, labels):
+        pos = 3 + 4 * (c % 5)
+        if c < 5:
+            img[pos:pos + 4, 4:24] = rng.integers(180, 256)
+        else:
+            img[4:24, pos:pos + 4] = rng.integers(180, 256)
+    return images, labels
+
+
+def write_idx(root, prefix, images, labels):
+    with open(osp.join(root, f'{prefix}-images-idx3-ubyte'), 'wb') as f:
+        f.write(struct.pack('>IIII', 0x0803, *images.shape))
+        f.write(images.tobytes())
+    with open(osp.join(root, f'{prefix}-labels-idx1-ubyte'), 'wb') as f:
+        f.write(struct.pack('>II', 0x0801, len(labels)))
+        f.write(labels.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('fmnist'))
+    write_idx(root, 'train', *fake_images(80, seed=0))
+    write_idx(root, 't10k', *fake_images(40, seed=1))
+    return root
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The CI machine has two shared cores: avoid oversubscription."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'bench_{name}', osp.join(TOOLS, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_lines(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f.read().splitlines()]
+
+
+# ---------------------------------------------------------------- mIoU
+
+
+def test_miou_toy_known_answer():
+    target = torch.tensor([[0, 0, 1, 1], [0, 0, 1, 1]])
+    pred = torch.tensor([[0, 1, 1, 1], [0, 1, 1, 1]])
+    cm = confusion_matrix(pred, target, num_classes=3)
+    assert cm.tolist() == [[2, 2, 0], [0, 4, 0], [0, 0, 0]]
+    res = miou_from_confusion(cm)
+    # class 0: 2 / (2 + 2); class 1: 4 / (4 + 2); class 2 absent: left out
+    assert res['miou'] == pytest.approx((0.5 + 4 / 6) / 2 * 100)
+    assert res['aacc'] == pytest.approx(75.)
+    assert res['iou'][2] is None and res['num_classes_present'] == 2
+    # A class that is only predicted counts, with IoU 0.
+    pred2 = pred.clone()
+    pred2[0, 0] = 2
+    res2 = miou_from_confusion(confusion_matrix(pred2, target, 3))
+    assert res2['iou'][2] == 0. and res2['num_classes_present'] == 3
+    assert res2['miou'] == pytest.approx((1 / 4 + 4 / 6 + 0) / 3 * 100)
+    perfect = miou_from_confusion(confusion_matrix(target, target, 3))
+    assert perfect['miou'] == pytest.approx(100.)
+
+
+def test_confusion_matrix_against_loop():
+    g = torch.Generator().manual_seed(0)
+    target = torch.randint(0, 5, (3, 7, 9), generator=g)
+    pred = torch.randint(0, 5, (3, 7, 9), generator=g)
+    target[0, 0, :4] = 255
+    cm = confusion_matrix(pred, target, 5, ignore_index=255)
+    ref = np.zeros((5, 5), np.int64)
+    for t, p in zip(target.flatten().tolist(), pred.flatten().tolist()):
+        if t != 255:
+            ref[t, p] += 1
+    assert cm.tolist() == ref.tolist()
+    with pytest.raises(ValueError):
+        confusion_matrix(pred, target, 5, ignore_index=None)
+
+
+# ---------------------------------------------------------------- probe
+
+
+def test_lars_step_by_hand():
+    w = torch.nn.Parameter(torch.tensor([[3., 4.]]))
+    b = torch.nn.Parameter(torch.tensor([1.]))
+    opt = LARS([w, b], lr=2., momentum=0.9, trust_coefficient=0.01)
+    w.grad = torch.tensor([[0., 10.]])
+    b.grad = torch.tensor([0.5])
+    opt.step()
+    # ||w|| = 5, ||g|| = 10: update = 0.01 * 5 / 10 * g = [0, 0.05]
+    assert torch.allclose(w.data, torch.tensor([[3., 4. - 2 * 0.05]]))
+    assert torch.allclose(b.data, torch.tensor([1. - 2 * 0.5]))
+    w.grad = torch.tensor([[0., 10.]])
+    b.grad = torch.tensor([0.])
+    opt.step()
+    norm = torch.tensor([3., 3.9]).norm()
+    step = 0.9 * 0.05 + 0.01 * norm / 10 * 10
+    assert torch.allclose(w.data[0, 1], torch.tensor(3.9) - 2 * step)
+    assert torch.allclose(b.data, torch.tensor([0. - 2 * 0.9 * 0.5]))
+
+
+def separable(n, seed, shuffle_labels=False):
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(10, 16, generator=torch.Generator().manual_seed(9))
+    labels = torch.arange(n) % 10
+    feats = 4 * centers[labels] + torch.randn(n, 16, generator=g) + 5.
+    if shuffle_labels:
+        labels = labels[torch.randperm(n, generator=g)]
+    return feats, labels
+
+
+def test_linear_probe_separable_toy_reaches_100():
+    (x, y), (xt, yt) = separable(500, 0), separable(200, 1)
+    res = train_linear_probe(x, y, xt, yt, num_classes=10, epochs=30)
+    assert res['top1'] >= 99.5 and res['train_top1'] >= 99.5
+    assert res['steps'] == 30 * 2
+
+
+def test_linear_probe_cannot_learn_random_labels():
+    (x, y), (xt, yt) = (separable(500, 0, shuffle_labels=True),
+                        separable(200, 1, shuffle_labels=True))
+    res = train_linear_probe(x, y, xt, yt, num_classes=10, epochs=30)
+    assert res['top1'] < 30.
+
+
+# ---------------------------------------------------------------- encoder
+
+
+@pytest.mark.parametrize('name', ['siameseim', 'mae', 'mocov3'])
+def test_encoder_tokens_of_each_backbone(tmp_path, name):
+    enc, info = build_frozen_encoder(write_config(tmp_path, name), 'none')
+    assert isinstance(enc, FrozenEncoder) and not enc.training
+    backbone = enc.backbone
+    out_type = backbone.out_type
+    x = enc.preprocess(torch.randint(0, 256, (3, 3, 32, 32)))
+    cls, patches = enc.tokens(x)
+    assert cls.shape == (3, EMBED) and patches.shape == (3, 4, 4, EMBED)
+    assert backbone.out_type == out_type
+    # Unmasked: the full parent forward gives the same raw tokens again.
+    backbone.out_type = 'raw'
+    from mmpretrain.models import VisionTransformer
+    raw = VisionTransformer.forward(backbone, x)[-1]
+    backbone.out_type = out_type
+    assert torch.allclose(raw[:, 0], cls)
+    assert torch.allclose(raw[:, 1:].reshape(3, 4, 4, EMBED), patches)
+    # Other sizes: the position embedding is resized.
+    _, big = enc.tokens(enc.preprocess(torch.zeros(2, 3, 64, 64)))
+    assert big.shape == (2, 8, 8, EMBED)
+    assert torch.allclose(enc(x), patches.mean(dim=(1, 2)))
+    enc.pool = 'cls'
+    assert torch.allclose(enc(x), cls)
+    assert info['img_size'] == 32 and info['patch_size'] == 8
+
+
+def test_checkpoint_loading(tmp_path):
+    from mmpretrain.registry import MODELS
+    config = write_config(tmp_path)
+    torch.manual_seed(123)
+    backbone = MODELS.build(BACKBONES['siameseim']['backbone'])
+    for p in backbone.parameters():
+        p.data.normal_()
+    state = {f'backbone.{k}': v for k, v in backbone.state_dict().items()}
+    state['target.extra'] = torch.zeros(1)  # not the backbone: dropped
+    state['backbone.bogus'] = torch.zeros(1)  # counted as unexpected
+    plain = osp.join(str(tmp_path), 'plain.pth')
+    torch.save(dict(state_dict=state, meta=dict(epoch=1)), plain)
+    enc, info = build_frozen_encoder(config, plain)
+    assert info['checkpoint_loaded'] and info['unexpected_keys'] == 1
+    for k, v in backbone.state_dict().items():
+        assert torch.equal(enc.backbone.state_dict()[k], v), k
+    rand, _ = build_frozen_encoder(config, 'none')
+    assert not torch.equal(rand.backbone.layers[0].attn.qkv.weight,
+                           backbone.layers[0].attn.qkv.weight)
+    # A checkpoint with pickled objects needs trust.
+    run_dir = osp.join(str(tmp_path), 'run')
+    os.makedirs(run_dir)
+    pickled = osp.join(run_dir, 'epoch_1.pth')
+    torch.save(
+        dict(state_dict=state, meta=argparse.Namespace(epoch=1)), pickled)
+    with pytest.raises(ValueError, match='--trusted-checkpoint'):
+        build_frozen_encoder(config, pickled)
+    build_frozen_encoder(config, pickled, trusted=True)
+    with open(osp.join(run_dir, 'last_checkpoint'), 'w') as f:
+        f.write(pickled)
+    enc2, _ = build_frozen_encoder(config, pickled)  # an mmengine work dir
+    assert torch.equal(enc2.backbone.cls_token, backbone.cls_token)
+    # Missing backbone weights are an error, not a silent random init.
+    partial = osp.join(str(tmp_path), 'partial.pth')
+    torch.save({k: v for k, v in state.items() if 'layers.1' not in k},
+               partial)
+    with pytest.raises(ValueError, match='lacks'):
+        build_frozen_encoder(config, partial)
+
+
+# ---------------------------------------------------------------- tools
+
+COMMON_KEYS = {
+    'tool', 'config', 'checkpoint', 'metric', 'value', 'train_size',
+    'test_size', 'seconds', 'device', 'img_size', 'backbone'
+}
+
+
+def test_knn_tool(tmp_path, data_root):
+    tool = load_tool('knn_eval')
+    out = osp.join(str(tmp_path), 'sub', 'results.jsonl')
+    config = write_config(tmp_path)
+    argv = [
+        config, 'none', '--data-root', data_root, '--device', 'cpu',
+        '--train-size', '60', '--test-size', '30', '--img-size', '32',
+        '--out', out, '--pool', 'avg'
+    ]
+    record = tool.main(argv)
+    lines = read_lines(out)
+    assert lines == [record]
+    assert COMMON_KEYS <= set(record)
+    assert record['tool'] == 'knn_eval' and record['metric'] == 'knn_top1'
+    assert record['train_size'] == 60 and record['test_size'] == 30
+    assert record['k'] == 20 and record['temperature'] == 0.07
+    assert record['device'] == 'cpu' and record['checkpoint'] == 'none'
+    # Bars are easy: even random features beat chance (10%) by far.
+    assert 40. <= record['value'] <= 100.
+    tool.main(argv[:-2] + ['--pool', 'cls'])
+    assert len(read_lines(out)) == 2 and read_lines(out)[1]['pool'] == 'cls'
+
+
+def test_knn_tool_with_mae_config(tmp_path, data_root):
+    tool = load_tool('knn_eval')
+    record = tool.main([
+        write_config(tmp_path, 'mae'), 'none', '--data-root', data_root,
+        '--device', 'cpu', '--train-size', '40', '--test-size', '20'
+    ])
+    assert record['backbone'] == 'MAEViT' and record['img_size'] == 32
+    assert 0. <= record['value'] <= 100.
+
+
+def test_linear_probe_tool(tmp_path, data_root):
+    tool = load_tool('linear_probe')
+    out = osp.join(str(tmp_path), 'results.jsonl')
+    record = tool.main([
+        write_config(tmp_path), 'none', '--data-root', data_root,
+        '--device', 'cpu', '--train-size', '80', '--test-size', '40',
+        '--img-size', '32', '--out', out, '--epochs', '20'
+    ])
+    assert read_lines(out) == [record]
+    assert COMMON_KEYS <= set(record)
+    assert record['metric'] == 'linear_top1' and record['epochs'] == 20
+    assert 40. <= record['value'] <= 100.
+
+
+def test_dense_probe_tool(tmp_path, data_root):
+    tool = load_tool('dense_probe')
+    out = osp.join(str(tmp_path), 'results.jsonl')
+    dump = osp.join(str(tmp_path), 'scenes')
+    record = tool.main([
+        write_config(tmp_path), 'none', '--data-root', data_root,
+        '--device', 'cpu', '--train-size', '16', '--test-size', '6',
+        '--img-size', '32', '--out', out, '--epochs', '3',
+        '--dump-scenes', dump, '--num-dump', '2'
+    ])
+    assert read_lines(out) == [record]
+    assert COMMON_KEYS <= set(record)
+    assert record['metric'] == 'miou' and record['num_classes'] == 11
+    assert record['canvas'] == 64 and record['patch_grid'] == [8, 8]
+    assert (record['min_size'], record['max_size']) == (20, 40)
+    assert 0. < record['value'] <= 100. and len(record['iou']) == 11
+    assert sorted(os.listdir(osp.join(dump, 'images'))) == [
+        '00000.png', '00001.png'
+    ]
+
+
+def test_tool_runs_as_a_script(tmp_path, data_root, monkeypatch, capsys):
+    """The ``__main__`` entry point, as the command line calls it."""
+    out = osp.join(str(tmp_path), 'results.jsonl')
+    monkeypatch.setattr(sys, 'argv', [
+        'knn_eval.py',
+        write_config(tmp_path), 'none', '--data-root', data_root,
+        '--device', 'cpu', '--train-size', '20', '--test-size', '10',
+        '--out', out
+    ])
+    monkeypatch.chdir(str(tmp_path))
+    runpy.run_path(osp.join(TOOLS, 'knn_eval.py'), run_name='__main__')
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert read_lines(out) == [printed]
+    assert printed['train_size'] == 20 and printed['test_size'] == 10

@@ -1,0 +1,96 @@
+"""Weighted kNN accuracy of a frozen pretrained backbone on Fashion-MNIST.
+
+Builds ``model.backbone`` of a *pretraining* config (SiameseIM, MAE,
+MoCo v3, ...), loads the checkpoint's backbone weights (``none``: the
+random init), encodes the first ``--train-size`` train images (the memory
+bank) and the first ``--test-size`` test images resized to ``--img-size``,
+pools them (``--pool avg``: mean of the patch tokens; ``cls``: the cls
+token) and classifies the test images with the cosine, temperature-weighted
+kNN of ``mmsiameseim.evaluation.knn`` (k=20, T=0.07). Prints one JSON line
+and appends it to ``--out``.
+
+Example:
+    python tools/benchmarks/knn_eval.py \\
+        configs/demo/siameseim_vit-tiny-p4_1xb128-coslr-6e_fashion-mnist.py \\
+        work_dirs/demo/epoch_6.pth --out work_dirs/benchmarks.jsonl
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+from typing import Optional, Sequence
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+
+from mmsiameseim.evaluation.knn import knn_accuracy  # noqa: E402
+from mmsiameseim.evaluation.probes import (add_common_args,  # noqa: E402
+                                           append_jsonl, base_record,
+                                           build_frozen_encoder,
+                                           check_sizes,
+                                           extract_split_features,
+                                           resolve_device)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        description='kNN evaluation of a frozen backbone on Fashion-MNIST')
+    add_common_args(parser)
+    parser.add_argument('--k', type=int, default=20)
+    parser.add_argument('--temperature', type=float, default=0.07)
+    args = parser.parse_args(argv)
+    check_sizes(args)
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    """Run the evaluation; return the JSON record."""
+    args = parse_args(argv)
+    start = time.time()
+    device = resolve_device(args.device)
+    encoder, info = build_frozen_encoder(
+        args.config,
+        args.checkpoint,
+        device=device,
+        pool=args.pool,
+        seed=args.seed,
+        trusted=args.trusted_checkpoint)
+    img_size = args.img_size or info['img_size'] or 32
+    common = dict(img_size=img_size, batch_size=args.batch_size)
+    train_feats, train_labels = extract_split_features(
+        encoder, args.data_root, 'train', args.train_size, **common)
+    test_feats, test_labels = extract_split_features(
+        encoder, args.data_root, 'test', args.test_size, **common)
+    acc = knn_accuracy(
+        train_feats.to(device),
+        train_labels.to(device),
+        test_feats,
+        test_labels,
+        num_classes=10,
+        k=args.k,
+        temperature=args.temperature)
+    record = base_record(
+        'knn_eval',
+        args,
+        info,
+        metric='knn_top1',
+        value=acc['top1'],
+        knn_top5=acc['top5'],
+        k=args.k,
+        temperature=args.temperature,
+        pool=args.pool,
+        train_size=len(train_feats),
+        test_size=len(test_feats),
+        img_size=img_size,
+        feat_dim=train_feats.shape[1],
+        seed=args.seed,
+        device=device,
+        seconds=round(time.time() - start, 2))
+    append_jsonl(args.out, record)
+    return record
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,423 @@
+"""Two-view data-pipeline throughput per worker process (CPU).
+
+Runs, in one process and interleaved round by round, the training pipelines
+of
+
+- ``siameseim``: ours (``configs/siameseim/_base_/imagenet_siameseim_views.py``
+  : ``LoadImageFromFile`` -> ``SiameseIMViews`` -> ``BlockwiseMaskGenerator``
+  -> ``PackInputs``);
+- ``mocov3``: mmpretrain's MoCo-v3 ViT pipeline (``LoadImageFromFile`` ->
+  ``MultiView`` of two ``RandomResizedCrop`` + colour + blur + solarize +
+  flip branches -> ``PackInputs``), from its installed config;
+
+on real JPEG files (see ``make_jpeg_corpus.py``; made on the fly unless
+``--corpus`` is given). One process = one dataloader worker: ``torch`` runs
+one thread (as in PyTorch's workers) and ``cv2.setNumThreads`` is set from
+``--cv2-threads`` (0 = no OpenCV thread pool, what mmengine's default
+``env_cfg.opencv_num_threads=0`` sets). ``samples_per_s`` counts two-view
+samples (one image, both views, mask and packing) per second.
+
+``--profile`` adds one line per pipeline with the seconds per sample spent in
+every transform (nested colour ops included).
+
+Example:
+    python tools/benchmarks/pipeline_throughput.py --num-images 300 \\
+        --rounds 3 --out docs/benchmarks/pipeline_cpu.jsonl --profile
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import os.path as osp
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+TOOLS_DIR = osp.dirname(osp.abspath(__file__))
+if TOOLS_DIR not in sys.path:
+    sys.path.insert(0, TOOLS_DIR)
+
+import numpy as np  # noqa: E402
+
+PIPELINES = dict(
+    siameseim='configs/siameseim/_base_/imagenet_siameseim_views.py',
+    mocov3='mmpretrain::mocov3/'
+    'mocov3_vit-base-p16_16xb256-amp-coslr-300e_in1k.py')
+FEED_TARGET = 2000  # img/s per GPU to feed (the issue's compiled target)
+
+
+def resolve_config(path: str) -> str:
+    """``mmpretrain::x`` -> the config inside the installed package."""
+    if path.startswith('mmpretrain::'):
+        import mmpretrain
+        root = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs')
+        return osp.join(root, path[len('mmpretrain::'):])
+    return path if osp.isabs(path) else osp.join(REPO_ROOT, path)
+
+
+def build_pipeline(name: str):
+    """The ``train_pipeline`` of ``name``'s config as an mmcv ``Compose``."""
+    from mmcv.transforms import Compose
+    from mmengine.config import Config
+    from mmpretrain.registry import TRANSFORMS
+    cfg = Config.fromfile(resolve_config(PIPELINES[name]))
+    return Compose([TRANSFORMS.build(t) for t in cfg.train_pipeline])
+
+
+def patch_mmcv_adjust_hue() -> bool:
+    """Make ``mmcv.adjust_hue`` (mmcv 2.1) work with NumPy >= 2.
+
+    mmcv adds the hue shift to a uint8 channel with
+    ``np.uint8(hue_factor * 255)``, which NumPy 2 rejects for negative
+    factors (``OverflowError``), so mmpretrain's MoCo-v3 ``ColorJitter``
+    crashes on about half of the jittered images. NumPy 1 wrapped the
+    truncated value modulo 256; this wrapper does the same arithmetic
+    explicitly for negative factors (the same PIL / cv2 operations, hence
+    the same cost) and calls mmcv's function otherwise.
+
+    Returns:
+        bool: Whether the patch was (already) installed.
+    """
+    import cv2
+    import mmcv
+    from PIL import Image
+    original = mmcv.adjust_hue
+    if getattr(original, 'numpy2_safe', False):
+        return True
+
+    def adjust_hue(img, hue_factor, backend=None):
+        if hue_factor >= 0:
+            return original(img, hue_factor, backend=backend)
+        shift = np.uint8(int(hue_factor * 255) % 256)  # NumPy 1 wrap
+        if (backend or mmcv.image.io.imread_backend) == 'pillow':
+            hsv = Image.fromarray(np.ascontiguousarray(img[..., ::-1]))
+            h, s, v = hsv.convert('HSV').split()
+            h = np.array(h, dtype=np.uint8)
+            h += shift
+            rgb = Image.merge('HSV', (Image.fromarray(h), s, v))
+            return np.array(rgb.convert('RGB'), dtype=img.dtype)[..., ::-1]
+        hsv = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL)
+        hsv[..., 0] += shift
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL).astype(img.dtype)
+
+    adjust_hue.numpy2_safe = True
+    mmcv.adjust_hue = adjust_hue
+    return True
+
+
+class _Timed:
+    """Wrap a transform and add its wall time to ``stats[key]``."""
+
+    def __init__(self, transform, key: str, stats: Dict[str, float]):
+        self.transform = transform
+        self.key = key
+        self.stats = stats
+
+    def __call__(self, results):
+        start = time.perf_counter()
+        out = self.transform(results)
+        self.stats[self.key] += time.perf_counter() - start
+        return out
+
+
+def instrument(compose, stats: Dict[str, float], prefix: str = '') -> None:
+    """Time every transform of ``compose`` and of its nested pipelines
+    (``SiameseIMViews`` colour pipelines, ``MultiView`` branches,
+    ``RandomApply``) in place."""
+    for i, t in enumerate(compose.transforms):
+        key = f'{prefix}{i}.{type(t).__name__}'
+        for attr in ('online_pipeline', 'target_pipeline', 'transforms'):
+            inner = getattr(t, attr, None)
+            if hasattr(inner, 'transforms'):
+                instrument(inner, stats, f'{key}.{attr}.')
+        for j, branch in enumerate(getattr(t, 'pipelines', None) or []):
+            if hasattr(branch, 'transforms'):
+                instrument(branch, stats, f'{key}.view{j}.')
+        compose.transforms[i] = _Timed(t, key, stats)
+
+
+def run_pipeline(pipeline, paths: Sequence[str], start: int,
+                 count: int) -> Tuple[float, float]:
+    """Wall and process-CPU seconds to push ``count`` images (cycling from
+    ``start``) through ``pipeline``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for k in range(count):
+        path = paths[(start + k) % len(paths)]
+        out = pipeline(dict(img_path=path))
+        if out is None:
+            raise RuntimeError(f'pipeline returned None for {path}')
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def check_output(name: str, pipeline, path: str) -> dict:
+    """Run one sample and describe what it packs (a sanity check)."""
+    out = pipeline(dict(img_path=path))
+    inputs = out['inputs']
+    shapes = [tuple(v.shape) for v in inputs] if isinstance(
+        inputs, (list, tuple)) else [tuple(inputs.shape)]
+    desc = dict(views=shapes)
+    sample = out['data_samples']
+    if 'mask' in sample:
+        desc['masked'] = int(np.asarray(sample.mask).sum())
+    if 'rel_pos' in sample:
+        desc['rel_pos'] = len(np.asarray(sample.rel_pos))
+    if name == 'siameseim' and (len(shapes) != 2
+                                or desc.get('masked') != 118):
+        raise RuntimeError(f'unexpected SiameseIM sample: {desc}')
+    if name == 'mocov3' and len(shapes) != 2:
+        raise RuntimeError(f'unexpected MoCo-v3 sample: {desc}')
+    return desc
+
+
+def cpu_name() -> str:
+    name = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return name
+
+
+def environment() -> dict:
+    import cv2
+    import mmcv
+    import mmengine
+    import mmpretrain
+    import PIL
+    import torch
+    return dict(
+        machine=f'{cpu_name()}, {os.cpu_count()} logical CPUs',
+        python=platform.python_version(),
+        numpy=np.__version__,
+        opencv=cv2.__version__,
+        pillow=PIL.__version__,
+        torch=torch.__version__,
+        mmcv=mmcv.__version__,
+        mmengine=mmengine.__version__,
+        mmpretrain=mmpretrain.__version__,
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec='seconds'))
+
+
+def warm_malloc(mib: int) -> None:
+    """Allocate and free ``mib`` MiB once (glibc's dynamic mmap threshold).
+
+    glibc serves allocations >= 128 KiB with ``mmap`` until a freed mmapped
+    chunk raises the threshold (up to 32 MiB). In a fresh process every
+    224 x 224 float temporary of the numpy colour ops is then a new mapping
+    with its page faults; a worker that has decoded one large image is past
+    that. Freeing one large chunk puts both pipelines in that steady state.
+    """
+    if mib > 0:
+        np.ones(mib << 20, dtype=np.uint8)  # touched, then freed at once
+
+
+def benchmark(names: Sequence[str], paths: Sequence[str], rounds: int,
+              per_round: int, warmup: int, cv2_threads: int,
+              seed: int) -> List[dict]:
+    """Interleaved timing of the pipelines; one record per pipeline."""
+    import cv2
+    cv2.setNumThreads(cv2_threads)
+    pipelines = {n: build_pipeline(n) for n in names}
+    checks = {}
+    for name, pipeline in pipelines.items():
+        np.random.seed(seed)
+        checks[name] = check_output(name, pipeline, paths[0])
+        run_pipeline(pipeline, paths, 0, warmup)
+    wall, cpu = defaultdict(list), defaultdict(list)
+    for r in range(rounds):
+        order = names if r % 2 == 0 else list(reversed(names))
+        for name in order:
+            np.random.seed(seed + r)
+            w, c = run_pipeline(pipelines[name], paths, r * per_round,
+                                per_round)
+            wall[name].append(w)
+            cpu[name].append(c)
+    records = []
+    total = per_round * rounds
+    for name in names:
+        rate = total / sum(cpu[name])
+        records.append(
+            dict(
+                pipeline=name,
+                samples_per_s=round(rate, 2),
+                ms_per_sample=round(1e3 / rate, 3),
+                wall_samples_per_s=round(total / sum(wall[name]), 2),
+                round_samples_per_s=[
+                    round(per_round / c, 2) for c in cpu[name]
+                ],
+                per='worker process (1 torch thread); rate from process '
+                'CPU time',
+                cv2_threads=cv2_threads,
+                n_images=len(paths),
+                samples=total,
+                workers_for_2000_img_s=math.ceil(FEED_TARGET / rate),
+                output=checks[name],
+                config=PIPELINES[name]))
+    if 'siameseim' in pipelines and 'mocov3' in pipelines:
+        by = {r['pipeline']: r for r in records}
+        ratio = by['siameseim']['samples_per_s'] / \
+            by['mocov3']['samples_per_s']
+        wall_ratio = by['siameseim']['wall_samples_per_s'] / \
+            by['mocov3']['wall_samples_per_s']
+        # per round: both pipelines ran back to back on the same images
+        rounds_ratio = [m / s for s, m in zip(cpu['siameseim'], cpu['mocov3'])]
+        for r in records:
+            r['siameseim_over_mocov3'] = round(ratio, 3)
+            r['siameseim_over_mocov3_wall'] = round(wall_ratio, 3)
+            r['siameseim_over_mocov3_rounds'] = [
+                round(x, 3) for x in rounds_ratio
+            ]
+            r['siameseim_over_mocov3_median'] = round(
+                float(np.median(rounds_ratio)), 3)
+    return records
+
+
+def profile(names: Sequence[str], paths: Sequence[str], count: int,
+            cv2_threads: int, seed: int) -> List[dict]:
+    """Seconds per sample spent in every (nested) transform."""
+    import cv2
+    cv2.setNumThreads(cv2_threads)
+    records = []
+    for name in names:
+        pipeline = build_pipeline(name)
+        stats: Dict[str, float] = defaultdict(float)
+        instrument(pipeline, stats)
+        np.random.seed(seed)
+        _, cpu = run_pipeline(pipeline, paths, 0, count)
+        records.append(
+            dict(
+                pipeline=name,
+                profile_ms_per_sample={
+                    k: round(1e3 * v / count, 3)
+                    for k, v in stats.items()
+                },
+                cpu_ms_per_sample=round(1e3 * cpu / count, 3),
+                samples=count,
+                cv2_threads=cv2_threads))
+    return records
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        description='Two-view pipeline samples/s per worker (JSON lines).')
+    parser.add_argument(
+        '--pipelines',
+        default='siameseim,mocov3',
+        help='comma-separated subset of siameseim,mocov3')
+    parser.add_argument(
+        '--corpus',
+        help='folder of JPEGs (img_*.jpg); default: make one in a temp dir')
+    parser.add_argument('--num-images', type=int, default=300)
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument(
+        '--per-round',
+        type=int,
+        default=None,
+        help='samples per pipeline per round (default: all images)')
+    parser.add_argument('--warmup', type=int, default=10)
+    parser.add_argument(
+        '--cv2-threads',
+        default='0',
+        help='comma-separated cv2.setNumThreads values to run, e.g. 0,2')
+    parser.add_argument(
+        '--profile',
+        type=int,
+        nargs='?',
+        const=100,
+        default=0,
+        help='also profile the transforms over this many samples')
+    parser.add_argument(
+        '--malloc-warmup-mib',
+        type=int,
+        default=16,
+        help='allocate and free this many MiB before timing (see '
+        'warm_malloc); 0 = measure a fresh process')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--label', help='free text stored in every record (e.g. a variant)')
+    parser.add_argument('--out', help='append the JSON lines to this file')
+    args = parser.parse_args(argv)
+    args.pipelines = [p for p in args.pipelines.split(',') if p]
+    bad = [p for p in args.pipelines if p not in PIPELINES]
+    if bad or not args.pipelines:
+        parser.error(f'--pipelines: choose from {list(PIPELINES)}')
+    args.cv2_threads = [int(t) for t in args.cv2_threads.split(',') if t]
+    if args.rounds < 1 or args.num_images < 1:
+        parser.error('--rounds and --num-images must be >= 1')
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    import torch
+    torch.set_num_threads(1)  # as in a DataLoader worker
+    from make_jpeg_corpus import list_corpus
+    from mmpretrain.utils import register_all_modules
+
+    import mmsiameseim  # noqa: F401  registers our transforms
+    register_all_modules(init_default_scope=True)
+    if 'mocov3' in args.pipelines and \
+            int(np.__version__.split('.')[0]) >= 2:
+        patch_mmcv_adjust_hue()
+
+    tmp = None
+    if args.corpus:
+        paths = list_corpus(args.corpus)[:args.num_images]
+        if not paths:
+            print(f'error: no img_*.jpg in {args.corpus}', file=sys.stderr)
+            return 2
+    else:
+        # in a child process: decoding scikit-image's large photos here
+        # would change this process's malloc state (see warm_malloc)
+        tmp = tempfile.TemporaryDirectory(prefix='jpeg_corpus_')
+        cmd = [
+            sys.executable,
+            osp.join(TOOLS_DIR, 'make_jpeg_corpus.py'), tmp.name, '-n',
+            str(args.num_images), '--seed',
+            str(args.seed)
+        ]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        paths = list_corpus(tmp.name)
+    per_round = args.per_round or len(paths)
+    warm_malloc(args.malloc_warmup_mib)
+    env = environment()
+    env['malloc_warmup_mib'] = args.malloc_warmup_mib
+    lines = []
+    try:
+        for threads in args.cv2_threads:
+            records = benchmark(args.pipelines, paths, args.rounds,
+                                per_round, args.warmup, threads, args.seed)
+            if args.profile:
+                records += profile(args.pipelines, paths, args.profile,
+                                   threads, args.seed)
+            for record in records:
+                if args.label:
+                    record['label'] = args.label
+                record.update(env)
+                lines.append(json.dumps(record))
+                print(lines[-1], flush=True)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'a') as f:
+            f.write('\n'.join(lines) + '\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""Summarise the Fashion-MNIST mini-reproduction as a markdown table.
+
+Reads the JSON lines written by ``tools/benchmarks/run_reproduction.sh``:
+the records of ``knn_eval.py``, ``linear_probe.py`` and ``dense_probe.py``
+(``tool``, ``metric``, ``value``, ...) and one ``train`` record per run
+(``metric='gpu_seconds'``), each tagged by the script with ``method``,
+``lr``, ``seed`` and ``split`` (``heldout`` for the kNN whose queries are
+held-out *train* images, ``test`` otherwise).
+
+For every method the best lr is the one with the highest held-out kNN
+top-1 (mean over seeds; ties go to the smaller lr). The test-set numbers are
+reported for that lr only and are never used to choose it.
+
+Examples:
+    python tools/benchmarks/summarize_reproduction.py RESULTS.jsonl
+    python tools/benchmarks/summarize_reproduction.py RESULTS.jsonl \\
+        --all-runs
+    # used by run_reproduction.sh: tag the records of one run and append
+    python tools/benchmarks/summarize_reproduction.py RESULTS.jsonl \\
+        --append-from RUN.jsonl --meta method=mae lr=1.5e-3 seed=0 \\
+        split=test
+    # write the held-out split (train[:50000] as bank, train[50000:] as
+    # queries) in the IDX layout knn_eval.py reads
+    python tools/benchmarks/summarize_reproduction.py RESULTS.jsonl \\
+        --make-heldout data/fashion-mnist data/fashion-mnist-heldout
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import os.path as osp
+import struct
+import sys
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+NOT_MEASURED = 'not measured'
+HELDOUT = 'heldout'
+# (column header, tool, split) of the result columns.
+COLUMNS = (
+    ('kNN top-1, held-out train (selects lr)', 'knn_eval', HELDOUT),
+    ('kNN top-1, test', 'knn_eval', 'test'),
+    ('linear probe top-1, test', 'linear_probe', 'test'),
+    ('dense probe mIoU, test', 'dense_probe', 'test'),
+)
+
+
+# --------------------------------------------------------------------------
+# Reading and tagging records
+# --------------------------------------------------------------------------
+def read_records(path: str) -> List[dict]:
+    """JSON objects of a ``.jsonl`` file (blank lines skipped).
+
+    Raises:
+        ValueError: On a line that is not a JSON object, with its number.
+    """
+    records = []
+    with open(path) as f:
+        for num, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f'{path}:{num}: not JSON ({e})') from e
+            if not isinstance(record, dict):
+                raise ValueError(f'{path}:{num}: not a JSON object')
+            records.append(record)
+    return records
+
+
+def parse_meta(pairs: Sequence[str]) -> Dict[str, object]:
+    """``['k=v', ...]`` -> dict; numbers become floats (ints stay ints)."""
+    meta = {}
+    for pair in pairs:
+        if '=' not in pair:
+            raise ValueError(f'--meta expects key=value, got {pair!r}')
+        key, value = pair.split('=', 1)
+        for cast in (int, float):
+            try:
+                value = cast(value)
+                break
+            except ValueError:
+                pass
+        meta[key] = value
+    return meta
+
+
+def append_tagged(src: str, dst: str, meta: Dict[str, object]) -> int:
+    """Append the records of ``src`` to ``dst`` with ``meta`` added.
+
+    ``meta`` wins over keys of the same name in the records, so that the
+    run's own ``lr`` / ``seed`` / ``split`` are the ones summarised.
+
+    Returns:
+        int: Number of records appended.
+    """
+    records = read_records(src) if osp.isfile(src) else []
+    parent = osp.dirname(osp.abspath(dst))
+    os.makedirs(parent, exist_ok=True)
+    with open(dst, 'a') as f:
+        for record in records:
+            record = dict(record)
+            for key, value in meta.items():
+                if key in record and record[key] != value:
+                    record[f'{key}_reported'] = record[key]
+                record[key] = value
+            f.write(json.dumps(record) + '\n')
+    return len(records)
+
+
+# --------------------------------------------------------------------------
+# Held-out split
+# --------------------------------------------------------------------------
+def _write_idx(path: str, array) -> None:
+    header = struct.pack('>I', (0x08 << 8) | array.ndim)
+    header += struct.pack(f'>{array.ndim}I', *array.shape)
+    with gzip.open(path, 'wb') as f:
+        f.write(header + array.tobytes())
+
+
+def make_heldout_split(src_root: str,
+                       dst_root: str,
+                       num_heldout: int = 10000) -> Tuple[int, int]:
+    """Write a Fashion-MNIST folder whose test split is held-out train data.
+
+    ``train-*`` of ``dst_root`` holds the first ``60000 - num_heldout``
+    train images and labels, ``t10k-*`` the last ``num_heldout``; the real
+    test split is not used. ``knn_eval.py --data-root dst_root`` then
+    measures kNN accuracy with held-out train images as queries.
+
+    Args:
+        src_root (str): Folder of the original IDX files.
+        dst_root (str): Output folder (created).
+        num_heldout (int): Number of held-out images. Defaults to 10000.
+
+    Returns:
+        tuple[int, int]: Sizes of the new train and test splits.
+    """
+    repo_root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    if repo_root not in sys.path:
+        sys.path.insert(0, repo_root)
+    from mmsiameseim.datasets.fashion_mnist import read_idx_ubyte
+
+    def read(kind: str, ndim: int):
+        name = osp.join(src_root, f'train-{kind}-ubyte')
+        path = name if osp.isfile(name) else name + '.gz'
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{name}[.gz] not found; fetch Fashion-MNIST with '
+                '`bash tools/data/fetch_fashion_mnist.sh`')
+        return read_idx_ubyte(path, ndim)
+
+    images, labels = read('images-idx3', 3), read('labels-idx1', 1)
+    if not 0 < num_heldout < len(images):
+        raise ValueError(f'num_heldout must be in (0, {len(images)}), got '
+                         f'{num_heldout}')
+    cut = len(images) - num_heldout
+    os.makedirs(dst_root, exist_ok=True)
+    for prefix, sl in (('train', slice(0, cut)), ('t10k', slice(cut, None))):
+        _write_idx(
+            osp.join(dst_root, f'{prefix}-images-idx3-ubyte.gz'), images[sl])
+        _write_idx(
+            osp.join(dst_root, f'{prefix}-labels-idx1-ubyte.gz'), labels[sl])
+    return cut, num_heldout
+
+
+# --------------------------------------------------------------------------
+# Summary
+# --------------------------------------------------------------------------
+def _value(record: dict) -> Optional[float]:
+    value = record.get('value')
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _mean(values: List[float]) -> Optional[float]:
+    return sum(values) / len(values) if values else None
+
+
+def _fmt(values: List[float], digits: int = 2) -> str:
+    if not values:
+        return NOT_MEASURED
+    mean = _mean(values)
+    if len(values) == 1:
+        return f'{mean:.{digits}f}'
+    std = math.sqrt(sum((v - mean)**2 for v in values) / (len(values) - 1))
+    return f'{mean:.{digits}f} ± {std:.{digits}f} (n={len(values)})'
+
+
+def _fmt_lr(lr) -> str:
+    return f'{lr:g}' if isinstance(lr, (int, float)) else str(lr)
+
+
+def collect(records: List[dict]) -> 'OrderedDict':
+    """Group values as ``{method: {lr: {(tool, split): [v per seed]}}}``.
+
+    Within one run (method, lr, seed) and column, a later record replaces
+    an earlier one (a re-evaluated checkpoint); GPU seconds of repeated
+    train records of a run add up (a resumed run).
+    """
+    runs: 'OrderedDict' = OrderedDict()
+    for record in records:
+        method, lr = record.get('method'), record.get('lr')
+        value = _value(record)
+        if method is None or lr is None or value is None:
+            continue
+        tool = str(record.get('tool', ''))
+        seed = record.get('seed', 0)
+        cell = runs.setdefault(method, OrderedDict()).setdefault(
+            lr, OrderedDict()).setdefault(seed, {})
+        if tool == 'train' and record.get('metric') == 'gpu_seconds':
+            cell['gpu_seconds'] = cell.get('gpu_seconds', 0.) + value
+            continue
+        split = record.get('split', 'test')
+        cell[(tool, split)] = value
+    grouped: 'OrderedDict' = OrderedDict()
+    for method, by_lr in runs.items():
+        grouped[method] = OrderedDict()
+        for lr, by_seed in by_lr.items():
+            merged: Dict = {}
+            for cell in by_seed.values():
+                for key, value in cell.items():
+                    merged.setdefault(key, []).append(value)
+            grouped[method][lr] = merged
+    return grouped
+
+
+def best_lr(by_lr: Dict) -> Optional[object]:
+    """The lr with the highest mean held-out kNN (ties: smaller lr)."""
+    scored = [(lr, _mean(cols.get(('knn_eval', HELDOUT), [])))
+              for lr, cols in by_lr.items()]
+    scored = [(lr, s) for lr, s in scored if s is not None]
+    if not scored:
+        return None
+
+    def key(item):
+        lr, score = item
+        lr_key = lr if isinstance(lr, (int, float)) else float('inf')
+        return (-score, lr_key)
+
+    return sorted(scored, key=key)[0][0]
+
+
+def _gpu(values: List[float], per_run: bool = False) -> str:
+    """Hours, summed (or the mean per run with ``per_run``)."""
+    if not values:
+        return NOT_MEASURED
+    total = _mean(values) if per_run else sum(values)
+    return f'{total / 3600:.2f} h'
+
+
+def summary_table(records: List[dict]) -> str:
+    """The markdown table: one row per method at its best lr."""
+    header = (['method', 'best lr'] + [c[0] for c in COLUMNS] +
+              ['GPU time per run, best lr', 'GPU time, whole sweep'])
+    lines = [
+        '| ' + ' | '.join(header) + ' |',
+        '|' + '---|' * len(header),
+    ]
+    for method, by_lr in collect(records).items():
+        lr = best_lr(by_lr)
+        sweep = [
+            v for cols in by_lr.values() for v in cols.get('gpu_seconds', [])
+        ]
+        if lr is None:
+            row = [method, 'none (no held-out kNN)'
+                   ] + [NOT_MEASURED] * len(COLUMNS) + [
+                       NOT_MEASURED, _gpu(sweep)
+                   ]
+        else:
+            cols = by_lr[lr]
+            row = [method, _fmt_lr(lr)]
+            row += [
+                _fmt(cols.get((tool, split), [])) for _, tool, split in COLUMNS
+            ]
+            row += [
+                _gpu(cols.get('gpu_seconds', []), per_run=True),
+                _gpu(sweep)
+            ]
+        lines.append('| ' + ' | '.join(row) + ' |')
+    return '\n'.join(lines)
+
+
+def sweep_table(records: List[dict]) -> str:
+    """Every (method, lr) with its held-out and test kNN and GPU time."""
+    lines = [
+        '| method | lr | kNN held-out | kNN test | GPU time per run |',
+        '|---|---|---|---|---|',
+    ]
+    for method, by_lr in collect(records).items():
+        for lr, cols in by_lr.items():
+            lines.append(
+                f'| {method} | {_fmt_lr(lr)} | '
+                f"{_fmt(cols.get(('knn_eval', HELDOUT), []))} | "
+                f"{_fmt(cols.get(('knn_eval', 'test'), []))} | "
+                f"{_gpu(cols.get('gpu_seconds', []), per_run=True)} |")
+    return '\n'.join(lines)
+
+
+def metric_names(records: List[dict]) -> str:
+    """``tool: metric`` pairs seen, for a note under the table."""
+    seen = OrderedDict()
+    for record in records:
+        tool, metric = record.get('tool'), record.get('metric')
+        if tool and metric and tool != 'train':
+            seen.setdefault(tool, set()).add(str(metric))
+    return '; '.join(f'{tool}: {", ".join(sorted(m))}'
+                     for tool, m in seen.items())
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        description='Markdown summary of the mini-reproduction')
+    parser.add_argument('results', help='results .jsonl')
+    parser.add_argument(
+        '--all-runs', action='store_true', help='also print every lr')
+    parser.add_argument(
+        '--append-from',
+        metavar='RUN_JSONL',
+        help='append the records of RUN_JSONL to RESULTS, tagged with '
+        '--meta, then exit')
+    parser.add_argument('--meta', nargs='*', default=[], help='key=value tags')
+    parser.add_argument(
+        '--make-heldout',
+        nargs=2,
+        metavar=('SRC_ROOT', 'DST_ROOT'),
+        help='write the held-out Fashion-MNIST split, then exit')
+    parser.add_argument('--num-heldout', type=int, default=10000)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> str:
+    """Entry point; returns what it printed."""
+    args = parse_args(argv)
+    if args.make_heldout:
+        sizes = make_heldout_split(*args.make_heldout, args.num_heldout)
+        text = (f'wrote {args.make_heldout[1]}: {sizes[0]} bank images, '
+                f'{sizes[1]} held-out query images')
+    elif args.append_from:
+        count = append_tagged(args.append_from, args.results,
+                              parse_meta(args.meta))
+        text = f'appended {count} record(s) to {args.results}'
+    else:
+        records = read_records(args.results)
+        text = summary_table(records)
+        if args.all_runs:
+            text += '\n\n' + sweep_table(records)
+        names = metric_names(records)
+        if names:
+            text += f'\n\nMetrics: {names}.'
+    print(text)
+    return text
+
+
+if __name__ == '__main__':
+    main()

@@ -3,9 +3,9 @@
 Importing this package registers its datasets, transforms, models, hooks
 and metrics into mmpretrain's registries. It needs only mmengine,
 mmpretrain and mmcv (lite or full): modules that need mmseg or mmdet live in
-:mod:`mmsiameseim.downstream` and are imported by their configs alone.
+separate modules that only their configs import.
 """
-from .version import __version__
 from . import datasets, engine, evaluation, models, utils  # noqa: F401
+from .version import __version__
 
 __all__ = ['__version__']

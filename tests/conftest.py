@@ -1,6 +1,8 @@
-"""Shared pytest setup: make the repository root importable."""
+"""Shared pytest setup: import paths and the default registry scope."""
 import os
 import sys
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -8,3 +10,17 @@ if ROOT not in sys.path:
 TESTS = os.path.dirname(os.path.abspath(__file__))
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
+
+
+@pytest.fixture(autouse=True)
+def _mmpretrain_default_scope():
+    """Build from mmpretrain's registries whatever an earlier test left.
+
+    mmengine's Runner sets a process-wide default scope (``'mmengine'``
+    for some configs), under which ``mmpretrain.registry.MODELS.build``
+    looks in the wrong registry; every test starts from mmpretrain's scope,
+    as a config with ``default_scope='mmpretrain'`` would.
+    """
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')
+    yield

@@ -45,8 +45,9 @@ def main() -> None:
     print(f'SiameseIM demo finished in {minutes:.1f} min')
     if knn and knn[0].history:
         first, last = knn[0].history[0], knn[0].history[-1]
-        print(f"kNN top-1 on Fashion-MNIST test: {first[1]['top1']:.2f}% at "
-              f"init -> {last[1]['top1']:.2f}% after training")
+        before, after = first[1]['knn/top1'], last[1]['knn/top1']
+        print(f'kNN top-1 on Fashion-MNIST test: {before:.2f}% at init -> '
+              f'{after:.2f}% after training')
     last_ckpt = osp.join(cfg.work_dir, 'last_checkpoint')
     if osp.exists(last_ckpt):
         with open(last_ckpt) as f:

@@ -17,7 +17,7 @@ TORCHVISION_VER="0.29.1"
 MMCV_VER="2.1.0"
 STACK=(
   "mmengine==0.10.7" "mmpretrain==1.2.0" "mmsegmentation==1.2.2" "mmdet==3.3.0"
-  "ftfy" "regex" "pytest" "tensorboard"
+  "ftfy" "regex" "pytest" "tensorboard" "scikit-image"
 )
 # openmim pins old setuptools/requests/rich: install it without its pins, plus what it needs.
 MIM_DEPS=("click" "colorama" "model-index" "pandas" "requests" "rich" "tabulate")
@@ -61,7 +61,14 @@ if [[ -z "$MMCV_WHL" ]]; then
     "$PY" -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps . -w "$BUILD/dist")
   step "check the mmcv wheel holds compiled ops (mmcv/_ext*.so)"
   BUILT="$(ls "$BUILD"/dist/mmcv-"$MMCV_VER"-*.whl)"
-  if ! "$PY" -m zipfile -l "$BUILT" | grep -q 'mmcv/_ext.*\.so'; then
+  # (a python check, not `zipfile -l | grep -q`: grep's early exit breaks
+  # the pipe and pipefail then reports a failure)
+  if ! "$PY" - "$BUILT" <<'PYEOF'
+import re, sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+sys.exit(0 if any(re.match(r'mmcv/_ext.*\.so$', n) for n in names) else 1)
+PYEOF
+  then
     echo "[setup_env] the mmcv wheel $BUILT has no mmcv/_ext*.so: torch was not visible to the build" >&2
     exit 1
   fi

@@ -2,8 +2,7 @@
 from . import transforms  # noqa: F401
 from .fashion_mnist import FASHION_MNIST_CLASSES, FashionMNISTIDX
 from .fashion_scenes import (SCENE_CLASSES, FashionMNISTScenes,
-                             generate_scenes, make_split_scenes,
-                             write_scenes)
+                             generate_scenes, make_split_scenes, write_scenes)
 
 __all__ = [
     'FashionMNISTIDX', 'FASHION_MNIST_CLASSES', 'FashionMNISTScenes',

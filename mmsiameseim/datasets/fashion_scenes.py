@@ -409,4 +409,3 @@ class FashionMNISTScenes(BaseDataset):
             f'Split: \t{self.split}', f'Seed: \t{self.seed}',
             f'Scenes: \t{self.scene_cfg}'
         ]
-

@@ -48,6 +48,8 @@ def tiny_model(model_cfg):
             feedforward_channels=64),
         img_size=32,
         patch_size=TINY_PATCH)
+    if m['backbone'].get('num_masked') is not None:
+        m['backbone']['num_masked'] = TINY_MASKED
     m['neck'].update(in_channels=32, embed_dims=32, num_heads=2, depth=1)
     m['head'].update(embed_dims=32, num_heads=2, depth=1, grid_size=TINY_GRID)
     if m.get('target_type') == 'pixel':
@@ -225,8 +227,8 @@ def test_main_configs_follow_the_recipe(path):
     assert (warmup.type, warmup.end) == ('LinearLR', 40)
     assert (cosine.type, cosine.begin, cosine.end) == ('CosineAnnealingLR',
                                                        40, epochs)
-    arch = {'small': 'deit-small', 'base': 'b', 'large': 'l'}[name.split('_')[1]
-                                                     .split('-')[1]]
+    size = name.split('_')[1].split('-')[1]
+    arch = {'small': 'deit-small', 'base': 'b', 'large': 'l'}[size]
     assert cfg.model.backbone.arch == arch
     assert cfg.model.head.grid_size == 14
     mask = next(t for t in cfg.train_dataloader.dataset.pipeline

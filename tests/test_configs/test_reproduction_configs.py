@@ -124,9 +124,6 @@ def test_config_contract(path):
         embed_dims=192, num_layers=6, num_heads=3, feedforward_channels=768)
 
 
-@pytest.mark.skipif(
-    not osp.isdir(DATA_ROOT),
-    reason='needs Fashion-MNIST: bash tools/data/fetch_fashion_mnist.sh')
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_two_train_steps_on_cpu(path, cached_idx_files):
     cfg = load_config(path)

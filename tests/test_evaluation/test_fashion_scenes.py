@@ -14,8 +14,7 @@ from PIL import Image
 from mmsiameseim.datasets import (SCENE_CLASSES, FashionMNISTScenes,
                                   generate_scenes, make_split_scenes,
                                   write_scenes)
-from mmsiameseim.datasets.fashion_scenes import (DEFAULT_SEEDS,
-                                                 render_scene,
+from mmsiameseim.datasets.fashion_scenes import (DEFAULT_SEEDS, render_scene,
                                                  resize_bilinear)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -40,9 +39,10 @@ def random_items(num, seed):
     rng = np.random.default_rng(seed)
     imgs = np.zeros((num, 28, 28), dtype=np.uint8)
     for i in range(num):
-        t, l = rng.integers(0, 8, size=2)
-        b, r = rng.integers(20, 28, size=2)
-        imgs[i, t:b, l:r] = rng.integers(0, 256, size=(b - t, r - l))
+        top, left = rng.integers(0, 8, size=2)
+        bottom, right = rng.integers(20, 28, size=2)
+        imgs[i, top:bottom, left:right] = rng.integers(
+            0, 256, size=(bottom - top, right - left))
     return imgs, rng.integers(0, 10, size=num)
 
 
@@ -157,8 +157,8 @@ def test_later_items_occlude_earlier_ones():
     # A dim (below-threshold) item neither labels nor hides what is below.
     images[1, :, :] = THR
     img3, mask3 = render_scene(images, labels, items, 48, THR)
-    assert np.all(mask3[10:28, 14:28] == 4) and np.all(img3[10:28, 14:28]
-                                                        == 100)
+    assert np.all(mask3[10:28, 14:28] == 4)
+    assert np.all(img3[10:28, 14:28] == 100)
     assert np.all(mask3[28:38, 14:42] == 0)
     assert np.all(img3[28:38, 14:42] == THR)
 
@@ -231,11 +231,8 @@ def test_write_scenes_round_trip(source, tmp_path):
     assert record['classes'] == list(SCENE_CLASSES)
 
 
-@pytest.mark.skipif(
-    not osp.isfile(osp.join(REAL_DATA, 't10k-images-idx3-ubyte.gz'))
-    and not osp.isfile(osp.join(REAL_DATA, 't10k-images-idx3-ubyte')),
-    reason='real Fashion-MNIST not fetched')
 def test_real_test_scenes_match_oracle():
+    # real data is placed by `make data` (tools/data/fetch_fashion_mnist.sh)
     from mmsiameseim.datasets.fashion_scenes import load_fashion_split
     images, labels = load_fashion_split(REAL_DATA, 'test')
     imgs, masks, meta = make_split_scenes(REAL_DATA, 'test', 3)

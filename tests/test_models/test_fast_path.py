@@ -262,3 +262,34 @@ def test_sync_free_flags_keep_results_of_default_model():
     assert torch.equal(
         a.loss(views, samples)['loss'],
         b.loss(views, samples)['loss'])
+
+
+def test_drop_path_rates_are_python_floats():
+    model = build_tiny(backbone=dict(drop_path_rate=0.1))
+    rates = [
+        m.drop_prob for m in model.backbone.modules()
+        if hasattr(m, 'drop_prob')
+    ]
+    assert rates and all(type(r) is float for r in rates)
+    assert max(rates) == pytest.approx(0.1) and min(rates) == 0.
+
+
+def test_compiled_step_has_no_graph_breaks_with_fixed_mask_count():
+    """``torch.compile`` traces backbone, neck and head in whole graphs."""
+    from torch._dynamo.utils import counters
+    torch._dynamo.reset()
+    counters.clear()
+    torch.manual_seed(0)
+    model = build_tiny(backbone=dict(num_masked=9))
+    ref = copy.deepcopy(model)
+    for module in (model.backbone, model.neck, model.head,
+                   model.target_encoder.module):
+        module.compile(backend='eager')
+    views, samples = make_batch(batch=2)
+    try:
+        loss = model.loss(views, samples)['loss']
+        loss.backward()
+        assert dict(counters['graph_break']) == {}
+    finally:
+        torch._dynamo.reset()
+    assert torch.equal(loss, ref.loss(views, samples)['loss'])

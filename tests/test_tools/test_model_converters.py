@@ -10,7 +10,6 @@ import sys
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer
-
 from test_models.siameseim_tiny import build_tiny
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

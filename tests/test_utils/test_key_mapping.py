@@ -17,6 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmpretrain.models import VisionTransformer
+from test_models.siameseim_tiny import EMBED, GRID, build_tiny
 
 from mmsiameseim.models.utils.relative_position import \
     relative_sincos_embedding
@@ -24,7 +25,6 @@ from mmsiameseim.utils import (convert_official_checkpoint, detect_layout,
                                mmsiameseim_to_backbone,
                                official_to_mmsiameseim, rename_keys,
                                unwrap_state_dict)
-from test_models.siameseim_tiny import EMBED, GRID, build_tiny
 
 DEPTH, HEADS, FF, PATCH, IMG = 2, 2, 64, 8, 32
 NECK_DEPTH, HEAD_DEPTH, DEC_FF = 1, 1, 4 * EMBED

@@ -21,7 +21,7 @@ line and ignored. Prints one JSON line and appends it to ``--out``.
 
 Example:
     python tools/benchmarks/dense_probe.py \\
-        configs/demo/siameseim_vit-tiny-p4_1xb128-coslr-6e_fashion-mnist.py \\
+        configs/demo/siameseim_vit-tiny-p4_1xb128-coslr-4e_fashion-mnist.py \\
         work_dirs/demo/epoch_6.pth --out work_dirs/benchmarks.jsonl \\
         --dump-scenes work_dirs/scenes_preview
 """

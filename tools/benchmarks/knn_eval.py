@@ -11,7 +11,7 @@ and appends it to ``--out``.
 
 Example:
     python tools/benchmarks/knn_eval.py \\
-        configs/demo/siameseim_vit-tiny-p4_1xb128-coslr-6e_fashion-mnist.py \\
+        configs/demo/siameseim_vit-tiny-p4_1xb128-coslr-4e_fashion-mnist.py \\
         work_dirs/demo/epoch_6.pth --out work_dirs/benchmarks.jsonl
 """
 import argparse

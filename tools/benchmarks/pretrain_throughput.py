@@ -239,6 +239,8 @@ def tiny_overrides(name: str, model_cfg) -> None:
         arch=vit, img_size=a['img'], patch_size=a['patch'])
     grid = a['img'] // a['patch']
     if name == 'siameseim':
+        if model_cfg.backbone.get('num_masked') is not None:
+            model_cfg.backbone.num_masked = a['num_masked']
         model_cfg.neck.update(
             in_channels=a['dims'],
             embed_dims=a['siam_dims'],
@@ -368,11 +370,19 @@ def compile_model(model: torch.nn.Module,
 
     ``modules``: ``nn.Module.compile()`` (in place, state-dict keys kept) on
     ``backbone``, ``neck``, ``head`` and every momentum encoder's module; the
-    loss, EMA update and optimizer stay eager. ``train_step``: what
+    loss, EMA update and optimizer stay eager. NumPy-scalar drop-path rates
+    are turned into Python floats first (same value; avoids a graph break
+    per block in mmpretrain's ViTs). ``train_step``: what
     mmengine's Runner does for ``cfg.compile = True``
     (``model.train_step = torch.compile(model.train_step)``).
     """
     from mmengine.model import BaseAveragedModel
+
+    # NumPy drop-path rates (mmpretrain's ViTs) graph-break in every block;
+    # SiameseIMViT converts its own, do the same for MAE / MoCo-v3.
+    for module in model.modules():
+        if isinstance(getattr(module, 'drop_prob', None), np.generic):
+            module.drop_prob = float(module.drop_prob)
     if target == 'train_step':
         model.train_step = torch.compile(model.train_step, backend=backend)
         return model

@@ -37,9 +37,10 @@ if REPO_ROOT not in sys.path:
 
 import torch  # noqa: E402
 
-from mmsiameseim.utils.key_mapping import (  # noqa: E402
-    detect_layout, load_checkpoint_for_conversion, mmsiameseim_to_backbone,
-    unwrap_state_dict)
+from mmsiameseim.utils.key_mapping import (detect_layout,  # noqa: E402
+                                           load_checkpoint_for_conversion,
+                                           mmsiameseim_to_backbone,
+                                           unwrap_state_dict)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

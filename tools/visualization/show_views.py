@@ -295,6 +295,7 @@ def load_model(config, checkpoint: str, trusted: bool, device: str):
 
     from mmsiameseim.utils import (load_state_dict_safely,
                                    load_trusted_checkpoint)
+
     # No init_weights(): the strict load below sets every parameter and
     # buffer (the fixed sin-cos tables too).
     model = MODELS.build(config.model)

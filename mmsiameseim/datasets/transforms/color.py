@@ -21,6 +21,7 @@ from PIL import Image, ImageFilter
 
 # ITU-R 601-2 luma weights (PIL's ``convert('L')``).
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+_UINT8_RAMP = np.arange(256, dtype=np.uint8)
 
 
 def _check_prob(prob: float, name: str = 'prob') -> float:
@@ -54,20 +55,41 @@ def rgb_to_luma(img: np.ndarray) -> np.ndarray:
 
 
 def adjust_brightness(img: np.ndarray, factor: float) -> np.ndarray:
-    """Blend with black: ``factor * img`` (torchvision semantics)."""
-    return _to_uint8(img.astype(np.float32) * factor)
+    """Blend with black: ``factor * img`` (torchvision semantics).
+
+    The map depends on the pixel value only, so it is evaluated once per
+    value (the same float expression on 0..255) and applied as a lookup
+    table: bit-identical to the per-pixel expression, several times faster.
+    """
+    lut = _to_uint8(_UINT8_RAMP.astype(np.float32) * factor)
+    return cv2.LUT(img, lut)
 
 
 def adjust_contrast(img: np.ndarray, factor: float) -> np.ndarray:
-    """Blend with the mean of the grayscale image (torchvision semantics)."""
+    """Blend with the mean of the grayscale image (torchvision semantics).
+
+    Given the image mean the map is per value, hence a lookup table (see
+    :func:`adjust_brightness`).
+    """
     mean = float(rgb_to_luma(img).mean())
-    return _to_uint8(img.astype(np.float32) * factor + (1 - factor) * mean)
+    lut = _to_uint8(
+        _UINT8_RAMP.astype(np.float32) * factor + (1 - factor) * mean)
+    return cv2.LUT(img, lut)
 
 
 def adjust_saturation(img: np.ndarray, factor: float) -> np.ndarray:
-    """Blend with the grayscale image (torchvision semantics)."""
+    """Blend with the grayscale image (torchvision semantics).
+
+    The same arithmetic as ``_to_uint8(img * factor + (1 - factor) * gray)``
+    evaluated in place, without the temporaries.
+    """
     gray = rgb_to_luma(img)[..., None]
-    return _to_uint8(img.astype(np.float32) * factor + (1 - factor) * gray)
+    out = img.astype(np.float32) * factor
+    out += (1 - factor) * gray
+    out += 0.5
+    np.floor(out, out=out)
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
 
 
 def adjust_hue(img: np.ndarray, hue_shift: float) -> np.ndarray:

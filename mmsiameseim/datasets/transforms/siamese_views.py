@@ -3,6 +3,7 @@ import math
 import numbers
 from typing import List, Optional, Sequence, Tuple
 
+import cv2
 import mmcv
 import numpy as np
 from mmcv.image.geometric import cv2_interp_codes
@@ -26,6 +27,13 @@ def _check_range(value, name: str, low_open: float,
         raise ValueError(f'SiameseIMViews: `{name}` must be a pair (lo, hi) '
                          f'with {low_open} < lo <= hi{bound}, got {value!r}')
     return lo, hi
+
+
+def _swap_rb(img: np.ndarray) -> np.ndarray:
+    """BGR <-> RGB of an ``(H, W, 3)`` uint8 image (cv2: one fast pass)."""
+    if img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8:
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(img[..., ::-1])
 
 
 @TRANSFORMS.register_module()
@@ -214,8 +222,14 @@ class SiameseIMViews(BaseTransform):
         """
         flip, (top, left, h, w) = params
         if flip:
-            img = img[:, ::-1]
-        crop = np.ascontiguousarray(img[top:top + h, left:left + w])
+            # the box lives in the flipped frame: crop the mirrored columns
+            # of the original, then flip only the crop (same pixels as
+            # flipping the whole image first, without touching the rest)
+            width = img.shape[1]
+            crop = cv2.flip(img[top:top + h, width - left - w:width - left],
+                            1)
+        else:
+            crop = np.ascontiguousarray(img[top:top + h, left:left + w])
         view = mmcv.imresize(
             crop, (self.img_size, self.img_size),
             interpolation=self.interpolation,
@@ -229,14 +243,14 @@ class SiameseIMViews(BaseTransform):
         if not pipeline.transforms:
             return view
         if self.channel_order == 'bgr':
-            view = np.ascontiguousarray(view[..., ::-1])
+            view = _swap_rb(view)
         out = pipeline(
             dict(results, img=view, img_shape=(self.img_size, ) * 2))
         if out is None:
             raise RuntimeError(f'SiameseIMViews: `{name}` returned None')
         view = out['img']
         if self.channel_order == 'bgr':
-            view = np.ascontiguousarray(view[..., ::-1])
+            view = _swap_rb(view)
         return view
 
     def transform(self, results: dict) -> dict:

@@ -1,6 +1,7 @@
 """ViT backbone for SiameseIM pretraining."""
 from typing import List, Optional, Sequence, Union
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
@@ -74,8 +75,9 @@ class SiameseIMViT(VisionTransformer):
             image (118 for SiameseIM's ViT-B recipe). When given, the masked
             forward gathers the visible tokens without any host sync even if
             the mask lives on the GPU (it is only checked when the mask is on
-            the CPU). ``None`` (default) reads the count from the mask,
-            which costs one device-to-host sync for a GPU mask.
+            the CPU, outside ``torch.compile``). ``None`` (default) reads the
+            count from the mask, which costs one device-to-host sync for a
+            GPU mask (and a graph break under ``torch.compile``).
         init_cfg (dict | list, optional): Initialisation config.
     """
 
@@ -110,6 +112,13 @@ class SiameseIMViT(VisionTransformer):
             layer_cfgs=layer_cfgs,
             init_cfg=init_cfg)
         self.pos_embed.requires_grad = False
+        # mmpretrain keeps each layer's drop-path rate as a NumPy scalar
+        # (np.linspace); torch.compile treats those as tensor inputs and
+        # graph-breaks on ``if drop_prob == 0.`` in every block. The same
+        # value as a Python float compiles into one graph.
+        for module in self.modules():
+            if isinstance(getattr(module, 'drop_prob', None), np.generic):
+                module.drop_prob = float(module.drop_prob)
         self.freeze_patch_embed = freeze_patch_embed
         if freeze_patch_embed:
             self.patch_embed.requires_grad_(False)
@@ -199,7 +208,9 @@ class SiameseIMViT(VisionTransformer):
         if mask.shape[1] != self.num_patches:
             raise ValueError(f'SiameseIMViT: mask has {mask.shape[1]} '
                              f'patches, the grid has {self.num_patches}')
-        check = self.num_masked is None or mask.device.type == 'cpu'
+        check = self.num_masked is None or (
+            mask.device.type == 'cpu'
+            and not torch.compiler.is_compiling())
         if check:
             # One host sync for an accelerator mask; free on the CPU.
             counts = mask.sum(1).tolist()

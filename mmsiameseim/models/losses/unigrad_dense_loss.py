@@ -28,7 +28,7 @@ def global_second_moment(y: torch.Tensor) -> torch.Tensor:
         the single-process value on the concatenated batch.
     """
     moment = y.t() @ y
-    count = torch.tensor([float(y.shape[0])], device=y.device)
+    count = y.new_full((1, ), float(y.shape[0]))  # no host sync
     if dist.is_available() and dist.is_initialized() \
             and dist.get_world_size() > 1:
         dist.all_reduce(moment)
@@ -108,5 +108,6 @@ class UniGradDenseLoss(nn.Module):
             loss = (p - y).pow(2).sum(-1).mean()
             if self.lambda_neg > 0:
                 moment = global_second_moment(y)
-                loss = loss + self.lambda_neg * ((p @ moment) * p).sum(-1).mean()
+                neg = ((p @ moment) * p).sum(-1).mean()
+                loss = loss + self.lambda_neg * neg
         return loss * (self.loss_weight / dims)

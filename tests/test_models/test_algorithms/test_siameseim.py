@@ -6,7 +6,6 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.logging import MessageHub
-
 from test_models.siameseim_tiny import EMBED, GRID, build_tiny, make_batch
 
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 import torch
-
 from dist_utils import run_distributed
+
 from mmsiameseim.models.losses import UniGradDenseLoss
 
 

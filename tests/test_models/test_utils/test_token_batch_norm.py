@@ -2,8 +2,8 @@
 import pytest
 import torch
 import torch.nn as nn
-
 from dist_utils import run_distributed
+
 from mmsiameseim.models.utils import TokenBatchNorm
 
 
@@ -86,7 +86,8 @@ def test_two_processes_equal_one_process_on_concatenated_batch():
         torch.arange(c.numel()).reshape(c.shape).float().sin() for c in chunks
     ]
     sum((c * w).sum() for c, w in zip(chunks, weights)).backward()
-    torch.testing.assert_close(torch.cat([r[0] for r in results]), out.detach())
+    torch.testing.assert_close(
+        torch.cat([r[0] for r in results]), out.detach())
     torch.testing.assert_close(
         torch.cat([r[1] for r in results]), full.grad, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(results[0][2], ref.running_mean)

@@ -24,3 +24,6 @@ def _mmpretrain_default_scope():
     from mmengine.registry import init_default_scope
     init_default_scope('mmpretrain')
     yield
+    # again on teardown, so that module-scoped fixtures of the next test
+    # (set up before this function-scoped fixture runs) see it too
+    init_default_scope('mmpretrain')

@@ -914,3 +914,38 @@ def append_jsonl(path: Optional[str], record: dict) -> str:
             f.write(line + '\n')
     print(line, flush=True)
     return line
+
+
+def encoder_from_args(args, device: str) -> tuple:
+    """The frozen encoder the common CLI describes, and its input size.
+
+    Args:
+        args (argparse.Namespace): Parsed by :func:`add_common_args`.
+        device (str): From :func:`resolve_device`.
+
+    Returns:
+        tuple: ``(encoder, info, img_size)``.
+    """
+    encoder, info = build_frozen_encoder(
+        args.config,
+        args.checkpoint,
+        device=device,
+        pool=args.pool,
+        seed=args.seed,
+        trusted=args.trusted_checkpoint)
+    return encoder, info, args.img_size or info['img_size'] or 32
+
+
+def encode_classification_splits(encoder: FrozenEncoder, args,
+                                 img_size: int) -> tuple:
+    """Pooled features and labels of the CLI's train and test subsets.
+
+    Returns:
+        tuple: ``(train_feats, train_labels, test_feats, test_labels)``.
+    """
+    common = dict(img_size=img_size, batch_size=args.batch_size)
+    train = extract_split_features(encoder, args.data_root, 'train',
+                                   args.train_size, **common)
+    test = extract_split_features(encoder, args.data_root, 'test',
+                                  args.test_size, **common)
+    return (*train, *test)

@@ -41,8 +41,8 @@ from mmsiameseim.datasets.fashion_scenes import (  # noqa: E402
     DEFAULT_SEEDS, NUM_SCENE_CLASSES, make_split_scenes, write_scenes)
 from mmsiameseim.evaluation.probes import (add_common_args,  # noqa: E402
                                            append_jsonl, base_record,
-                                           build_frozen_encoder,
                                            check_sizes, confusion_matrix,
+                                           encoder_from_args,
                                            extract_patch_features,
                                            miou_from_confusion,
                                            predict_dense, resolve_device,
@@ -119,14 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     start = time.time()
     device = resolve_device(args.device)
-    encoder, info = build_frozen_encoder(
-        args.config,
-        args.checkpoint,
-        device=device,
-        pool=args.pool,
-        seed=args.seed,
-        trusted=args.trusted_checkpoint)
-    img_size = args.img_size or info['img_size'] or 32
+    encoder, info, img_size = encoder_from_args(args, device)
     params = scene_params(img_size, args.canvas, args.item_size)
     train_imgs, train_masks, _ = make_split_scenes(
         args.data_root, 'train', args.train_size, DEFAULT_SEEDS['train'],

@@ -25,12 +25,9 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 from mmsiameseim.evaluation.knn import knn_accuracy  # noqa: E402
-from mmsiameseim.evaluation.probes import (add_common_args,  # noqa: E402
-                                           append_jsonl, base_record,
-                                           build_frozen_encoder,
-                                           check_sizes,
-                                           extract_split_features,
-                                           resolve_device)
+from mmsiameseim.evaluation.probes import (  # noqa: E402
+    add_common_args, append_jsonl, base_record, check_sizes,
+    encode_classification_splits, encoder_from_args, resolve_device)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -50,19 +47,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     start = time.time()
     device = resolve_device(args.device)
-    encoder, info = build_frozen_encoder(
-        args.config,
-        args.checkpoint,
-        device=device,
-        pool=args.pool,
-        seed=args.seed,
-        trusted=args.trusted_checkpoint)
-    img_size = args.img_size or info['img_size'] or 32
-    common = dict(img_size=img_size, batch_size=args.batch_size)
-    train_feats, train_labels = extract_split_features(
-        encoder, args.data_root, 'train', args.train_size, **common)
-    test_feats, test_labels = extract_split_features(
-        encoder, args.data_root, 'test', args.test_size, **common)
+    encoder, info, img_size = encoder_from_args(args, device)
+    train_feats, train_labels, test_feats, test_labels = \
+        encode_classification_splits(encoder, args, img_size)
     acc = knn_accuracy(
         train_feats.to(device),
         train_labels.to(device),

@@ -250,3 +250,28 @@ def test_metafile_lists_every_config():
         cfg = Config.fromfile(osp.join(ROOT, model['Config']))
         epochs = model['Metadata']['Epochs']
         assert cfg.train_cfg.max_epochs == epochs
+
+
+def test_every_config_is_in_a_metafile_with_a_readme():
+    import yaml
+    listed = set()
+    for meta_path in glob.glob(osp.join(ROOT, 'configs', '*',
+                                        'metafile.yml')):
+        with open(meta_path) as f:
+            meta = yaml.safe_load(f)
+        for collection in meta['Collections']:
+            assert osp.isfile(osp.join(ROOT, collection['README']))
+        for model in meta['Models']:
+            assert osp.isfile(osp.join(ROOT, model['Config']))
+            assert model['Name'] == _name(model['Config'])
+            listed.add(model['Config'])
+    on_disk = {
+        osp.relpath(p, ROOT)
+        for p in glob.glob(
+            osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+        if '_base_' not in p
+    }
+    assert on_disk == listed
+    folders = {osp.dirname(p) for p in on_disk}
+    for folder in folders:
+        assert osp.isfile(osp.join(ROOT, folder, 'README.md')), folder

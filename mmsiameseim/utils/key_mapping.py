@@ -493,3 +493,25 @@ def load_checkpoint_for_conversion(path: str, trusted: bool = False) -> dict:
         raise ValueError(f'{path} holds a {type(ckpt).__name__}, not a '
                          'checkpoint dict')
     return ckpt
+
+
+def read_for_conversion(path: str, trusted: bool = False) -> tuple:
+    """Load, unwrap and classify a checkpoint for the converter tools.
+
+    Args:
+        path (str): The checkpoint file.
+        trusted (bool): Read with full pickle (the user's own files).
+
+    Returns:
+        tuple: ``(state_dict, layout)`` with ``layout`` from
+        :func:`detect_layout`.
+
+    Raises:
+        FileNotFoundError | ValueError: With a message naming ``path``.
+    """
+    ckpt = load_checkpoint_for_conversion(path, trusted=trusted)
+    try:
+        state_dict = unwrap_state_dict(ckpt)
+        return state_dict, detect_layout(state_dict)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f'{path}: {e}') from e

@@ -26,8 +26,7 @@ if REPO_ROOT not in sys.path:
 import torch  # noqa: E402
 
 from mmsiameseim.utils.key_mapping import (  # noqa: E402
-    convert_official_checkpoint, detect_layout, load_checkpoint_for_conversion,
-    unwrap_state_dict)
+    convert_official_checkpoint, read_for_conversion)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -54,15 +53,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     prog = osp.basename(__file__)
     try:
-        ckpt = load_checkpoint_for_conversion(args.src, trusted=args.trusted)
+        sd, layout = read_for_conversion(args.src, trusted=args.trusted)
     except (FileNotFoundError, ValueError) as e:
         print(f'{prog}: error: {e}', file=sys.stderr)
-        return 1
-    try:
-        sd = unwrap_state_dict(ckpt)
-        layout = detect_layout(sd)
-    except (ValueError, TypeError) as e:
-        print(f'{prog}: error: {args.src}: {e}', file=sys.stderr)
         return 1
     if layout != 'official':
         print(

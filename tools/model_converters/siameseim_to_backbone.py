@@ -37,10 +37,8 @@ if REPO_ROOT not in sys.path:
 
 import torch  # noqa: E402
 
-from mmsiameseim.utils.key_mapping import (detect_layout,  # noqa: E402
-                                           load_checkpoint_for_conversion,
-                                           mmsiameseim_to_backbone,
-                                           unwrap_state_dict)
+from mmsiameseim.utils.key_mapping import (  # noqa: E402
+    mmsiameseim_to_backbone, read_for_conversion)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -77,13 +75,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     prog = osp.basename(__file__)
     try:
-        ckpt = load_checkpoint_for_conversion(args.src, trusted=args.trusted)
+        sd, layout = read_for_conversion(args.src, trusted=args.trusted)
     except (FileNotFoundError, ValueError) as e:
         print(f'{prog}: error: {e}', file=sys.stderr)
         return 1
     try:
-        sd = unwrap_state_dict(ckpt)
-        layout = detect_layout(sd)
         out = mmsiameseim_to_backbone(
             sd, source=args.source, prefix=args.prefix, layout=args.layout)
     except (ValueError, TypeError) as e:

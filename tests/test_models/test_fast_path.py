@@ -17,7 +17,7 @@ from mmengine.logging import MessageHub
 from mmpretrain.models.utils.attention import MultiheadAttention
 from test_models.siameseim_tiny import EMBED, GRID, build_tiny, make_batch
 
-from mmsiameseim.models.backbones.siameseim_vit import unmasked_index
+from mmsiameseim.models.utils import unmasked_index
 
 
 @pytest.fixture(autouse=True)

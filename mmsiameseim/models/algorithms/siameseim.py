@@ -10,7 +10,7 @@ from mmpretrain.models.utils import CosineEMA
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..backbones.siameseim_vit import unmasked_index
+from ..utils.token_index import unmasked_index
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:

@@ -7,9 +7,9 @@ from mmengine.model import BaseModule
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
 from mmpretrain.registry import MODELS
 
-from ..backbones.siameseim_vit import unmasked_index
 from ..necks.siameseim_projector import build_blocks
 from ..utils.relative_position import relative_sincos_embedding
+from ..utils.token_index import unmasked_index
 from ..utils.weight_init import xavier_init_linears
 
 

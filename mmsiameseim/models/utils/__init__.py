@@ -2,9 +2,10 @@
 from .relative_position import (relative_patch_coords,
                                 relative_sincos_embedding, sincos_1d)
 from .token_batch_norm import TokenBatchNorm
+from .token_index import unmasked_index
 from .weight_init import xavier_init_linears
 
 __all__ = [
     'TokenBatchNorm', 'relative_patch_coords', 'relative_sincos_embedding',
-    'sincos_1d', 'xavier_init_linears'
+    'sincos_1d', 'unmasked_index', 'xavier_init_linears'
 ]

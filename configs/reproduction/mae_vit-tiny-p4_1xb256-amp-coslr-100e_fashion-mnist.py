@@ -58,8 +58,3 @@ optim_wrapper = dict(
             'mask_token': dict(decay_mult=0.),
             'cls_token': dict(decay_mult=0.)
         }))
-
-# KNNMonitorHook calls backbone(images), and MAEViT masks by default
-# (forward(x, mask=True)): no online kNN for this row. The post-training
-# tools call the backbone with mask=None.
-custom_hooks = []

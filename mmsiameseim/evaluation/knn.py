@@ -13,6 +13,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .backbone_tokens import backbone_tokens, is_vit
+
 POOL_TYPES = ('avg', 'cls', 'both')
 
 # exp(1 / T) must stay finite: float32 up to 1 / T ~ 88, float64 ~ 709.
@@ -251,6 +253,27 @@ def pool_features(out: Union[Tensor, tuple, list],
     return torch.cat([out[:, 0], avg], dim=1)
 
 
+def _encode(backbone: Union[nn.Module, Callable], images: Tensor,
+            pool: str) -> Tensor:
+    """Pooled features of one batch, nothing masked.
+
+    mmpretrain ViTs go through :func:`backbone_tokens` (raw tokens,
+    ``mask=None``), so ``MAEViT`` is not masked and ``MoCoV3ViT``'s default
+    ``out_type='cls_token'`` does not turn ``'avg'`` into the cls token;
+    other backbones and callables through :func:`pool_features`.
+    """
+    if not (isinstance(backbone, nn.Module) and is_vit(backbone)):
+        return pool_features(backbone(images), pool)
+    cls, patches = backbone_tokens(backbone, images)
+    avg = patches.flatten(1, 2).mean(dim=1)
+    if pool == 'avg':
+        return avg
+    if cls is None:
+        raise ValueError(f'{type(backbone).__name__} has no cls token: use '
+                         "pool='avg'")
+    return cls if pool == 'cls' else torch.cat([cls, avg], dim=1)
+
+
 def _batch_images(inputs: Union[Tensor, list]) -> Tensor:
     """The image tensor of a preprocessed batch (first view if several)."""
     if isinstance(inputs, (list, tuple)):
@@ -304,8 +327,10 @@ def extract_features(
     """Pooled backbone features and labels of a whole dataloader.
 
     Every batch goes through ``data_preprocessor(data, False)``, the first
-    view of ``data['inputs']`` through the backbone, then
-    :func:`pool_features`. The modules run in eval mode and under
+    view of ``data['inputs']`` through the backbone, then pooling:
+    mmpretrain ViTs are read by :func:`backbone_tokens` (all patches, raw
+    tokens, whatever their ``out_type`` or masking default), anything else
+    by :func:`pool_features`. The modules run in eval mode and under
     ``torch.no_grad``; afterwards every submodule gets back its own previous
     ``training`` flag.
 
@@ -357,7 +382,7 @@ def extract_features(
             if data_preprocessor is not None:
                 data = data_preprocessor(data, False)
             images = _batch_images(data['inputs']).to(device).float()
-            batch_feats = pool_features(backbone(images), pool)
+            batch_feats = _encode(backbone, images, pool)
             batch_labels = _batch_labels(data.get('data_samples'))
             if len(batch_feats) != len(batch_labels):
                 raise ValueError(f'{len(batch_feats)} features but '

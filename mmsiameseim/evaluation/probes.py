@@ -17,7 +17,6 @@ Shared by ``tools/benchmarks/{knn_eval,linear_probe,dense_probe}.py``:
   mIoU.
 """
 import copy
-import inspect
 import json
 import math
 import os
@@ -29,6 +28,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+
+from .backbone_tokens import backbone_tokens
 
 POOLS = ('avg', 'cls')
 Device = Union[str, torch.device]
@@ -110,47 +111,7 @@ class FrozenEncoder(nn.Module):
             tuple: ``cls`` ``(B, C)`` (None without a cls token) and
             ``patches`` ``(B, h, w, C)``.
         """
-        backbone = self.backbone
-        B = x.shape[0]
-        if _is_vit(backbone):
-            grid = {}
-
-            def hook(module, args, output):
-                grid['hw'] = tuple(output[1])
-
-            handle = backbone.patch_embed.register_forward_hook(hook)
-            out_type = backbone.out_type
-            backbone.out_type = 'raw'
-            try:
-                if _accepts_mask(backbone):
-                    out = backbone(x, mask=None)
-                else:
-                    out = backbone(x)
-            finally:
-                backbone.out_type = out_type
-                handle.remove()
-            out = _last(out)
-            if out.dim() != 3 or 'hw' not in grid:
-                raise RuntimeError('expected (B, N, C) raw tokens from '
-                                   f'{type(backbone).__name__}, got '
-                                   f'{tuple(out.shape)}')
-            h, w = grid['hw']
-            extra = backbone.num_extra_tokens
-            if out.shape[1] != extra + h * w:
-                raise RuntimeError(
-                    f'{type(backbone).__name__} returned {out.shape[1]} '
-                    f'tokens for a {h}x{w} grid with {extra} extra tokens '
-                    '(was the input masked?)')
-            cls = out[:, 0] if backbone.cls_token is not None else None
-            patches = out[:, extra:].reshape(B, h, w, out.shape[-1])
-            return cls, patches
-        out = _last(backbone(x))
-        if out.dim() != 4:
-            raise RuntimeError(
-                f'cannot read a patch map from {type(backbone).__name__} '
-                f'output of shape {tuple(out.shape)}; expected an mmpretrain '
-                'VisionTransformer or a (B, C, H, W) feature map')
-        return None, out.permute(0, 2, 3, 1)
+        return backbone_tokens(self.backbone, x)
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
@@ -162,27 +123,6 @@ class FrozenEncoder(nn.Module):
                                  "token: use pool='avg'")
             return cls
         return patches.mean(dim=(1, 2))
-
-
-def _last(out):
-    if isinstance(out, (tuple, list)):
-        if not out:
-            raise RuntimeError('the backbone returned an empty tuple')
-        out = out[-1]
-    return out
-
-
-def _is_vit(backbone: nn.Module) -> bool:
-    from mmpretrain.models import VisionTransformer
-    return isinstance(backbone, VisionTransformer)
-
-
-def _accepts_mask(backbone: nn.Module) -> bool:
-    try:
-        params = inspect.signature(backbone.forward).parameters
-    except (TypeError, ValueError):
-        return False
-    return 'mask' in params
 
 
 def _quiet_init_weights(module: nn.Module) -> None:

@@ -2,7 +2,7 @@
 # Both create the environment first (tools/setup_env.sh, idempotent).
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEMO_CONFIG ?= configs/demo/siameseim_vit-tiny-p4_1xb128-coslr-4e_fashion-mnist.py
+DEMO_CONFIG ?= configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py
 DEMO_WORK_DIR ?= work_dirs/demo
 
 .PHONY: env data demo test lint clean-env

@@ -1,14 +1,23 @@
 # Mini-reproduction, SiameseIM row: the Fashion-MNIST demo recipe with the
 # encoder the MAE and MoCo-v3 rows use (ViT with embed 192, 6 layers, 3 heads
-# at 32 px, patch 4 -> 8x8 grid; the CPU demo shortens it to 4 layers),
+# at 32 px, patch 4 -> 8x8 grid; the CPU demo shrinks it to 128 x 4 layers),
 # predictor depth 2, 38/64 patches masked, trained longer on the full 60k
 # train split, batch 256, AMP.
 # Every other reproduction config inherits this file and changes only what
 # its row is about. See docs/reproduction.md for the plan and commands.
-_base_ = ['../demo/siameseim_vit-tiny-p4_1xb128-coslr-4e_fashion-mnist.py']
+_base_ = ['../demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py']
 
 max_epochs = 100
-model = dict(backbone=dict(arch=dict(num_layers=6)), head=dict(depth=2))
+embed_dims = 192  # MAE and MoCo v3 rows read _base_.embed_dims
+model = dict(
+    backbone=dict(
+        arch=dict(
+            embed_dims=embed_dims,
+            num_layers=6,
+            num_heads=3,
+            feedforward_channels=embed_dims * 4)),
+    neck=dict(in_channels=embed_dims, embed_dims=embed_dims, num_heads=6),
+    head=dict(embed_dims=embed_dims, num_heads=6, depth=2))
 warmup_epochs = 10
 train_dataloader = dict(
     batch_size=256,

@@ -7,7 +7,7 @@ from mmengine.registry import RUNNERS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'configs', 'demo',
-                'siameseim_vit-tiny-p4_1xb128-coslr-4e_fashion-mnist.py')
+                'siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py')
 
 
 def test_demo_config_trains_with_falling_loss(tmp_path):

@@ -21,8 +21,8 @@ line and ignored. Prints one JSON line and appends it to ``--out``.
 
 Example:
     python tools/benchmarks/dense_probe.py \\
-        configs/demo/siameseim_vit-tiny-p4_1xb128-coslr-4e_fashion-mnist.py \\
-        work_dirs/demo/epoch_6.pth --out work_dirs/benchmarks.jsonl \\
+        configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py \\
+        work_dirs/demo/epoch_4.pth --out work_dirs/benchmarks.jsonl \\
         --dump-scenes work_dirs/scenes_preview
 """
 import argparse

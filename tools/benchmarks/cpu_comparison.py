@@ -1,0 +1,179 @@
+"""SiameseIM vs mmpretrain's MAE and MoCo v3 at demo size, on the CPU.
+
+A CPU-sized preview of the GPU mini-reproduction (docs/reproduction.md):
+each method's reproduction config (``configs/reproduction/``, mmpretrain's
+own MAE / MoCo v3 algorithms and heads) is shrunk to the CPU demo's encoder,
+data, schedule and kNN monitor, taken from the demo config itself so the
+sizes live in one place:
+
+* encoder: the demo's ViT (128 wide, 4 blocks, 2 heads, 32 px, patch 4);
+  MAE's decoder is 128 wide with 2 blocks (= the demo's projector +
+  predictor depth); MoCo v3 keeps its projector / predictor MLPs;
+* data: 10240 Fashion-MNIST train images x 4 epochs at batch 64 (640
+  iterations), fp32;
+* schedule: the demo's 1-epoch linear warm-up and cosine; every method keeps
+  its own optimiser (AdamW settings, decay rules, clipping) at the swept lr;
+* evaluation: the demo's ``KNNMonitorHook`` (k = 20, T = 0.07, avg-pooled
+  patch tokens; bank 2000 train images, queries 1000 test images) at init
+  and after every epoch.
+
+Every run is a separate process (mmengine keeps global state per process).
+One JSON line per run goes to ``--out``: method, lr, seed, kNN history,
+train seconds, machine.
+
+Example::
+
+    python tools/benchmarks/cpu_comparison.py --out work_dirs/cpu_cmp.jsonl \\
+        --methods siameseim mae mocov3 --lrs 3e-4 1e-3 3e-3
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import subprocess
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO = 'configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py'
+CONFIGS = {
+    'siameseim': DEMO,
+    'mae': 'configs/reproduction/'
+    'mae_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py',
+    'mocov3': 'configs/reproduction/'
+    'mocov3_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py',
+}
+
+
+def demo_sized(method: str, demo_path: str = DEMO):
+    """The config of ``method`` at the CPU demo's size.
+
+    Args:
+        method (str): A key of :data:`CONFIGS`.
+        demo_path (str): The demo config the sizes are read from.
+
+    Returns:
+        Config: Ready for ``Runner.from_cfg`` (``work_dir`` unset).
+    """
+    from mmengine.config import Config
+    if method not in CONFIGS:
+        raise ValueError(f'unknown method {method!r}; choose from '
+                         f'{sorted(CONFIGS)}')
+    demo = Config.fromfile(osp.join(ROOT, demo_path))
+    if CONFIGS[method] == demo_path:
+        return demo
+    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[method]))
+    arch = demo.model.backbone.arch
+    cfg.model.backbone.arch = dict(arch)
+    if method == 'mae':
+        cfg.model.neck.embed_dim = arch.embed_dims
+        cfg.model.neck.decoder_embed_dim = arch.embed_dims
+        cfg.model.neck.decoder_num_heads = demo.model.head.num_heads
+        cfg.model.neck.decoder_depth = (
+            demo.model.neck.depth + demo.model.head.depth)
+    elif method == 'mocov3':
+        cfg.model.neck.in_channels = arch.embed_dims
+    # data size, batch and loader of the demo; the method's own pipeline
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    cfg.train_dataloader = demo.train_dataloader
+    cfg.train_dataloader.dataset.pipeline = pipeline
+    cfg.pop('find_unused_parameters', None)
+    # fp32 on the CPU, the method's own optimiser settings otherwise
+    cfg.optim_wrapper.type = 'OptimWrapper'
+    cfg.optim_wrapper.pop('loss_scale', None)
+    for key in ('param_scheduler', 'train_cfg', 'custom_hooks',
+                'default_hooks', 'visualizer', 'auto_scale_lr'):
+        cfg[key] = demo[key]
+    return cfg
+
+
+def run_one(args) -> None:
+    """Train one (method, lr, seed) and print its JSON record."""
+    import torch
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    sys.path.insert(0, ROOT)
+    os.chdir(ROOT)  # the configs' data roots are relative to the repo
+    import mmsiameseim  # noqa: F401
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    cfg = demo_sized(args.method)
+    cfg.optim_wrapper.optimizer.lr = args.lr
+    cfg.randomness = dict(seed=args.seed, diff_rank_seed=True)
+    cfg.work_dir = args.work_dir
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    start = time.time()
+    runner = (RUNNERS.build(cfg) if 'runner_type' in cfg
+              else Runner.from_cfg(cfg))
+    runner.train()
+    seconds = time.time() - start
+    hook = next(h for h in runner.hooks
+                if type(h).__name__ == 'KNNMonitorHook')
+    record = dict(
+        method=args.method,
+        config=CONFIGS[args.method],
+        lr=args.lr,
+        seed=args.seed,
+        iterations=runner.iter,
+        knn_top1=[[step, r['knn/top1']] for step, r in hook.history],
+        knn_init=hook.history[0][1]['knn/top1'],
+        knn_final=hook.history[-1][1]['knn/top1'],
+        train_seconds=round(seconds, 1),
+        machine=f'{platform.machine()} CPU x{os.cpu_count()}',
+        torch=torch.__version__)
+    print('RECORD ' + json.dumps(record), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out', default='work_dirs/cpu_comparison.jsonl')
+    parser.add_argument('--methods', nargs='+', default=list(CONFIGS))
+    parser.add_argument('--lrs', nargs='+', type=float,
+                        default=[3e-4, 1e-3, 3e-3])
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0])
+    parser.add_argument('--work-root', default='work_dirs/cpu_comparison')
+    # internal: one run in this process
+    parser.add_argument('--method', help=argparse.SUPPRESS)
+    parser.add_argument('--lr', type=float, help=argparse.SUPPRESS)
+    parser.add_argument('--seed', type=int, default=0,
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--work-dir', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.method is not None:
+        run_one(args)
+        return
+    for method in args.methods:
+        if method not in CONFIGS:
+            parser.error(f'--methods: unknown method {method!r}; choose '
+                         f'from {sorted(CONFIGS)}')
+    args.out = osp.abspath(args.out)
+    os.makedirs(osp.dirname(args.out), exist_ok=True)
+    for method in args.methods:
+        for lr in args.lrs:
+            for seed in args.seeds:
+                work_dir = osp.abspath(
+                    osp.join(args.work_root, method, f'lr{lr:g}_seed{seed}'))
+                cmd = [sys.executable, osp.abspath(__file__), '--method',
+                       method, '--lr', str(lr), '--seed', str(seed),
+                       '--work-dir', work_dir]
+                print('+ ' + ' '.join(cmd), flush=True)
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                lines = [line for line in proc.stdout.splitlines()
+                         if line.startswith('RECORD ')]
+                if proc.returncode != 0 or not lines:
+                    sys.stderr.write(proc.stdout[-3000:] +
+                                     proc.stderr[-3000:])
+                    raise SystemExit(f'run failed ({proc.returncode}): '
+                                     f'{method} lr={lr} seed={seed}, log in '
+                                     f'{work_dir}')
+                record = json.loads(lines[-1][len('RECORD '):])
+                with open(args.out, 'a') as f:
+                    f.write(json.dumps(record) + '\n')
+                print(f"{method} lr={lr:g}: kNN {record['knn_init']:.1f} "
+                      f"-> {record['knn_final']:.1f} "
+                      f"({record['train_seconds']:.0f} s)", flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -88,3 +88,47 @@ def test_one_train_step_at_demo_size(method):
 def test_unknown_method_is_named():
     with pytest.raises(ValueError, match="unknown method 'byol'"):
         tool.demo_sized('byol')
+
+
+def test_summarize_picks_each_methods_best_final_knn():
+    def rec(method, lr, curve):
+        return dict(method=method, lr=lr, iterations=640,
+                    train_seconds=320., knn_top1=list(enumerate(curve)),
+                    knn_init=curve[0], knn_final=curve[-1])
+
+    table = tool.summarize([
+        rec('mae', 1e-3, [54.0, 60.0, 65.5]),
+        rec('mae', 3e-4, [54.0, 70.0, 69.0]),
+        rec('siameseim', 1e-3, [55.4, 62.4, 66.1]),
+    ])
+    rows = table.splitlines()
+    assert '| mae | 0.0003 | 54.0 → 70.0 → 69.0 | 69.0 | 0.50 |' in rows
+    best = rows[rows.index('| method | best lr | kNN init | kNN final | '
+                           'gain |') + 2:]
+    assert best == ['| mae | 0.0003 | 54.0 | 69.0 | +15.0 |',
+                    '| siameseim | 0.001 | 55.4 | 66.1 | +10.7 |']
+    with pytest.raises(ValueError, match='no records'):
+        tool.summarize([])
+
+
+def test_pixel_baseline_matches_a_hand_computed_knn():
+    record = tool.pixel_baseline()
+    assert record['method'] == 'pixels' and record['iterations'] == 0
+    # oracle: the same bank / queries as uint8 pixel vectors, brute force
+    from mmsiameseim.evaluation import knn_accuracy
+    cfg = tool.demo_sized('siameseim').custom_hooks[0]
+    sets = []
+    for loader_cfg in (cfg.train_dataloader, cfg.val_dataloader):
+        dataset = DATASETS.build(
+            dict(loader_cfg.dataset,
+                 data_root=osp.join(ROOT, loader_cfg.dataset.data_root)))
+        items = [dataset[i] for i in range(len(dataset))]
+        sets.append((torch.stack([d['inputs'].float().flatten()
+                                  for d in items]),
+                     torch.tensor([int(d['data_samples'].gt_label)
+                                   for d in items])))
+    assert len(sets[0][0]) == 2000 and len(sets[1][0]) == 1000
+    expected = knn_accuracy(*sets[0], *sets[1], k=20,
+                            temperature=0.07)['top1']
+    assert record['knn_final'] == pytest.approx(expected)
+    assert 60. < expected < 95.  # far above the 10 % of chance

@@ -15,7 +15,8 @@ sizes live in one place:
   its own optimiser (AdamW settings, decay rules, clipping) at the swept lr;
 * evaluation: the demo's ``KNNMonitorHook`` (k = 20, T = 0.07, avg-pooled
   patch tokens; bank 2000 train images, queries 1000 test images) at init
-  and after every epoch.
+  and after every epoch; ``--methods pixels`` adds the same kNN on raw
+  pixels, the reference a pretrained encoder should beat.
 
 Every run is a separate process (mmengine keeps global state per process).
 One JSON line per run goes to ``--out``: method, lr, seed, kNN history,
@@ -88,6 +89,36 @@ def demo_sized(method: str, demo_path: str = DEMO):
     return cfg
 
 
+def pixel_baseline(seed: int = 0) -> dict:
+    """kNN on raw pixels (32 px, 3 x 1024 values) with the demo's protocol.
+
+    The reference every pretrained encoder should beat: the demo hook's
+    bank, queries, k and temperature, no network.
+
+    Returns:
+        dict: A record like :func:`run_one`'s, ``method='pixels'``.
+    """
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+    sys.path.insert(0, ROOT)
+    import mmsiameseim  # noqa: F401  registers FashionMNISTIDX
+    from mmsiameseim.evaluation import extract_features, knn_accuracy
+    init_default_scope('mmpretrain')
+    hook = demo_sized('siameseim').custom_hooks[0]
+    feats = []
+    for loader in (hook.train_dataloader, hook.val_dataloader):
+        dataset = loader.dataset
+        dataset.data_root = osp.join(ROOT, dataset.data_root)
+        feats.append(
+            extract_features(lambda x: x.flatten(1),
+                             Runner.build_dataloader(loader, seed=seed)))
+    top1 = knn_accuracy(*feats[0], *feats[1], k=hook.k,
+                        temperature=hook.temperature)['top1']
+    return dict(method='pixels', config=DEMO, lr=0., seed=seed,
+                iterations=0, knn_top1=[[0, top1]], knn_init=top1,
+                knn_final=top1, train_seconds=0.)
+
+
 def run_one(args) -> None:
     """Train one (method, lr, seed) and print its JSON record."""
     import torch
@@ -125,6 +156,37 @@ def run_one(args) -> None:
     print('RECORD ' + json.dumps(record), flush=True)
 
 
+def summarize(records) -> str:
+    """Markdown: every run, then each method at its best final kNN.
+
+    Args:
+        records (list[dict]): The JSON records of :func:`run_one`.
+
+    Returns:
+        str: Two markdown tables.
+    """
+    if not records:
+        raise ValueError('no records to summarize')
+    lines = ['| method | lr | kNN top-1 per epoch (init first) | final | '
+             's / iter |', '|---|---|---|---|---|']
+    best = {}
+    for r in sorted(records, key=lambda r: (r['method'], r['lr'])):
+        curve = ' → '.join(f'{v:.1f}' for _, v in r['knn_top1'])
+        per_iter = r['train_seconds'] / max(r['iterations'], 1)
+        lines.append(f"| {r['method']} | {r['lr']:g} | {curve} | "
+                     f"{r['knn_final']:.1f} | {per_iter:.2f} |")
+        if r['method'] not in best or \
+                r['knn_final'] > best[r['method']]['knn_final']:
+            best[r['method']] = r
+    lines += ['', '| method | best lr | kNN init | kNN final | gain |',
+              '|---|---|---|---|---|']
+    for method, r in sorted(best.items(), key=lambda kv: -kv[1]['knn_final']):
+        lines.append(f"| {method} | {r['lr']:g} | {r['knn_init']:.1f} | "
+                     f"{r['knn_final']:.1f} | "
+                     f"{r['knn_final'] - r['knn_init']:+.1f} |")
+    return '\n'.join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', default='work_dirs/cpu_comparison.jsonl')
@@ -133,6 +195,9 @@ def main() -> None:
                         default=[3e-4, 1e-3, 3e-3])
     parser.add_argument('--seeds', nargs='+', type=int, default=[0])
     parser.add_argument('--work-root', default='work_dirs/cpu_comparison')
+    parser.add_argument('--summarize', metavar='JSONL',
+                        help='print the markdown tables of a results file '
+                        'and exit')
     # internal: one run in this process
     parser.add_argument('--method', help=argparse.SUPPRESS)
     parser.add_argument('--lr', type=float, help=argparse.SUPPRESS)
@@ -140,16 +205,28 @@ def main() -> None:
                         help=argparse.SUPPRESS)
     parser.add_argument('--work-dir', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.summarize:
+        with open(args.summarize) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        print(summarize(records))
+        return
     if args.method is not None:
         run_one(args)
         return
     for method in args.methods:
-        if method not in CONFIGS:
+        if method != 'pixels' and method not in CONFIGS:
             parser.error(f'--methods: unknown method {method!r}; choose '
-                         f'from {sorted(CONFIGS)}')
+                         f"from {sorted(CONFIGS) + ['pixels']}")
     args.out = osp.abspath(args.out)
     os.makedirs(osp.dirname(args.out), exist_ok=True)
+    if 'pixels' in args.methods:
+        record = pixel_baseline()
+        with open(args.out, 'a') as f:
+            f.write(json.dumps(record) + '\n')
+        print(f"pixels: kNN {record['knn_final']:.1f}", flush=True)
     for method in args.methods:
+        if method == 'pixels':
+            continue
         for lr in args.lrs:
             for seed in args.seeds:
                 work_dir = osp.abspath(

@@ -114,6 +114,9 @@ def test_summarize_picks_each_methods_best_final_knn():
 def test_pixel_baseline_matches_a_hand_computed_knn():
     record = tool.pixel_baseline()
     assert record['method'] == 'pixels' and record['iterations'] == 0
+    assert (record['bank'], record['queries']) == (2000, 1000)
+    small = tool.pixel_baseline(sizes=(200, 50))
+    assert (small['bank'], small['queries']) == (200, 50)
     # oracle: the same bank / queries as uint8 pixel vectors, brute force
     from mmsiameseim.evaluation import knn_accuracy
     cfg = tool.demo_sized('siameseim').custom_hooks[0]

@@ -35,6 +35,7 @@ import platform
 import subprocess
 import sys
 import time
+from typing import Optional, Sequence
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = 'configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py'
@@ -89,11 +90,18 @@ def demo_sized(method: str, demo_path: str = DEMO):
     return cfg
 
 
-def pixel_baseline(seed: int = 0) -> dict:
+def pixel_baseline(seed: int = 0,
+                   sizes: Optional[Sequence[int]] = None) -> dict:
     """kNN on raw pixels (32 px, 3 x 1024 values) with the demo's protocol.
 
     The reference every pretrained encoder should beat: the demo hook's
     bank, queries, k and temperature, no network.
+
+    Args:
+        seed (int): Dataloader seed. Defaults to 0.
+        sizes (Sequence[int], optional): ``(bank, queries)`` image counts
+            instead of the hook's 2000 and 1000 (as ``knn_eval.py
+            --train-size / --test-size``). Defaults to None.
 
     Returns:
         dict: A record like :func:`run_one`'s, ``method='pixels'``.
@@ -106,9 +114,12 @@ def pixel_baseline(seed: int = 0) -> dict:
     init_default_scope('mmpretrain')
     hook = demo_sized('siameseim').custom_hooks[0]
     feats = []
-    for loader in (hook.train_dataloader, hook.val_dataloader):
+    loaders = (hook.train_dataloader, hook.val_dataloader)
+    for i, loader in enumerate(loaders):
         dataset = loader.dataset
         dataset.data_root = osp.join(ROOT, dataset.data_root)
+        if sizes is not None:
+            dataset.indices = int(sizes[i])
         feats.append(
             extract_features(lambda x: x.flatten(1),
                              Runner.build_dataloader(loader, seed=seed)))
@@ -116,7 +127,8 @@ def pixel_baseline(seed: int = 0) -> dict:
                         temperature=hook.temperature)['top1']
     return dict(method='pixels', config=DEMO, lr=0., seed=seed,
                 iterations=0, knn_top1=[[0, top1]], knn_init=top1,
-                knn_final=top1, train_seconds=0.)
+                knn_final=top1, train_seconds=0.,
+                bank=len(feats[0][0]), queries=len(feats[1][0]))
 
 
 def run_one(args) -> None:
@@ -195,6 +207,10 @@ def main() -> None:
                         default=[3e-4, 1e-3, 3e-3])
     parser.add_argument('--seeds', nargs='+', type=int, default=[0])
     parser.add_argument('--work-root', default='work_dirs/cpu_comparison')
+    parser.add_argument('--pixel-sizes', nargs=2, type=int,
+                        metavar=('BANK', 'QUERIES'),
+                        help='image counts of the raw-pixel kNN (default: '
+                        "the demo hook's 2000 and 1000)")
     parser.add_argument('--summarize', metavar='JSONL',
                         help='print the markdown tables of a results file '
                         'and exit')
@@ -220,7 +236,7 @@ def main() -> None:
     args.out = osp.abspath(args.out)
     os.makedirs(osp.dirname(args.out), exist_ok=True)
     if 'pixels' in args.methods:
-        record = pixel_baseline()
+        record = pixel_baseline(sizes=args.pixel_sizes)
         with open(args.out, 'a') as f:
             f.write(json.dumps(record) + '\n')
         print(f"pixels: kNN {record['knn_final']:.1f}", flush=True)

@@ -91,25 +91,17 @@ knn_loader = dict(
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'))
+knn_dataset = dict(
+    type='FashionMNISTIDX', data_root=data_root, pipeline=eval_pipeline)
 custom_hooks = [
     dict(
         type='KNNMonitorHook',
         train_dataloader=dict(
             knn_loader,
-            dataset=dict(
-                type='FashionMNISTIDX',
-                data_root=data_root,
-                split='train',
-                indices=2000,
-                pipeline=eval_pipeline)),
+            dataset=dict(knn_dataset, split='train', indices=2000)),
         val_dataloader=dict(
-            knn_loader,
-            dataset=dict(
-                type='FashionMNISTIDX',
-                data_root=data_root,
-                split='test',
-                indices=1000,
-                pipeline=eval_pipeline)),
+            knn_loader, dataset=dict(knn_dataset, split='test',
+                                     indices=1000)),
         interval=1,
         k=20,
         temperature=0.07,

@@ -44,12 +44,13 @@ custom_hooks = [
     dict(
         _base_.custom_hooks[0],
         interval=10,
+        # plain dict(): nested keys replace, not merge, so spell out both
         train_dataloader=dict(
-            _base_.custom_hooks[0].train_dataloader,
-            dataset=dict(indices=5000)),
+            _base_.knn_loader,
+            dataset=dict(_base_.knn_dataset, split='train', indices=5000)),
         val_dataloader=dict(
-            _base_.custom_hooks[0].val_dataloader,
-            dataset=dict(indices=2000)))
+            _base_.knn_loader,
+            dataset=dict(_base_.knn_dataset, split='test', indices=2000)))
 ]
 default_hooks = dict(
     logger=dict(interval=50),

@@ -125,6 +125,24 @@ def test_config_contract(path):
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_knn_monitor_datasets_build(path, cached_idx_files):
+    # A plain dict(base, dataset=dict(indices=...)) in a config replaces the
+    # whole dataset; the hook then fails at before_train on the GPU.
+    cfg = load_config(path)
+    init_default_scope('mmpretrain')
+    hooks = [h for h in cfg.custom_hooks if h.type == 'KNNMonitorHook']
+    assert len(hooks) == 1 and hooks[0].interval == 10
+    for key, split, size in (('train_dataloader', 'train', 5000),
+                             ('val_dataloader', 'test', 2000)):
+        dataset_cfg = copy.deepcopy(hooks[0][key].dataset)
+        dataset_cfg.data_root = DATA_ROOT
+        dataset = DATASETS.build(dataset_cfg)
+        assert dataset.split == split and len(dataset) == size
+        image = dataset[0]['inputs']
+        assert tuple(image.shape) == (3, 32, 32)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_two_train_steps_on_cpu(path, cached_idx_files):
     cfg = load_config(path)
     init_default_scope('mmpretrain')

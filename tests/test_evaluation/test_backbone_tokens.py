@@ -107,6 +107,6 @@ def test_frozen_encoder_and_knn_agree(kind):
     torch.testing.assert_close(cls, cls_feats)
 
 
-def test_backbone_tokens_rejects_token_sequences_it_cannot_place():
+def test_backbone_tokens_rejects_outputs_without_a_patch_map():
     with pytest.raises(RuntimeError, match='patch map'):
         backbone_tokens(torch.nn.Identity(), torch.randn(2, 3, 4, 4)[:, 0])

@@ -378,11 +378,10 @@ def compile_model(model: torch.nn.Module,
     """
     from mmengine.model import BaseAveragedModel
 
-    # NumPy drop-path rates (mmpretrain's ViTs) graph-break in every block;
-    # SiameseIMViT converts its own, do the same for MAE / MoCo-v3.
-    for module in model.modules():
-        if isinstance(getattr(module, 'drop_prob', None), np.generic):
-            module.drop_prob = float(module.drop_prob)
+    from mmsiameseim.models.utils import float_drop_path_rates
+
+    # SiameseIMViT converts its own rates; do the same for MAE / MoCo-v3.
+    float_drop_path_rates(model)
     if target == 'train_step':
         model.train_step = torch.compile(model.train_step, backend=backend)
         return model

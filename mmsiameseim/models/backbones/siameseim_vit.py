@@ -1,7 +1,6 @@
 """ViT backbone for SiameseIM pretraining."""
 from typing import List, Optional, Sequence, Union
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
@@ -9,6 +8,7 @@ from mmpretrain.models import VisionTransformer
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
 from mmpretrain.registry import MODELS
 
+from ..utils.drop_path import float_drop_path_rates
 from ..utils.token_index import unmasked_index
 from ..utils.weight_init import xavier_init_linears
 
@@ -89,13 +89,7 @@ class SiameseIMViT(VisionTransformer):
             layer_cfgs=layer_cfgs,
             init_cfg=init_cfg)
         self.pos_embed.requires_grad = False
-        # mmpretrain keeps each layer's drop-path rate as a NumPy scalar
-        # (np.linspace); torch.compile treats those as tensor inputs and
-        # graph-breaks on ``if drop_prob == 0.`` in every block. The same
-        # value as a Python float compiles into one graph.
-        for module in self.modules():
-            if isinstance(getattr(module, 'drop_prob', None), np.generic):
-                module.drop_prob = float(module.drop_prob)
+        float_drop_path_rates(self)  # no graph break per block
         self.freeze_patch_embed = freeze_patch_embed
         if freeze_patch_embed:
             self.patch_embed.requires_grad_(False)

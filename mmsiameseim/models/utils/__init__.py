@@ -1,4 +1,5 @@
 """Model utilities."""
+from .drop_path import float_drop_path_rates
 from .relative_position import (relative_patch_coords,
                                 relative_sincos_embedding, sincos_1d)
 from .token_batch_norm import TokenBatchNorm
@@ -6,6 +7,7 @@ from .token_index import unmasked_index
 from .weight_init import xavier_init_linears
 
 __all__ = [
-    'TokenBatchNorm', 'relative_patch_coords', 'relative_sincos_embedding',
-    'sincos_1d', 'unmasked_index', 'xavier_init_linears'
+    'TokenBatchNorm', 'float_drop_path_rates', 'relative_patch_coords',
+    'relative_sincos_embedding', 'sincos_1d', 'unmasked_index',
+    'xavier_init_linears'
 ]

@@ -43,9 +43,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--trusted-checkpoint',
         action='store_true',
-        help='the checkpoint was written by your own training run: read it '
-        'with full pickle (needed for mmengine training checkpoints under '
-        'torch>=2.6). Never use it for files from elsewhere')
+        help='read the checkpoint with full pickle although this '
+        "project's runner did not record it as written by your run (a copy "
+        'of your own checkpoint moved elsewhere; see docs/checkpoints.md). '
+        'Never use it for files from elsewhere')
     parser.add_argument(
         '--cfg-options',
         nargs='+',

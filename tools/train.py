@@ -35,6 +35,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='resume from this checkpoint; without a path, resume from the '
         'latest checkpoint in the work dir')
     parser.add_argument(
+        '--trusted-checkpoint',
+        action='store_true',
+        help='read the --resume / load_from checkpoint with full pickle even '
+        'if this project\'s runner did not record it as written by your run '
+        '(see docs/checkpoints.md); only for files you trust')
+    parser.add_argument(
         '--amp',
         action='store_true',
         help='enable automatic mixed precision training')
@@ -99,6 +105,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+
+    if args.trusted_checkpoint:
+        cfg.load_from_trusted = True
 
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg:

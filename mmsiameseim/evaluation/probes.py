@@ -139,59 +139,35 @@ def _quiet_init_weights(module: nn.Module) -> None:
         logger.setLevel(level)
 
 
-def _in_runner_work_dir(path: str) -> bool:
-    """Whether ``path`` sits in an mmengine work dir (``last_checkpoint``)."""
-    return osp.isfile(
-        osp.join(osp.dirname(osp.abspath(path)), 'last_checkpoint'))
-
-
 def load_backbone_state(path: str,
                         trusted: bool = False) -> Dict[str, Tensor]:
     """The backbone weights of a checkpoint, without the ``backbone.`` prefix.
 
-    The file is read with ``weights_only=True``. If it holds pickled
-    objects (mmengine training checkpoints do), it is read with full pickle
-    only when ``trusted`` is set or when it lies in an mmengine work dir
-    (next to a ``last_checkpoint`` file, i.e. written by a local training
-    run); otherwise a :class:`ValueError` explains what to do.
-
-    Accepted layouts: ``{'state_dict': ...}``, ``{'model': ...}`` or a bare
-    state dict; keys with a ``backbone.`` prefix (after stripping
-    ``module.``) are kept, or, if there are none, all keys.
+    Read through the package's checkpoint service
+    (:func:`mmsiameseim.utils.read_checkpoint`: full pickle only for files
+    the user's own run wrote or that ``trusted`` vouches for). Checkpoints of
+    ours, of the official release and of mmpretrain models give their online
+    encoder; any other state dict (a bare backbone, an unknown layout) is
+    returned as it is, for the caller's strict key check.
 
     Args:
         path (str): Checkpoint path.
-        trusted (bool): Allow full pickle. Defaults to False.
+        trusted (bool): Read with full pickle. Defaults to False.
 
     Returns:
         dict: Backbone state dict.
     """
-    from ..utils import load_state_dict_safely, load_trusted_checkpoint
+    from ..utils import read_checkpoint, unwrap_state_dict
+    from ..utils.checkpoint import backbone_state_dict
+    ckpt = read_checkpoint(path, trusted=trusted)
     try:
-        ckpt = load_state_dict_safely(path)
-    except ValueError as e:
-        if not (trusted or _in_runner_work_dir(path)):
-            raise ValueError(
-                f'{e} To evaluate a checkpoint written by your own training '
-                'run, pass --trusted-checkpoint.') from e
-        ckpt = load_trusted_checkpoint(path)
-    if isinstance(ckpt, dict):
-        for key in ('state_dict', 'model'):
-            if isinstance(ckpt.get(key), dict):
-                ckpt = ckpt[key]
-                break
-    if not isinstance(ckpt, dict):
-        raise ValueError(f'{path} holds no state dict')
-    state = {}
-    for key, value in ckpt.items():
-        if key.startswith('module.'):
-            key = key[len('module.'):]
-        state[key] = value
-    prefixed = {
-        k[len('backbone.'):]: v
-        for k, v in state.items() if k.startswith('backbone.')
-    }
-    return prefixed or state
+        state = unwrap_state_dict(ckpt)
+    except TypeError as e:
+        raise ValueError(f'{path} holds no state dict') from e
+    try:
+        return dict(backbone_state_dict(state))
+    except ValueError:
+        return dict(state)
 
 
 def build_frozen_encoder(config: str,

@@ -32,23 +32,27 @@ head_dim)``, i.e. rows ``[q; k; v]`` with heads contiguous inside each, so
 ``attn.qkv.{weight,bias}`` are copied unchanged (checked against
 mmpretrain 1.2.0 and by a reference forward in the tests).
 
-Norms in the projector / predictor blocks are BatchNorm in both layouts
-(``BatchNorm1d`` there, ``TokenBN`` here) with the same parameter and buffer
-names (``weight``, ``bias``, ``running_mean``, ``running_var``,
-``num_batches_tracked``); they follow the block rules unchanged.
+Norms of the projector / predictor blocks are BatchNorm in both layouts,
+but named differently. The release wraps each ``BatchNorm1d`` in a small
+module (it permutes ``(B, N, C)`` to ``(B, C, N)`` around the BN) that holds
+it as a child named ``bn``, so the official names carry an extra ``.bn``:
+``projector_decoder_blocks.{i}.norm1.bn.{weight,bias,running_mean,
+running_var,num_batches_tracked}``, the same for ``norm2``, for
+``predictor_decoder_blocks.{i}`` and for ``mm_projector_decoder_blocks.{i}``.
+Ours is one ``TokenBN`` per norm with ``nn.BatchNorm1d``'s tensor names, at
+``ln1`` / ``ln2`` of mmpretrain's layer. The LN ablation of those blocks
+(``use_proj_ln`` / ``use_pred_ln`` upstream) has plain ``norm{1,2}.{weight,
+bias}``; both forms are mapped (:data:`BN_BLOCK_NORMS`). A complete key
+list of a release-layout checkpoint is checked into the tests
+(``tests/data/official_siameseim_small_keys.txt``).
 """
-import argparse
-import contextlib
-import os.path as osp
 import re
-import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
-from .checkpoint import load_state_dict_safely, load_trusted_checkpoint
 
 # --------------------------------------------------------------------------
 # Declarative tables: edit these to correct the mapping.
@@ -79,24 +83,39 @@ OFFICIAL_LEAF_MODULES: Tuple[Tuple[str, str], ...] = (
     ('mm_decoder_embed', 'target_encoder.module.1.proj'),
 )
 
-#: Official transformer-block lists -> ours (the block index is kept).
-OFFICIAL_BLOCK_GROUPS: Tuple[Tuple[str, str], ...] = (
-    ('blocks', 'backbone.layers'),
-    ('projector_decoder_blocks', 'neck.blocks'),
-    ('predictor_decoder_blocks', 'head.blocks'),
-    ('mm_blocks', 'target_encoder.module.0.layers'),
-    ('mm_projector_decoder_blocks', 'target_encoder.module.1.blocks'),
+#: Official transformer-block lists -> ours (the block index is kept), and
+#: whether the block's norms are BatchNorm (projector / predictor) or
+#: LayerNorm (encoder).
+OFFICIAL_BLOCK_GROUPS: Tuple[Tuple[str, str, bool], ...] = (
+    ('blocks', 'backbone.layers', False),
+    ('projector_decoder_blocks', 'neck.blocks', True),
+    ('predictor_decoder_blocks', 'head.blocks', True),
+    ('mm_blocks', 'target_encoder.module.0.layers', False),
+    ('mm_projector_decoder_blocks', 'target_encoder.module.1.blocks', True),
 )
 
+#: Tensor names of a Linear or LayerNorm, and of a BatchNorm (with buffers).
+WEIGHT_BIAS = ('weight', 'bias')
+BN_TENSORS = ('weight', 'bias', 'running_mean', 'running_var',
+              'num_batches_tracked')
+
 #: Inside one block: timm ``Block`` -> mmpretrain ``TransformerEncoderLayer``
-#: (the same renaming as mmseg's ``beit2mmseg``, spec §8.3 / §8.4).
-TIMM_BLOCK_TO_MMPRETRAIN: Tuple[Tuple[str, str], ...] = (
-    ('norm1', 'ln1'),
-    ('attn.qkv', 'attn.qkv'),
-    ('attn.proj', 'attn.proj'),
-    ('norm2', 'ln2'),
-    ('mlp.fc1', 'ffn.layers.0.0'),
-    ('mlp.fc2', 'ffn.layers.1'),
+#: (the same renaming as mmseg's ``beit2mmseg``, spec §8.3 / §8.4), with the
+#: tensor names each module may hold.
+TIMM_BLOCK_TO_MMPRETRAIN: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (
+    ('norm1', 'ln1', WEIGHT_BIAS),
+    ('attn.qkv', 'attn.qkv', WEIGHT_BIAS),
+    ('attn.proj', 'attn.proj', WEIGHT_BIAS),
+    ('norm2', 'ln2', WEIGHT_BIAS),
+    ('mlp.fc1', 'ffn.layers.0.0', WEIGHT_BIAS),
+    ('mlp.fc2', 'ffn.layers.1', WEIGHT_BIAS),
+)
+
+#: Extra rules of BatchNorm blocks: the release's BN wrapper holds the
+#: ``BatchNorm1d`` as child ``bn`` (see the module docstring).
+BN_BLOCK_NORMS: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (
+    ('norm1.bn', 'ln1', BN_TENSORS),
+    ('norm2.bn', 'ln2', BN_TENSORS),
 )
 
 #: Official keys that are known and deliberately not carried over, with the
@@ -123,15 +142,24 @@ def _leaf_rule(src: str, dst: str) -> Rule:
 
 
 def _block_rules(src_group: str, dst_group: str,
-                 inner: Sequence[Tuple[str, str]]) -> List[Rule]:
-    return [(rf'^{re.escape(src_group)}\.(\d+)\.{re.escape(a)}\.(\w+)$',
-             rf'{dst_group}.\1.{b}.\2') for a, b in inner]
+                 inner: Sequence[Tuple[str, str, Tuple[str, ...]]]
+                 ) -> List[Rule]:
+    rules = []
+    for a, b, tensors in inner:
+        names = '|'.join(tensors)
+        rules.append(
+            (rf'^{re.escape(src_group)}\.(\d+)\.{re.escape(a)}\.({names})$',
+             rf'{dst_group}.\1.{b}.\2'))
+    return rules
 
 
 def _build_official_rules() -> Tuple[Rule, ...]:
     rules: List[Rule] = []
-    for src, dst in OFFICIAL_BLOCK_GROUPS:
-        rules += _block_rules(src, dst, TIMM_BLOCK_TO_MMPRETRAIN)
+    for src, dst, batch_norm in OFFICIAL_BLOCK_GROUPS:
+        inner = TIMM_BLOCK_TO_MMPRETRAIN
+        if batch_norm:
+            inner = BN_BLOCK_NORMS + inner
+        rules += _block_rules(src, dst, inner)
     rules += [_leaf_rule(src, dst) for src, dst in OFFICIAL_LEAF_MODULES]
     rules += [(pattern, None) for pattern, _ in OFFICIAL_IGNORED]
     return tuple(rules)
@@ -145,8 +173,8 @@ OFFICIAL_TO_MMSIAMESEIM_RULES: Tuple[Rule, ...] = _build_official_rules()
 def _backbone_timm_rules() -> Tuple[Rule, ...]:
     """mmpretrain ``VisionTransformer`` names -> timm names (no prefix)."""
     rules: List[Rule] = _block_rules('layers', 'blocks',
-                                     [(b, a)
-                                      for a, b in TIMM_BLOCK_TO_MMPRETRAIN])
+                                     [(b, a, t)
+                                      for a, b, t in TIMM_BLOCK_TO_MMPRETRAIN])
     online = BACKBONE_PREFIXES['online']
     for src, dst in OFFICIAL_LEAF_MODULES:
         if dst.startswith(online):
@@ -430,88 +458,3 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
             raise ValueError('no timm name for backbone keys: ' +
                              ', '.join(unmatched))
     return OrderedDict((prefix + k, v) for k, v in out.items())
-
-
-# --------------------------------------------------------------------------
-# File reading for the converter tools
-# --------------------------------------------------------------------------
-
-
-def _allow_namespace():
-    """Admit ``argparse.Namespace`` in ``weights_only`` loads (torch>=2.5)."""
-    safe_globals = getattr(torch.serialization, 'safe_globals', None)
-    if safe_globals is None:
-        return contextlib.nullcontext()
-    return safe_globals([argparse.Namespace])
-
-
-def load_checkpoint_for_conversion(path: str, trusted: bool = False) -> dict:
-    """Read a checkpoint file for conversion, with errors naming the file.
-
-    Third-party files are read with ``weights_only=True``
-    (:func:`load_state_dict_safely`); ``argparse.Namespace`` is admitted
-    besides tensors and containers, because MAE-style training scripts store
-    their arguments as one (``checkpoint['args']``) and a namespace cannot
-    run code. ``trusted=True`` reads with full pickle
-    (:func:`load_trusted_checkpoint`): only for files your own training
-    runs wrote (mmengine checkpoints hold Python objects).
-
-    Args:
-        path (str): The ``.pth`` file.
-        trusted (bool): Use full pickle. Defaults to False.
-
-    Returns:
-        dict: The loaded checkpoint.
-
-    Raises:
-        FileNotFoundError: If ``path`` does not exist.
-        ValueError: If the file is not a readable PyTorch checkpoint
-            (corrupt, truncated, another format) or, without ``trusted``,
-            holds pickled objects other than tensors.
-    """
-    path = osp.expanduser(str(path))
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint file {path} does not exist')
-    try:
-        if trusted:
-            ckpt = load_trusted_checkpoint(path, map_location='cpu')
-        else:
-            with _allow_namespace():
-                ckpt = load_state_dict_safely(path, map_location='cpu')
-    except ValueError as e:
-        if zipfile.is_zipfile(path):
-            raise ValueError(f'{e} Converter tools: pass --trusted '
-                             '(full pickle) if you wrote it yourself.') from e
-        raise ValueError(f'{path} is not a readable PyTorch checkpoint '
-                         '(corrupt or truncated file?)') from e
-    except Exception as e:  # torch raises many types on damaged files
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ''
-        raise ValueError(f'{path} is not a readable PyTorch checkpoint '
-                         '(corrupt or truncated file?): '
-                         f'{type(e).__name__}: {first}') from e
-    if not isinstance(ckpt, dict):
-        raise ValueError(f'{path} holds a {type(ckpt).__name__}, not a '
-                         'checkpoint dict')
-    return ckpt
-
-
-def read_for_conversion(path: str, trusted: bool = False) -> tuple:
-    """Load, unwrap and classify a checkpoint for the converter tools.
-
-    Args:
-        path (str): The checkpoint file.
-        trusted (bool): Read with full pickle (the user's own files).
-
-    Returns:
-        tuple: ``(state_dict, layout)`` with ``layout`` from
-        :func:`detect_layout`.
-
-    Raises:
-        FileNotFoundError | ValueError: With a message naming ``path``.
-    """
-    ckpt = load_checkpoint_for_conversion(path, trusted=trusted)
-    try:
-        state_dict = unwrap_state_dict(ckpt)
-        return state_dict, detect_layout(state_dict)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f'{path}: {e}') from e

@@ -255,8 +255,8 @@ def test_metafile_lists_every_config():
 def test_every_config_is_in_a_metafile_with_a_readme():
     import yaml
     listed = set()
-    for meta_path in glob.glob(osp.join(ROOT, 'configs', '*',
-                                        'metafile.yml')):
+    for meta_path in glob.glob(
+            osp.join(ROOT, 'configs', '**', 'metafile.yml'), recursive=True):
         with open(meta_path) as f:
             meta = yaml.safe_load(f)
         for collection in meta['Collections']:

@@ -237,18 +237,25 @@ def test_checkpoint_loading(tmp_path):
     rand, _ = build_frozen_encoder(config, 'none')
     assert not torch.equal(rand.backbone.layers[0].attn.qkv.weight,
                            backbone.layers[0].attn.qkv.weight)
-    # A checkpoint with pickled objects needs trust.
+    # A checkpoint with pickled objects (as mmengine writes) needs trust:
+    # the flag, or the run's manifest; a work-dir look-alike is not enough.
+    from mmengine.logging import HistoryBuffer
+
+    from mmsiameseim.utils import record_run_checkpoint
     run_dir = osp.join(str(tmp_path), 'run')
     os.makedirs(run_dir)
     pickled = osp.join(run_dir, 'epoch_1.pth')
-    torch.save(
-        dict(state_dict=state, meta=argparse.Namespace(epoch=1)), pickled)
-    with pytest.raises(ValueError, match='--trusted-checkpoint'):
+    torch.save(dict(state_dict=state, meta=dict(loss=HistoryBuffer())),
+               pickled)
+    with pytest.raises(ValueError, match='--trusted'):
         build_frozen_encoder(config, pickled)
     build_frozen_encoder(config, pickled, trusted=True)
     with open(osp.join(run_dir, 'last_checkpoint'), 'w') as f:
         f.write(pickled)
-    enc2, _ = build_frozen_encoder(config, pickled)  # an mmengine work dir
+    with pytest.raises(ValueError, match='epoch_1.pth'):
+        build_frozen_encoder(config, pickled)
+    record_run_checkpoint(pickled)  # what SafeResumeRunner does on save
+    enc2, _ = build_frozen_encoder(config, pickled)
     assert torch.equal(enc2.backbone.cls_token, backbone.cls_token)
     # Missing backbone weights are an error, not a silent random init.
     partial = osp.join(str(tmp_path), 'partial.pth')

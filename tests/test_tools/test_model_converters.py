@@ -233,3 +233,100 @@ def test_backbone_tool_errors_name_the_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(head_only) in err and 'no target encoder' in err
     assert not dst.exists()
+
+
+# --------------------------------------------------------------------------
+# The release's real key layout (a fixture written out from it, not from
+# our rules): every key maps with --strict
+# --------------------------------------------------------------------------
+KEY_FIXTURE = osp.join(ROOT, 'tests', 'data',
+                       'official_siameseim_small_keys.txt')
+
+
+def read_key_fixture():
+    """``{key: shape}`` of the checked-in release key list."""
+    keys = {}
+    with open(KEY_FIXTURE) as f:
+        for line in f:
+            if not line.strip() or line.startswith('#'):
+                continue
+            key, shape = line.split()
+            keys[key] = () if shape == '()' else tuple(
+                int(n) for n in shape.split('x'))
+    return keys
+
+
+def release_state_dict(seed=0):
+    """Random tensors of the fixture's keys and shapes."""
+    g = torch.Generator().manual_seed(seed)
+    sd = {}
+    for key, shape in read_key_fixture().items():
+        if key.endswith('num_batches_tracked'):
+            sd[key] = torch.tensor(1000 + len(sd))
+        elif key.endswith('running_var'):
+            sd[key] = torch.rand(shape, generator=g) + 0.5
+        else:
+            sd[key] = torch.randn(shape, generator=g)
+    return sd
+
+
+def _small_release_model():
+    """Our model at the fixture's sizes (encoder MLP 128, depths 2 / 4)."""
+    return build_tiny(
+        backbone=dict(
+            arch=dict(
+                embed_dims=32,
+                num_layers=2,
+                num_heads=2,
+                feedforward_channels=128)),
+        neck=dict(depth=2),
+        head=dict(depth=4))
+
+
+def test_release_key_layout_converts_strictly(tmp_path):
+    keys = read_key_fixture()
+    assert len(keys) == 210
+    bn = [k for k in keys if '.bn.' in k]
+    assert len(bn) == 80  # 5 tensors x 2 norms x (2 + 4 + 2) BN blocks
+    sd = release_state_dict()
+    src = _official_file(tmp_path, sd, 'release.pth')
+    dst = tmp_path / 'converted.pth'
+    result = _run(OFFICIAL_TOOL, src, dst, '--strict', cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert '210 source keys: 209 mapped, 1 ignored, 0 unmapped' in \
+        result.stdout
+    converted = _read(dst)['state_dict']
+    model = _small_release_model()
+    load = model.load_state_dict(converted, strict=True)
+    assert not load.missing_keys and not load.unexpected_keys
+    report = official_tool.convert_official_checkpoint(sd)
+    assert len(report.renamed) == 209 and report.unmapped == []
+    for old, new in report.renamed.items():
+        assert torch.equal(converted[new], sd[old]), (old, new)
+    # the BN tensors land in TokenBN's ln1 / ln2, running stats included
+    got = model.state_dict()
+    for group, ours in (('projector_decoder_blocks', 'neck.blocks'),
+                        ('predictor_decoder_blocks', 'head.blocks'),
+                        ('mm_projector_decoder_blocks',
+                         'target_encoder.module.1.blocks')):
+        for name in ('running_mean', 'running_var', 'num_batches_tracked',
+                     'weight'):
+            assert torch.equal(got[f'{ours}.1.ln2.{name}'],
+                               sd[f'{group}.1.norm2.bn.{name}'])
+
+
+@pytest.mark.parametrize('bad_key,shape', [
+    ('projector_decoder_blocks.0.norm1.running_mean', (32, )),  # no ``.bn``
+    ('blocks.0.norm1.bn.weight', (32, )),  # the encoder has no BN
+    ('predictor_decoder_blocks.0.ls1.gamma', (32, )),
+])
+def test_release_layout_with_an_unknown_key_fails_strict(
+        tmp_path, bad_key, shape):
+    sd = release_state_dict()
+    sd[bad_key] = torch.ones(shape)
+    src = _official_file(tmp_path, sd, 'release.pth')
+    dst = tmp_path / 'converted.pth'
+    result = _run(OFFICIAL_TOOL, src, dst, '--strict', cwd=tmp_path)
+    assert result.returncode == 1
+    assert f'unmapped: {bad_key}' in result.stdout
+    assert 'nothing written' in result.stderr and not dst.exists()

@@ -1,7 +1,8 @@
-"""Resume with SafeResumeRunner; safe loading of weights from elsewhere."""
+"""The checkpoint service: resume, the run's manifest, the trust policy."""
 import importlib.util
 import itertools
 import json
+import os
 import os.path as osp
 import pickle
 import shutil
@@ -16,8 +17,10 @@ from mmengine.model import BaseModel
 from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS, RUNNERS
 from torch.utils.data import Dataset
 
-from mmsiameseim.utils import (SafeResumeRunner, load_state_dict_safely,
-                               load_trusted_checkpoint)
+from mmsiameseim.utils import (MANIFEST_NAME, SafeResumeRunner,
+                               UntrustedCheckpointError, load_backbone_weights,
+                               read_checkpoint, read_state_dict,
+                               written_by_run)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # Set by _mark_unpickled when a malicious payload gets unpickled.
@@ -35,6 +38,16 @@ class _Payload:
 
     def __reduce__(self):
         return (_mark_unpickled, ())
+
+
+class _FileWriter:
+    """Unpickling this creates the file ``path`` (``open(path, 'w')``)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, 'w'))
 
 
 @MODELS.register_module(name='CkptTestToyModel', force=True)
@@ -172,12 +185,36 @@ def trained(tmp_path_factory):
 
 def test_torch_default_refuses_mmengine_checkpoint(trained):
     # The problem the runner solves: torch's default (weights_only) refuses
-    # mmengine's own training checkpoints.
+    # mmengine's own training checkpoints; the run's manifest vouches for
+    # its own files, so the service reads them with full pickle.
     with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
         torch.load(trained['ckpt'], map_location='cpu')
-    full = load_trusted_checkpoint(trained['ckpt'])
+    assert written_by_run(trained['ckpt'])
+    manifest = json.loads(
+        (trained['work_dir'] / MANIFEST_NAME).read_text())
+    assert set(manifest) == {'iter_2.pth'}
+    full = read_checkpoint(trained['ckpt'])
     assert full['meta']['iter'] == 2
     _assert_state_equal(full['state_dict'], trained['state'])
+
+
+def test_manifest_vouches_only_for_the_bytes_it_recorded(trained, tmp_path):
+    # a copy elsewhere (no manifest) and a changed file are not the run's
+    copy = tmp_path / 'iter_2.pth'
+    shutil.copy(trained['ckpt'], copy)
+    assert not written_by_run(str(copy))
+    with pytest.raises(UntrustedCheckpointError) as err:
+        read_checkpoint(str(copy))
+    assert str(copy) in str(err.value) and '--trusted' in str(err.value)
+    assert read_checkpoint(str(copy), trusted=True)['meta']['iter'] == 2
+    shutil.copy(trained['work_dir'] / MANIFEST_NAME, tmp_path)
+    assert written_by_run(str(copy))  # same name, same bytes
+    with open(copy, 'r+b') as f:  # same size, one byte changed
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 1]))
+    assert not written_by_run(str(copy))
 
 
 def test_auto_resume_continues_counter_and_weights(trained, tmp_path):
@@ -215,20 +252,50 @@ def test_resume_from_explicit_path_restores_optimizer(trained, tmp_path):
             state[key]['momentum_buffer'], buf, rtol=0, atol=0)
 
 
-def test_load_from_own_checkpoint_is_safe_unless_trusted(trained, tmp_path):
+def test_load_from_foreign_run_checkpoint_needs_trust(trained, tmp_path):
+    # The run's own file loads (manifest); the same bytes elsewhere do not,
+    # unless the config vouches for them.
     runner = _build(
-        _cfg(tmp_path / 'a', max_iters=2, load_from=trained['ckpt']))
-    with pytest.raises(ValueError, match='iter_2.pth'):
+        _cfg(tmp_path / 'own', max_iters=2, load_from=trained['ckpt']))
+    runner.load_or_resume()
+    _assert_state_equal(_state(runner.model), trained['state'])
+    copy = tmp_path / 'downloaded.pth'
+    shutil.copy(trained['ckpt'], copy)
+    runner = _build(_cfg(tmp_path / 'a', max_iters=2, load_from=str(copy)))
+    with pytest.raises(ValueError, match='downloaded.pth'):
         runner.load_or_resume()
     runner = _build(
         _cfg(
             tmp_path / 'b',
             max_iters=2,
-            load_from=trained['ckpt'],
+            load_from=str(copy),
             load_from_trusted=True))
     runner.load_or_resume()
     assert runner.iter == 0  # weights only, no resume
     _assert_state_equal(_state(runner.model), trained['state'])
+
+
+def test_auto_resume_refuses_a_planted_checkpoint(trained, tmp_path):
+    """A file saved into a work dir and named by ``last_checkpoint`` (what
+    any download into the folder can become) is not unpickled: no code
+    runs, and the error names the file and how to trust it."""
+    work_dir = tmp_path / 'planted'
+    shutil.copytree(trained['work_dir'], work_dir)
+    marker = tmp_path / 'pwned.txt'
+    evil = work_dir / 'iter_3.pth'
+    state = torch.load(trained['ckpt'], weights_only=False)
+    state['meta']['payload'] = _FileWriter(marker)
+    torch.save(state, evil)
+    (work_dir / 'last_checkpoint').write_text(str(evil))
+    runner = _build(_cfg(work_dir, max_iters=4, resume=True))
+    with pytest.raises(UntrustedCheckpointError) as err:
+        runner.train()
+    assert not marker.exists()
+    message = str(err.value)
+    assert str(evil) in message and 'load_from_trusted' in message
+    # sanity check of the payload: full pickle does write the file
+    read_checkpoint(str(evil), trusted=True)
+    assert marker.exists()
 
 
 @pytest.fixture
@@ -257,7 +324,7 @@ def test_load_from_pickled_object_fails_without_running_it(weights, tmp_path):
         runner.load_or_resume()
     assert UNPICKLED == []
     # Sanity check of the payload itself: full pickle does run it.
-    load_trusted_checkpoint(weights['evil'])
+    read_checkpoint(weights['evil'], trusted=True)
     assert UNPICKLED == [True]
 
 
@@ -278,15 +345,55 @@ def test_pretrained_init_cfg_is_safe(weights):
     assert UNPICKLED == []
 
 
-def test_load_state_dict_safely(weights, tmp_path):
-    _assert_state_equal(
-        load_state_dict_safely(weights['plain']), weights['state'])
-    with pytest.raises(ValueError, match='evil.pth'):
-        load_state_dict_safely(weights['evil'])
+def test_read_checkpoint_errors_name_the_file(weights, tmp_path):
+    _assert_state_equal(read_checkpoint(weights['plain']), weights['state'])
+    with pytest.raises(UntrustedCheckpointError, match='evil.pth'):
+        read_checkpoint(weights['evil'])
+    # the folder of a run (last_checkpoint beside it) does not vouch
+    (tmp_path / 'last_checkpoint').write_text(weights['evil'])
+    with pytest.raises(UntrustedCheckpointError, match='evil.pth'):
+        read_checkpoint(weights['evil'])
     assert UNPICKLED == []
-    missing = tmp_path / 'nope.pth'
     with pytest.raises(FileNotFoundError, match='nope.pth'):
-        load_state_dict_safely(str(missing))
+        read_checkpoint(str(tmp_path / 'nope.pth'))
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(open(weights['plain'], 'rb').read()[:200])
+    with pytest.raises(ValueError, match='truncated.pth.*corrupt'):
+        read_checkpoint(str(truncated))
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    with pytest.raises(ValueError, match='empty.pth'):
+        read_checkpoint(str(empty))
+
+
+def test_backbone_extraction_through_the_service(trained, tmp_path):
+    """Unwrapping ``state_dict`` / ``model`` / ``module.`` and picking the
+    online or the EMA encoder: the same tensors as the source keys."""
+    torch.manual_seed(0)
+    online = {'backbone.cls_token': torch.randn(1, 1, 4),
+              'backbone.layers.0.ln1.weight': torch.randn(4)}
+    ema = {k.replace('backbone.', 'target_encoder.module.0.'): v + 1
+           for k, v in online.items()}
+    extra = {'neck.proj.weight': torch.randn(4, 4)}
+    for i, wrap in enumerate([
+            lambda sd: dict(state_dict=sd, meta=dict(epoch=1)),
+            lambda sd: dict(model={'module.' + k: v
+                                   for k, v in sd.items()}), lambda sd: sd
+    ]):
+        path = tmp_path / f'ckpt{i}.pth'
+        torch.save(wrap({**online, **ema, **extra}), path)
+        got = load_backbone_weights(str(path))
+        assert set(got) == {'cls_token', 'layers.0.ln1.weight'}
+        assert torch.equal(got['cls_token'], online['backbone.cls_token'])
+        got = load_backbone_weights(str(path), source='target')
+        assert torch.equal(got['layers.0.ln1.weight'],
+                           online['backbone.layers.0.ln1.weight'] + 1)
+        sd, layout = read_state_dict(str(path))
+        assert layout == 'mmsiameseim' and 'neck.proj.weight' in sd
+    with pytest.raises(ValueError, match='nothing.pth'):
+        torch.save({'neck.proj.weight': torch.ones(1),
+                    'backbone.x': torch.ones(1)}, tmp_path / 'nothing.pth')
+        load_backbone_weights(str(tmp_path / 'nothing.pth'), source='target')
 
 
 def _load_tool(name):
@@ -338,21 +445,31 @@ def test_train_and_test_tools_resume_and_evaluate(tmp_path, monkeypatch):
     ])
     assert (work_dir / 'start_iters.txt').read_text().split() == ['0', '2']
     ckpt = str(work_dir / 'iter_4.pth')
-    assert load_trusted_checkpoint(ckpt)['meta']['iter'] == 4
+    assert read_checkpoint(ckpt)['meta']['iter'] == 4
 
     test = _load_tool('test')
-    with pytest.raises(ValueError, match='iter_4.pth'):
+    # the run's own checkpoint evaluates as it is; a copy needs the flag
+    copy = str(tmp_path / 'copy.pth')
+    shutil.copy(ckpt, copy)
+    with pytest.raises(ValueError, match='copy.pth'):
         test.main([
-            str(cfg_file), ckpt, '--work-dir',
+            str(cfg_file), copy, '--work-dir',
             str(tmp_path / 'eval0'), *opts()
         ])
     out = tmp_path / 'metrics.json'
     test.main([
-        str(cfg_file), ckpt, '--work-dir',
+        str(cfg_file), copy, '--work-dir',
         str(tmp_path / 'eval'), '--trusted-checkpoint', '--out',
         str(out), '--out-item', 'metrics', *opts()
     ])
-    state = load_trusted_checkpoint(ckpt)['state_dict']
+    own = tmp_path / 'metrics_own.json'
+    test.main([
+        str(cfg_file), ckpt, '--work-dir',
+        str(tmp_path / 'eval_own'), '--out',
+        str(own), '--out-item', 'metrics', *opts()
+    ])
+    assert json.loads(own.read_text()) == json.loads(out.read_text())
+    state = read_checkpoint(ckpt)['state_dict']
     data = CkptTestToyDataset()
     errors = [(float(data[i]['inputs'] @ state['lin.weight'][0]) +
                float(state['lin.bias'][0]) - float(data[i]['targets']))**2

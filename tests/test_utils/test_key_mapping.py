@@ -42,6 +42,8 @@ def _timm_block(prefix, layer, bn):
                ('mlp.fc1', layer.ffn.layers[0][0]), ('mlp.fc2',
                                                      layer.ffn.layers[1]))
     for name, mod in norms:
+        # the release's BN wrapper holds its BatchNorm1d as child ``bn``
+        name = f'{name}.bn' if bn else name
         out[f'{prefix}.{name}.weight'] = mod.weight
         out[f'{prefix}.{name}.bias'] = mod.bias
         if bn:
@@ -130,6 +132,7 @@ def tiny():
 def _block_shapes(prefix, dim, ff, bn):
     shapes = {}
     for norm in ('norm1', 'norm2'):
+        norm = f'{norm}.bn' if bn else norm  # the release's BN wrapper
         shapes[f'{prefix}.{norm}.weight'] = (dim, )
         shapes[f'{prefix}.{norm}.bias'] = (dim, )
         if bn:
@@ -193,6 +196,8 @@ def make_official(seed=1):
 
 
 def _ref_norm(sd, p, x, bn):
+    if bn:
+        p += '.bn'
     w, b = sd[p + '.weight'], sd[p + '.bias']
     if bn:  # eval-mode BatchNorm1d over channels
         mean, var = sd[p + '.running_mean'], sd[p + '.running_var']

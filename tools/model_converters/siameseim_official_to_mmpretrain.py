@@ -25,8 +25,8 @@ if REPO_ROOT not in sys.path:
 
 import torch  # noqa: E402
 
-from mmsiameseim.utils.key_mapping import (  # noqa: E402
-    convert_official_checkpoint, read_for_conversion)
+from mmsiameseim.utils import (  # noqa: E402
+    convert_official_checkpoint, read_state_dict)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -53,7 +53,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     prog = osp.basename(__file__)
     try:
-        sd, layout = read_for_conversion(args.src, trusted=args.trusted)
+        sd, layout = read_state_dict(args.src, trusted=args.trusted)
     except (FileNotFoundError, ValueError) as e:
         print(f'{prog}: error: {e}', file=sys.stderr)
         return 1

@@ -293,18 +293,12 @@ def load_model(config, checkpoint: str, trusted: bool, device: str):
     """Build the config's model and load a checkpoint strictly."""
     from mmpretrain.registry import MODELS
 
-    from mmsiameseim.utils import (load_state_dict_safely,
-                                   load_trusted_checkpoint)
+    from mmsiameseim.utils import read_checkpoint, unwrap_state_dict
 
     # No init_weights(): the strict load below sets every parameter and
     # buffer (the fixed sin-cos tables too).
     model = MODELS.build(config.model)
-    if trusted:
-        state = load_trusted_checkpoint(checkpoint)
-    else:
-        state = load_state_dict_safely(checkpoint)
-    if isinstance(state, dict) and 'state_dict' in state:
-        state = state['state_dict']
+    state = unwrap_state_dict(read_checkpoint(checkpoint, trusted=trusted))
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()
 

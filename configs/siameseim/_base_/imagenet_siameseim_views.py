@@ -1,5 +1,5 @@
 # ImageNet-1k two-view pipeline of SiameseIM (spec §1-2): flip then
-# random-resized-crop per view (scale 0.08-1, bicubic), BYOL's asymmetric
+# random-resized-crop per view (scale 0.08-1, PIL bicubic), BYOL's asymmetric
 # colour pair in RGB semantics, blockwise mask of exactly 118/196 patches.
 dataset_type = 'ImageNet'
 data_root = 'data/imagenet/'
@@ -28,6 +28,7 @@ views = dict(
     crop_ratio=(3. / 4., 4. / 3.),
     flip_prob=0.5,
     interpolation='bicubic',
+    backend='pillow',  # anti-aliased shrink, as the original's PIL crops
     online_pipeline=online_pipeline,
     target_pipeline=target_pipeline)
 mask_generator = dict(

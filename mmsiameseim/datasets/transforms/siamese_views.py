@@ -6,12 +6,14 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import mmcv
 import numpy as np
-from mmcv.image.geometric import cv2_interp_codes
+from mmcv.image.geometric import cv2_interp_codes, pillow_interp_codes
 from mmcv.transforms import BaseTransform, Compose
 from mmpretrain.registry import TRANSFORMS
 
 # (flip, (top, left, height, width)) of one view, box in the flipped frame.
 ViewParams = Tuple[bool, Tuple[int, int, int, int]]
+# Interpolation names each resize backend accepts (mmcv's tables).
+_INTERP_CODES = {'cv2': cv2_interp_codes, 'pillow': pillow_interp_codes}
 
 
 def _check_range(value, name: str, low_open: float,
@@ -70,9 +72,18 @@ class SiameseIMViews(BaseTransform):
             (width / height), sampled log-uniformly. Defaults to (3/4, 4/3).
         flip_prob (float): Probability of the horizontal flip of each view.
             Defaults to 0.5.
-        interpolation (str): cv2 interpolation of the resize: 'nearest',
-            'bilinear', 'bicubic', 'area' or 'lanczos'. Defaults to
+        interpolation (str): Interpolation of the resize: 'nearest',
+            'bilinear', 'bicubic', 'area' or 'lanczos' ('area' only with
+            cv2, 'box' and 'hamming' only with pillow). Defaults to
             'bicubic'.
+        backend (str): Resize library, ``'cv2'`` or ``'pillow'``. Pillow
+            anti-aliases when it shrinks (its filter support grows with the
+            scale factor), as torchvision's ``RandomResizedCrop`` on PIL
+            images of the original implementation does; cv2 samples the
+            kernel at the output pixels only, which aliases fine detail
+            when a large crop shrinks to a small view. Pillow costs more
+            time per sample (see ``docs/benchmarks.md``). Defaults to
+            ``'cv2'``; the ImageNet configs use ``'pillow'``.
         online_pipeline (list[dict], optional): Transforms of view 1.
             Defaults to None (no colour ops).
         target_pipeline (list[dict], optional): Transforms of view 2.
@@ -93,7 +104,8 @@ class SiameseIMViews(BaseTransform):
                  online_pipeline: Optional[List[dict]] = None,
                  target_pipeline: Optional[List[dict]] = None,
                  channel_order: str = 'bgr',
-                 same_crop: bool = False) -> None:
+                 same_crop: bool = False,
+                 backend: str = 'cv2') -> None:
         if (not isinstance(img_size, numbers.Integral)
                 or isinstance(img_size, bool) or img_size < 1):
             raise ValueError('SiameseIMViews: `img_size` must be a positive '
@@ -106,10 +118,15 @@ class SiameseIMViews(BaseTransform):
             raise ValueError('SiameseIMViews: `flip_prob` must be in [0, 1], '
                              f'got {flip_prob!r}')
         self.flip_prob = float(flip_prob)
-        if interpolation not in cv2_interp_codes:
+        codes = _INTERP_CODES.get(backend)
+        if codes is None:
+            raise ValueError("SiameseIMViews: `backend` must be 'cv2' or "
+                             f"'pillow', got {backend!r}")
+        self.backend = backend
+        if interpolation not in codes:
             raise ValueError('SiameseIMViews: `interpolation` must be one of '
-                             f'{sorted(cv2_interp_codes)}, got '
-                             f'{interpolation!r}')
+                             f'{sorted(codes)} with the {backend} backend, '
+                             f'got {interpolation!r}')
         self.interpolation = interpolation
         if channel_order not in ('bgr', 'rgb'):
             raise ValueError("SiameseIMViews: `channel_order` must be 'bgr' "
@@ -233,7 +250,7 @@ class SiameseIMViews(BaseTransform):
         view = mmcv.imresize(
             crop, (self.img_size, self.img_size),
             interpolation=self.interpolation,
-            backend='cv2')
+            backend=self.backend)
         if view.ndim == 2:  # cv2 drops a singleton channel axis
             view = view[..., None]
         return view
@@ -295,6 +312,7 @@ class SiameseIMViews(BaseTransform):
                 f'crop_scale={self.crop_scale}, '
                 f'crop_ratio={self.crop_ratio}, flip_prob={self.flip_prob}, '
                 f'interpolation={self.interpolation!r}, '
+                f'backend={self.backend!r}, '
                 f'channel_order={self.channel_order!r}, '
                 f'same_crop={self.same_crop}, '
                 f'online_pipeline={self.online_pipeline}, '

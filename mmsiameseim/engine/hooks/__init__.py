@@ -1,4 +1,5 @@
 """Hooks of mmsiameseim."""
 from .knn_monitor import KNNMonitorHook
+from .pretrained_load_check import PretrainedLoadCheckHook
 
-__all__ = ['KNNMonitorHook']
+__all__ = ['KNNMonitorHook', 'PretrainedLoadCheckHook']

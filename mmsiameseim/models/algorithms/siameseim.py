@@ -30,7 +30,9 @@ class SiameseIM(BaseSelfSupervisor):
     backbone + projector, placed by the two crops' relative geometry, with
     the UniGrad dense loss. The order inside one step follows spec §4.2:
     online forward, EMA update from the current online weights, target
-    forward, loss.
+    forward, loss. Only parameters are averaged: the target's BN running
+    statistics are updated by the target batches alone (its projector runs
+    in train mode), as in the original implementation.
 
     Besides the method itself, three switches express the paper's ablation
     rows (spec §10.3): ``target_type`` (``'feature'`` or ``'pixel'``),
@@ -143,8 +145,16 @@ class SiameseIM(BaseSelfSupervisor):
         online = nn.Sequential(self.backbone, self.neck)
         if self.sync_free_ema:
             self._sync_free_ema_update(online)
-        else:
-            self.target_encoder.update_parameters(online)
+            return
+        # mmengine's averaged model copies the online buffers into the
+        # target when ``update_buffers=False``; the target keeps its own BN
+        # running statistics here (they come from target batches alone, as
+        # in the original), so they are put back after the update.
+        buffers = [b.clone() for b in self.target_encoder.module.buffers()]
+        self.target_encoder.update_parameters(online)
+        for b_avg, saved in zip(self.target_encoder.module.buffers(),
+                                buffers):
+            b_avg.copy_(saved)
 
     def _ema_host_steps(self) -> int:
         """``target_encoder.steps`` as a host int, read from the device once.
@@ -165,10 +175,12 @@ class SiameseIM(BaseSelfSupervisor):
     def _sync_free_ema_update(self, online: nn.Module) -> None:
         """``BaseAveragedModel.update_parameters`` with a host step count.
 
-        The same operations in the same order as mmengine's method; only the
-        ``steps`` handed to ``avg_func`` is a CPU tensor holding the same
-        value, so ``CosineEMA``'s momentum (``cos`` of a float32 tensor) is
-        computed on the host with the same float32 arithmetic.
+        The same parameter arithmetic in the same order as mmengine's
+        method; only the ``steps`` handed to ``avg_func`` is a CPU tensor
+        holding the same value, so ``CosineEMA``'s momentum (``cos`` of a
+        float32 tensor) is computed on the host with the same float32
+        arithmetic. Unlike mmengine's method, buffers are not copied from
+        the online model: the target's BN running statistics are its own.
         """
         ema = self.target_encoder
         steps = self._ema_host_steps()
@@ -183,9 +195,6 @@ class SiameseIM(BaseSelfSupervisor):
                 if p_avg.dtype.is_floating_point:
                     ema.avg_func(p_avg.data, src[k].data.to(p_avg.device),
                                  host_steps)
-        if not ema.update_buffers:
-            for b_avg, b_src in zip(ema.module.buffers(), online.buffers()):
-                b_avg.data.copy_(b_src.data.to(b_avg.device))
         ema.steps.add_(1)
         self._ema_steps_cache.update(
             tensor=ema.steps, version=ema.steps._version, value=steps + 1)

@@ -180,6 +180,40 @@ def test_empty_pipelines_give_exact_crops(interpolation, code):
             assert (view == manual_view(img, params, 48, code)).all()
 
 
+def test_pillow_backend_gives_pil_resized_crops():
+    """``backend='pillow'``: each view is PIL's bicubic resize of the crop
+    (what the original's torchvision crop on PIL images computes), which
+    anti-aliases a shrink; the geometry is the cv2 backend's."""
+    from PIL import Image
+    rng = np.random.default_rng(5)
+    # high-frequency content: a 1-pixel checkerboard plus noise
+    yy, xx = np.mgrid[:160, :200]
+    board = ((yy + xx) % 2 * 200).astype(np.uint8)
+    img = np.clip(board[..., None] + rng.integers(0, 40, (160, 200, 3)), 0,
+                  255).astype(np.uint8)
+    kwargs = dict(img_size=32, crop_scale=(0.5, 1.0))
+    pil_views = SiameseIMViews(backend='pillow', **kwargs)
+    cv2_views = SiameseIMViews(**kwargs)
+    pil_records, cv2_records = instrument(pil_views), instrument(cv2_views)
+    for seed in range(6):
+        np.random.seed(seed)
+        out = pil_views(dict(img=img.copy()))
+        np.random.seed(seed)
+        ref = cv2_views(dict(img=img.copy()))
+        assert pil_records[-1] == cv2_records[-1]  # same boxes and flips
+        assert (out['rel_pos'] == ref['rel_pos']).all()
+        for view, cv2_view, (flip, (top, left, h, w)) in zip(
+                out['img'], ref['img'], pil_records[-1]):
+            src = img[:, ::-1] if flip else img
+            crop = np.ascontiguousarray(src[top:top + h, left:left + w])
+            expected = np.asarray(
+                Image.fromarray(crop).resize((32, 32), Image.BICUBIC))
+            assert (view == expected).all()
+            # the checkerboard averages out in PIL's shrink (anti-aliased)
+            # but survives as large swings in cv2's point-sampled resize
+            assert view.astype(float).std() < 0.5 * cv2_view.std()
+
+
 def test_crop_fallback_and_scale_range():
     views = SiameseIMViews(img_size=8, crop_scale=(1.0, 1.0), flip_prob=0.)
     # Too wide for any ratio in (3/4, 4/3) at full area: central fallback
@@ -300,6 +334,8 @@ def test_grayscale_input_and_seeding():
     (dict(crop_ratio=0.5), 'crop_ratio'),
     (dict(flip_prob=1.2), 'flip_prob'),
     (dict(interpolation='cubic'), 'interpolation'),
+    (dict(interpolation='area', backend='pillow'), 'interpolation'),
+    (dict(backend='PIL'), 'backend'),
     (dict(channel_order='BGRA'), 'channel_order'),
     (dict(same_crop='yes'), 'same_crop'),
 ])

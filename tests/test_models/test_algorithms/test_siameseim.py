@@ -96,6 +96,57 @@ def test_ema_follows_online_after_step():
         torch.testing.assert_close(v, before[k] * (1 - m) + online[k] * m)
 
 
+@pytest.mark.parametrize('sync_free_ema', [True, False])
+def test_target_bn_statistics_come_from_target_batches_alone(sync_free_ema):
+    """As in the original, only parameters are averaged: after N steps the
+    target projector's BN running statistics are those of the target
+    batches alone (running averages of the inputs its BN layers saw),
+    independent of the online branch's statistics."""
+    torch.manual_seed(0)
+    model = build_tiny(sync_free_ema=sync_free_ema)
+    model.train()
+    optim = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=0.05)
+    target_bns = [
+        m for m in model.target_encoder.module[1].modules()
+        if type(m).__name__ == 'TokenBatchNorm'
+    ]
+    assert len(target_bns) == 2  # one block, ln1 and ln2
+    seen = {id(m): [] for m in target_bns}
+    handles = [
+        m.register_forward_pre_hook(
+            lambda mod, args: seen[id(mod)].append(
+                args[0].detach().reshape(-1, mod.num_features).double()))
+        for m in target_bns
+    ]
+    steps = 4
+    for step in range(steps):
+        views, samples = make_batch(seed=step)
+        loss = model.loss(views, samples)['loss']
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    for h in handles:
+        h.remove()
+    for bn in target_bns:
+        batches = seen[id(bn)]
+        assert len(batches) == steps  # the target forward of every step
+        mean = torch.zeros(bn.num_features, dtype=torch.float64)
+        var = torch.ones(bn.num_features, dtype=torch.float64)
+        for x in batches:  # PyTorch's running-average rule, momentum 0.1
+            mean = 0.9 * mean + 0.1 * x.mean(0)
+            var = 0.9 * var + 0.1 * x.var(0, unbiased=True)
+        torch.testing.assert_close(bn.running_mean.double(), mean,
+                                   rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(bn.running_var.double(), var,
+                                   rtol=1e-5, atol=1e-6)
+        assert int(bn.num_batches_tracked) == steps
+    online_bn = model.neck.blocks[0].ln1
+    assert online_bn.num_batches_tracked == steps
+    assert not torch.allclose(online_bn.running_mean,
+                              target_bns[0].running_mean, atol=1e-3)
+
+
 def test_masked_forward_keeps_visible_tokens_in_raster_order():
     model = build_tiny()
     backbone = model.backbone

@@ -1,0 +1,268 @@
+"""Check that pretrained weights really arrived in a built model.
+
+mmengine, mmseg and mmdet load pretrained weights with ``strict=False`` and
+report mismatched keys at INFO level, or not at all (mmseg's ``MAE`` /
+``BEiT`` backbones discard the result of ``load_state_dict``): a backbone
+that silently stays random is the most common transfer failure. After the
+model's ``init_weights()``, :func:`check_loaded_weights` compares every
+tensor of the source file with the model's tensor of the same name, and
+lists the model tensors that no source tensor set ("fresh"), which must be
+exactly a documented set (new heads, relative position tables, layer-scale
+factors...). Tensors that the loader changes on purpose (an absolute
+position table resized to another grid) are compared after the same
+change, computed independently.
+"""
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+
+#: ``{regex: fn(source_tensor, model_tensor) -> expected model tensor}``.
+Transforms = Mapping[str, Callable[[torch.Tensor, torch.Tensor],
+                                   torch.Tensor]]
+
+
+@dataclass
+class WeightCheckReport:
+    """What :func:`check_loaded_weights` found.
+
+    Attributes:
+        equal (list[str]): Source keys whose tensors the model holds
+            unchanged (or changed exactly as a documented transform says).
+        transformed (list[str]): The subset of ``equal`` compared through a
+            transform.
+        mismatched (dict[str, float]): Keys whose values differ, with the
+            largest absolute difference.
+        shape_mismatch (dict[str, tuple]): Keys present in both with
+            different shapes (source shape, model shape).
+        not_in_model (list[str]): Source keys the model does not have
+            (they were dropped by the load).
+        fresh (list[str]): Model keys the source does not have and that
+            match one of the expected patterns.
+        unexpected_fresh (list[str]): Model keys the source does not have
+            and that no expected pattern explains.
+    """
+    equal: List[str] = field(default_factory=list)
+    transformed: List[str] = field(default_factory=list)
+    mismatched: Dict[str, float] = field(default_factory=dict)
+    shape_mismatch: Dict[str, Tuple[tuple, tuple]] = field(
+        default_factory=dict)
+    not_in_model: List[str] = field(default_factory=list)
+    fresh: List[str] = field(default_factory=list)
+    unexpected_fresh: List[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every source tensor arrived and only expected keys are fresh."""
+        return not (self.mismatched or self.shape_mismatch
+                    or self.not_in_model or self.unexpected_fresh)
+
+    def summary(self) -> str:
+        """A multi-line, human-readable account."""
+        lines = [
+            f'{len(self.equal)} source tensors equal in the model '
+            f'({len(self.transformed)} after a documented transform: '
+            f'{", ".join(self.transformed) or "none"}); '
+            f'{len(self.fresh)} model tensors start fresh as expected'
+        ]
+        for key, diff in self.mismatched.items():
+            lines.append(f'  DIFFERENT  {key} (max |diff| {diff:.3g})')
+        for key, (src, dst) in self.shape_mismatch.items():
+            lines.append(f'  SHAPE      {key}: source {src}, model {dst}')
+        for key in self.not_in_model:
+            lines.append(f'  NOT LOADED {key} (no such tensor in the model)')
+        for key in self.unexpected_fresh:
+            lines.append(f'  FRESH      {key} (not in the source and not '
+                         'in the documented fresh set)')
+        lines.append('OK' if self.ok else 'FAILED: the pretrained weights '
+                     'did not arrive as documented')
+        return '\n'.join(lines)
+
+    def raise_if_failed(self, what: str = 'pretrained weights') -> None:
+        """Raise ``RuntimeError`` with :meth:`summary` unless :attr:`ok`."""
+        if not self.ok:
+            raise RuntimeError(f'{what}: the load check failed\n' +
+                               self.summary())
+
+
+def check_loaded_weights(model_state: Mapping[str, torch.Tensor],
+                         source: Mapping[str, torch.Tensor],
+                         expected_fresh: Sequence[str] = (),
+                         transforms: Transforms = None,
+                         atol: float = 0.) -> WeightCheckReport:
+    """Compare a model's tensors with the source it was initialised from.
+
+    Args:
+        model_state (Mapping): The model's (or a sub-module's) state dict
+            after ``init_weights()``, in the source's key names.
+        source (Mapping): The tensors the model was meant to load.
+        expected_fresh (Sequence[str]): Regexes (``re.fullmatch``) of the
+            model keys that no source tensor sets by design.
+        transforms (Mapping, optional): ``{regex: fn}``: for matching keys
+            the model must hold ``fn(source_tensor, model_tensor)``
+            (e.g. a position table resized to the model's grid) instead
+            of the source tensor itself.
+        atol (float): Tolerance of the comparison (transformed tensors get
+            at least 1e-5, for float round-off of independent
+            implementations). Defaults to 0 (bit-identical).
+
+    Returns:
+        WeightCheckReport: The comparison.
+    """
+    transforms = dict(transforms or {})
+    fresh_patterns = [re.compile(p) for p in expected_fresh]
+    report = WeightCheckReport()
+    for key, src in source.items():
+        if key not in model_state:
+            report.not_in_model.append(key)
+            continue
+        dst = model_state[key]
+        fn = next((f for p, f in transforms.items() if re.fullmatch(p, key)),
+                  None)
+        expected = src if fn is None else fn(src, dst)
+        if tuple(expected.shape) != tuple(dst.shape):
+            report.shape_mismatch[key] = (tuple(src.shape), tuple(dst.shape))
+            continue
+        tol = atol if fn is None else max(atol, 1e-5)
+        diff = (dst.detach().cpu().double() -
+                expected.detach().cpu().double()).abs()
+        worst = float(diff.max()) if diff.numel() else 0.
+        if worst > tol:
+            report.mismatched[key] = worst
+            continue
+        report.equal.append(key)
+        if fn is not None:
+            report.transformed.append(key)
+    for key in model_state:
+        if key in source:
+            continue
+        if any(p.fullmatch(key) for p in fresh_patterns):
+            report.fresh.append(key)
+        else:
+            report.unexpected_fresh.append(key)
+    return report
+
+
+# --------------------------------------------------------------------------
+# Downstream backbones: what "loaded as documented" means for each class
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class BackboneLoadSpec:
+    """How a downstream backbone class loads an encoder file.
+
+    Attributes:
+        expected_fresh (Sequence[str]): Regexes of the backbone's keys that
+            no pretrained tensor sets (relative position tables, layer
+            scale, new norms...).
+        transforms (Mapping): ``{regex: fn(source, model_tensor)}`` for
+            tensors the loader changes on purpose (position tables resized
+            to the downstream grid).
+        source_prefix (str): Prefix of the encoder keys in the file that
+            the loader strips (``''`` for bare-key files). Defaults to ''.
+    """
+    expected_fresh: Sequence[str] = ()
+    transforms: Mapping = field(default_factory=dict)
+    source_prefix: str = ''
+
+
+#: ``{backbone class name: fn(backbone) -> BackboneLoadSpec}``; filled by
+#: the downstream modules (which import mmseg / mmdet) when a config
+#: imports them.
+_LOAD_SPECS: Dict[str, Callable[[torch.nn.Module], BackboneLoadSpec]] = {}
+
+
+def register_load_spec(*class_names: str) -> Callable:
+    """Decorator: ``fn(backbone) -> BackboneLoadSpec`` for these classes.
+
+    Args:
+        *class_names (str): Backbone class names (``type(m).__name__``).
+
+    Returns:
+        Callable: The decorator (returns ``fn`` unchanged).
+    """
+
+    def decorator(fn):
+        for name in class_names:
+            _LOAD_SPECS[name] = fn
+        return fn
+
+    return decorator
+
+
+def load_spec_for(backbone: torch.nn.Module) -> BackboneLoadSpec:
+    """The registered :class:`BackboneLoadSpec` of ``backbone``'s class.
+
+    Raises:
+        KeyError: If no spec is registered for the class (naming the known
+            ones).
+    """
+    name = type(backbone).__name__
+    if name not in _LOAD_SPECS:
+        raise KeyError(f'no pretrained-load check is known for backbone '
+                       f'{name}; known: {sorted(_LOAD_SPECS) or "none"} (a '
+                       'config registers them by importing its downstream '
+                       'module through custom_imports)')
+    return _LOAD_SPECS[name](backbone)
+
+
+def pretrained_path_of(backbone: torch.nn.Module) -> Optional[str]:
+    """The file a backbone initialises from: ``pretrained`` (mmseg style)
+    or ``init_cfg=dict(type='Pretrained', checkpoint=...)``; None if neither.
+    """
+    path = getattr(backbone, 'pretrained', None)
+    if isinstance(path, str) and path:
+        return path
+    init_cfg = getattr(backbone, 'init_cfg', None)
+    for cfg in (init_cfg if isinstance(init_cfg, list) else [init_cfg]):
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            return cfg.get('checkpoint')
+    return None
+
+
+def check_backbone_load(backbone: torch.nn.Module,
+                        source_path: Optional[str] = None,
+                        trusted: bool = False) -> WeightCheckReport:
+    """Check a downstream backbone against the encoder file it loaded.
+
+    Call after the model's ``init_weights()``.
+
+    Args:
+        backbone (nn.Module): The built backbone (mmseg ``MAE``, our ViTDet
+            backbone, ... with a registered :class:`BackboneLoadSpec`).
+        source_path (str, optional): The encoder file. Defaults to the
+            backbone's own (:func:`pretrained_path_of`).
+        trusted (bool): Read the file with full pickle (see
+            :func:`~mmsiameseim.utils.checkpoint.read_checkpoint`).
+            Defaults to False.
+
+    Returns:
+        WeightCheckReport: The comparison.
+
+    Raises:
+        ValueError: If no source file is given or configured.
+    """
+    from .checkpoint import read_checkpoint
+    from .key_mapping import unwrap_state_dict
+    spec = load_spec_for(backbone)
+    path = source_path or pretrained_path_of(backbone)
+    if not path:
+        raise ValueError(f'{type(backbone).__name__} has no pretrained file '
+                         '(neither `pretrained` nor an init_cfg of type '
+                         'Pretrained) and none was given')
+    state = unwrap_state_dict(read_checkpoint(path, trusted=trusted))
+    prefix = spec.source_prefix
+    source = {
+        k[len(prefix):]: v
+        for k, v in state.items() if k.startswith(prefix)
+    }
+    if not source:
+        raise ValueError(f'{path}: no encoder keys with prefix {prefix!r} '
+                         f'for {type(backbone).__name__}')
+    return check_loaded_weights(
+        backbone.state_dict(),
+        source,
+        expected_fresh=spec.expected_fresh,
+        transforms=spec.transforms)

@@ -17,8 +17,8 @@ if REPO_ROOT not in sys.path:
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 
-import mmsiameseim  # noqa: E402,F401  registers our modules
-from mmsiameseim.utils import SafeResumeRunner  # noqa: E402
+# mmsiameseim (torch, mmpretrain) is imported in main(), after the command
+# line is parsed: `mim train` runs `train.py -h` before every training run.
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -131,6 +131,7 @@ def build_runner(cfg: Config):
     ``SafeResumeRunner`` behaves like mmengine's ``Runner`` but can resume
     its own checkpoints under torch >= 2.6.
     """
+    from mmsiameseim.utils import SafeResumeRunner
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return SafeResumeRunner.from_cfg(cfg)
@@ -139,6 +140,8 @@ def build_runner(cfg: Config):
 def main(argv=None) -> None:
     """Entry point."""
     args = parse_args(argv)
+    # registers our modules and the `mmsiameseim::` config prefix
+    import mmsiameseim  # noqa: F401
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
     runner = build_runner(cfg)

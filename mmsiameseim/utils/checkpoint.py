@@ -60,6 +60,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
+from ..config_scope import collate_fn_without_scope
 from .key_mapping import (detect_layout, mmsiameseim_to_backbone,
                           unwrap_state_dict)
 
@@ -376,3 +377,28 @@ class SafeResumeRunner(Runner):
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
+
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        """Build a dataloader as mmengine's Runner does.
+
+        mmengine 0.10.7 turns ``collate_fn=dict(type=..., **kwargs)`` into
+        ``partial(fn, **kwargs)``, so the ``_scope_`` key it adds to every
+        dict of a ``pkg::`` base reaches the function (``TypeError:
+        default_collate() got an unexpected keyword argument '_scope_'``).
+        The scope means nothing to a plain function and is dropped here.
+
+        Args:
+            dataloader (DataLoader | dict): As in
+                :meth:`mmengine.runner.Runner.build_dataloader`.
+            seed (int, optional): Random seed. Defaults to None.
+            diff_rank_seed (bool): Different seeds per rank. Defaults to
+                False.
+
+        Returns:
+            DataLoader: The built dataloader.
+        """
+        return Runner.build_dataloader(
+            collate_fn_without_scope(dataloader),
+            seed=seed,
+            diff_rank_seed=diff_rank_seed)

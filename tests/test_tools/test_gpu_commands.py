@@ -5,7 +5,9 @@
 interpreter instead of the wheel install, tiny sizes and the CPU; the two
 run at the same time to keep the test short. The study runs two of its four
 methods (one SiameseIM row, one mmpretrain algorithm); the configs of all
-four are checked in test_gpu_study.py.
+four are checked in test_gpu_study.py. As on the GPU machine, mmdet cannot
+be imported in these runs (mmpretrain imports it only if present, which
+costs seconds per process here).
 """
 import json
 import os
@@ -22,10 +24,24 @@ def _records(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+NO_MMDET = ('import sys\n'
+            "sys.modules['mmdet'] = None  # not on the GPU machine either\n")
+
+
 def test_toy_commands_end_to_end(tmp_path):
+    site = tmp_path / 'site'
+    site.mkdir()
+    (site / 'sitecustomize.py').write_text(NO_MMDET)
     env = dict(os.environ, TOY='1', PYTHON=sys.executable,
                WORK_ROOT=str(tmp_path / 'runs'), METHODS='siameseim mae')
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (str(site), env.get('PYTHONPATH')) if p)
     env.pop('OUT', None)
+    # a checkpoint left by an earlier call on the same machine
+    stale = tmp_path / 'runs' / 'siameseim' / 'epoch_9.pth'
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b'not a checkpoint')
+    (stale.parent / 'last_checkpoint').write_text(str(stale))
     procs = {
         name: subprocess.Popen(
             ['bash', osp.join(GPU, f'{name}.sh'), str(tmp_path / 'out')],
@@ -83,6 +99,7 @@ def test_toy_commands_end_to_end(tmp_path):
             assert probe['lr'] == train['lr'] and probe['wall_seconds'] > 0
         assert mine['process']['returncode'] == 0
         assert not mine['process']['killed']
+    assert not stale.exists()
     table = (out / 'study_summary.md').read_text()
     assert '| siameseim | 0.0006 | 2 / 2 |' in table
     assert '| mae | 0.002 | 2 / 2 |' in table

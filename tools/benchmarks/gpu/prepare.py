@@ -262,11 +262,18 @@ def check_python312(files: Sequence[str], workdir: str) -> str:
             'they, mmsiameseim/ and tools/ byte-compile')
 
 
+# Local stand-ins for image packages that install the same modules under
+# another project name.
+ALIASES = {'opencv-python-headless': 'opencv-python'}
+
+
 def image_packages() -> List[str]:
-    """Project names of the GPU image (:file:`h200_image_packages.txt`)."""
+    """Project names of the GPU image (:file:`h200_image_packages.txt`),
+    plus the local stand-ins of :data:`ALIASES`."""
     with open(osp.join(HERE, 'h200_image_packages.txt')) as f:
-        return [normalize(line.strip()) for line in f
-                if line.strip() and not line.startswith('#')]
+        names = [normalize(line.strip()) for line in f
+                 if line.strip() and not line.startswith('#')]
+    return names + [ALIASES[n] for n in names if n in ALIASES]
 
 
 def gpu_like_venv(venv: str, dest: str) -> str:

@@ -49,6 +49,7 @@ import os
 import os.path as osp
 import platform
 import runpy
+import shutil
 import signal
 import struct
 import subprocess
@@ -471,11 +472,12 @@ def run_child(args: argparse.Namespace) -> int:
     if cuda:
         torch.cuda.empty_cache()
     ckpt = _last_checkpoint(args.work_dir)
-    if record['status'] != 'ok' or ckpt is None:
+    if ckpt is None:
         print(f'[study] {args.method}: no checkpoint to probe', flush=True)
         return 1
+    # a run that failed after an epoch is probed too (its record says so)
     config = osp.join(ROOT, spec['config'])
-    failures = 0
+    failures = int(record['status'] != 'ok')
     for tool in PROBES:
         out = osp.join(args.work_dir, f'{tool}.jsonl')
         if osp.exists(out):
@@ -570,10 +572,9 @@ def run_parent(args: argparse.Namespace) -> int:
     procs = OrderedDict()
     for method in args.methods:
         work_dir = osp.join(work_root, method)
-        os.makedirs(work_dir, exist_ok=True)
+        shutil.rmtree(work_dir, ignore_errors=True)  # no stale checkpoint
+        os.makedirs(work_dir)
         records = osp.join(work_dir, 'records.jsonl')
-        if osp.exists(records):
-            os.remove(records)
         cmd = [sys.executable, osp.abspath(__file__), '--child', method,
                '--size', size_name, '--work-dir', work_dir, '--records',
                records, '--num-workers', str(workers[method]),

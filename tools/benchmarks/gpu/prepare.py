@@ -228,13 +228,21 @@ def device_calls(root: str = ROOT, sizes: bool = True) -> List[dict]:
 # check
 # --------------------------------------------------------------------------
 def find_python312() -> Optional[str]:
-    """A CPython 3.12 interpreter on PATH or under ~/.pyenv, if any."""
-    found = shutil.which('python3.12')
-    if found:
-        return found
-    hits = sorted(glob.glob(osp.expanduser(
-        '~/.pyenv/versions/3.12*/bin/python3.12')))
-    return hits[-1] if hits else None
+    """A working CPython 3.12 interpreter on PATH or under ~/.pyenv.
+
+    A candidate counts only if it runs and says it is 3.12 (a pyenv shim
+    without that version selected does not)."""
+    candidates = [shutil.which('python3.12')] + sorted(
+        glob.glob(osp.expanduser('~/.pyenv/versions/3.12*/bin/python3.12')))
+    for py in filter(None, candidates):
+        try:
+            out = subprocess.run([py, '-c', 'import sys; print(sys.version)'],
+                                 capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.returncode == 0 and out.stdout.startswith('3.12'):
+            return py
+    return None
 
 
 def check_python312(files: Sequence[str], workdir: str) -> str:

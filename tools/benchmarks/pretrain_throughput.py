@@ -723,12 +723,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     env = environment(device)
     failures = 0
     start = time.monotonic()
-    for name, batch, dtype, target in run_plan(args, dtypes):
+    for index, (name, batch, dtype, target) in enumerate(
+            run_plan(args, dtypes)):
         cfg_options = args.siameseim_cfg_options if name == 'siameseim' \
             else None
         torch.manual_seed(args.seed)
         elapsed = time.monotonic() - start
-        if args.deadline_s is not None and elapsed > args.deadline_s:
+        if index and args.deadline_s is not None and \
+                elapsed > args.deadline_s:
             record = dict(
                 model=name, batch=batch, dtype=dtype, compile=target or False,
                 img_per_s=None, peak_mem_gib=None, tflops=None,

@@ -612,8 +612,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--deadline-s',
         type=float,
         default=None,
-        help='start no configuration later than this many seconds after '
-        'the first one started; later ones get a status="skipped" record')
+        help='start no configuration but the first later than this many '
+        'seconds after the first started; those get a status="skipped" '
+        'record')
     parser.add_argument(
         '--compile-target',
         choices=('modules', 'train_step'),

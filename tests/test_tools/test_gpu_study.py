@@ -218,3 +218,41 @@ def test_parse_args_rejects_repeated_and_unknown_methods(study):
         study.parse_args(['--methods', 'mae', 'mae'])
     with pytest.raises(SystemExit):
         study.parse_args(['--methods', 'simclr'])
+
+
+def _study_cmd(tmp_path, *extra):
+    return [sys.executable, osp.join(GPU, 'study.py'), '--toy', '--methods',
+            'mae', '--out', str(tmp_path / 'out'), '--work-root',
+            str(tmp_path / 'runs'), *extra]
+
+
+def _check_terminated(study, tmp_path, proc):
+    assert proc.returncode == 1, proc.stdout
+    records = study.read_records(str(tmp_path / 'out' / 'study.jsonl'))
+    (process, ) = [r for r in records if r.get('tool') == 'process']
+    assert process['method'] == 'mae' and process['killed'] is True
+    summary = (tmp_path / 'out' / 'study_summary.md').read_text()
+    assert '| mae | 0.002 |' in summary
+    assert 'terminated (budget)' in summary
+
+
+def test_study_terminates_runs_over_budget(study, tmp_path):
+    import subprocess
+    proc = subprocess.run(_study_cmd(tmp_path, '--budget-s', '0.5'),
+                          capture_output=True, text=True, timeout=120)
+    assert 'over the 0 s budget, terminating' in proc.stdout
+    _check_terminated(study, tmp_path, proc)
+
+
+def test_study_sigterm_still_writes_the_records(study, tmp_path):
+    import signal
+    import subprocess
+    proc = subprocess.Popen(_study_cmd(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline()  # the parent's first line: runs started
+    assert line.startswith('[study] toy: 1 runs at once')
+    proc.send_signal(signal.SIGTERM)
+    out = line + proc.communicate(timeout=120)[0]
+    assert 'mae: SIGTERM, terminating' in out
+    proc.stdout = out
+    _check_terminated(study, tmp_path, proc)

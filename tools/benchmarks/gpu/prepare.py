@@ -67,9 +67,9 @@ PLATFORMS = ('manylinux_2_28_x86_64', 'manylinux_2_17_x86_64',
 DATA = 'data/fashion-mnist'
 STUDY = 'bash tools/benchmarks/gpu/study.sh'
 THROUGHPUT = 'bash tools/benchmarks/gpu/throughput.sh'
-# The device calls. Timeouts: each script ends itself within about 300 s
-# (throughput: benchmark killed at 270 s; study: runs terminated at 265 s,
-# the script at 290 s) plus the wheel install.
+# The device calls. Timeouts: each script ends itself within about 290 s
+# (throughput: benchmark killed at 260 s; study: runs terminated at 255 s,
+# the script at 280 s) plus the wheel install.
 CALLS = OrderedDict([
     ('throughput', dict(command=THROUGHPUT, carry=[WHEEL_DIR],
                         timeout_s=330)),

@@ -104,7 +104,7 @@ SIZES = dict(
         skip_iters=10,
         probe_args=dict(knn_eval=[], linear_probe=[], dense_probe=[]),
         train_deadline_s=150.,
-        budget_s=265.),
+        budget_s=255.),
     toy=dict(
         device='cpu',
         epochs=2,
@@ -536,6 +536,11 @@ def _tail(path: str, lines: int = 60) -> str:
 def run_parent(args: argparse.Namespace) -> int:
     """Launch every method at once, wait, merge the records, summarise."""
     import summarize
+
+    # A SIGTERM (the script's time limit) stops the runs; what they
+    # recorded is still merged and summarised.
+    terminated = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(1))
     size_name = 'toy' if args.toy else 'gpu'
     size = SIZES[size_name]
     budget = args.budget_s or size['budget_s']
@@ -586,6 +591,15 @@ def run_parent(args: argparse.Namespace) -> int:
             cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
             start_new_session=True), log, records)
     ended = {}
+
+    def stop_all(reason: str) -> None:
+        for method, (proc, log, _) in procs.items():
+            if method not in ended:
+                print(f'[study] {method}: {reason}, terminating', flush=True)
+                _kill(proc)
+                ended[method] = (proc.returncode,
+                                 round(time.monotonic() - start, 1), True)
+
     while len(ended) < len(procs):
         for method, (proc, log, _) in procs.items():
             if method not in ended and proc.poll() is not None:
@@ -593,16 +607,12 @@ def run_parent(args: argparse.Namespace) -> int:
                                  round(time.monotonic() - start, 1), False)
                 print(f'[study] {method} exited {proc.returncode} after '
                       f'{ended[method][1]} s', flush=True)
-        if time.monotonic() - start > budget:
-            for method, (proc, log, _) in procs.items():
-                if method not in ended:
-                    print(f'[study] {method}: over the {budget:.0f} s '
-                          'budget, terminating', flush=True)
-                    _kill(proc)
-                    ended[method] = (proc.returncode,
-                                     round(time.monotonic() - start, 1),
-                                     True)
-        time.sleep(0.5)
+        if terminated:
+            stop_all('SIGTERM')
+        elif time.monotonic() - start > budget:
+            stop_all(f'over the {budget:.0f} s budget')
+        time.sleep(0.2)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     merged = []
     for method, (proc, log, records) in procs.items():
         log.close()

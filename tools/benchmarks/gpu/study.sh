@@ -12,8 +12,9 @@
 # Writes OUT_DIR/study.jsonl, OUT_DIR/study_summary.md (printed) and
 # OUT_DIR/study_logs.txt (the end of each run's log); runs and checkpoints
 # go to WORK_ROOT [work_dirs/gpu_study]. Environment: see common.sh;
-# METHODS (space-separated subset), LIMIT_S [290] (a backstop: study.py
-# terminates runs itself at its budget, 265 s on the GPU).
+# METHODS (space-separated subset), LIMIT_S [280] (a backstop: study.py
+# terminates runs itself at its budget, 255 s on the GPU, and on SIGTERM
+# still writes what the runs recorded).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 gpu_setup
 
@@ -26,5 +27,5 @@ ARGS=(--out "$OUT_DIR" --work-root "${WORK_ROOT:-work_dirs/gpu_study}")
 [[ "$TOY" == 1 ]] && ARGS+=(--toy)
 # shellcheck disable=SC2206  # METHODS: space-separated names
 [[ -n "${METHODS:-}" ]] && ARGS+=(--methods ${METHODS})
-timeout -k 10 "${LIMIT_S:-290}" "$PYTHON" tools/benchmarks/gpu/study.py \
+timeout -k 20 "${LIMIT_S:-280}" "$PYTHON" tools/benchmarks/gpu/study.py \
   "${ARGS[@]}"

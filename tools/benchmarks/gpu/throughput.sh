@@ -13,7 +13,7 @@
 # tools/benchmarks/pretrain_throughput.py), OUT_DIR/throughput_log.txt (its
 # output, tracebacks included) and OUT_DIR/throughput_summary.md (the table
 # and whether each target holds), and prints them.
-# Environment: see common.sh; DEADLINE_S [150], LIMIT_S [270] (the whole
+# Environment: see common.sh; DEADLINE_S [150], LIMIT_S [260] (the whole
 # benchmark process is killed after LIMIT_S; the summary still runs).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 gpu_setup
@@ -28,7 +28,7 @@ else
         --warmup 10)
 fi
 status=0
-timeout -k 10 "${LIMIT_S:-270}" "$PYTHON" tools/benchmarks/pretrain_throughput.py \
+timeout -k 10 "${LIMIT_S:-260}" "$PYTHON" tools/benchmarks/pretrain_throughput.py \
   "${SIZE[@]}" --models siameseim,mae,mocov3 \
   --compile-models siameseim,mae --deadline-s "${DEADLINE_S:-150}" \
   --sync-debug --out "$FILE" 2>&1 | tee "$OUT_DIR/throughput_log.txt" \

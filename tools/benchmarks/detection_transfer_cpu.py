@@ -2,7 +2,7 @@
 
 Fine-tunes the demo-sized ViTDet Mask R-CNN
 (``configs/siameseim/benchmarks/mmdet/siameseim_vit-mini-p4-vitdet-mask-
-rcnn_1xb8-150i_fashion-scenes-64x64.py``) three times, from
+rcnn_1xb8-500i_fashion-scenes-64x64.py``) three times, from
 
 * ``siameseim``: a SiameseIM checkpoint (``make demo``),
 * ``mae``: an mmpretrain MAE checkpoint of the same encoder size,
@@ -41,7 +41,7 @@ from typing import List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = ('configs/siameseim/benchmarks/mmdet/siameseim_vit-mini-p4-vitdet-'
-          'mask-rcnn_1xb8-150i_fashion-scenes-64x64.py')
+          'mask-rcnn_1xb8-500i_fashion-scenes-64x64.py')
 RUNS = ('siameseim', 'mae', 'random')
 METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'segm_mAP',
            'segm_mAP_50', 'segm_mAP_75')

@@ -112,7 +112,7 @@ val_evaluator = dict(ann_file=data_root + 'annotations/instances_test.json')
 test_evaluator = val_evaluator
 
 # 500 iterations at batch 8 (4000 images, 2 epochs of 2000 scenes): three
-# runs fit 25 minutes on 2 CPU cores (0.73 s per iteration measured)
+# runs fit 25 minutes on 2 CPU cores (0.7-0.8 s per iteration measured)
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=5e-4))
 max_iters = 500
 param_scheduler = [

@@ -186,6 +186,21 @@ def _backbone_timm_rules() -> Tuple[Rule, ...]:
 #: (``layers.i.ln1`` -> ``blocks.i.norm1``, ...), for detectron2 / ViTDet.
 MMPRETRAIN_TO_TIMM_BACKBONE_RULES: Tuple[Rule, ...] = _backbone_timm_rules()
 
+#: Encoder keys the ``vitdet`` layout leaves out, with the reason: ViTDet's
+#: backbone (``WindowedViT`` of ``mmsiameseim.downstream.vitdet``) has
+#: neither. ``pos_embed`` keeps its cls row; the backbone drops it at load.
+VITDET_DROPPED: Tuple[Tuple[str, str], ...] = (
+    (r'^cls_token$', 'ViTDet has no cls token'),
+    (r'^ln1\.', 'final norm of the pretraining encoder (mmpretrain MAE has '
+     "one, SiameseIM none): ViTDet feeds the last block's output to the "
+     'simple feature pyramid'),
+)
+
+#: ``(regex, replacement)`` rules, mmpretrain backbone -> ``WindowedViT``:
+#: the same names (``None`` drops :data:`VITDET_DROPPED`).
+MMPRETRAIN_TO_VITDET_BACKBONE_RULES: Tuple[Rule, ...] = tuple(
+    (pattern, None) for pattern, _ in VITDET_DROPPED) + ((r'^(.*)$', r'\1'), )
+
 # --------------------------------------------------------------------------
 # Functions
 # --------------------------------------------------------------------------
@@ -413,11 +428,14 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
             ``'backbone.'`` for ``init_cfg=dict(type='Pretrained',
             prefix='backbone.')`` or ``''`` for a bare backbone / mmseg's
             ``pretrained=``. Defaults to ``'backbone.'`` for the
-            ``'mmpretrain'`` layout and ``''`` for ``'timm'``.
+            ``'mmpretrain'`` layout and ``''`` for the others.
         layout (str): ``'mmpretrain'`` (``VisionTransformer`` names:
-            ``patch_embed.projection``, ``layers.{i}.ln1``, ...) or
+            ``patch_embed.projection``, ``layers.{i}.ln1``, ...),
             ``'timm'`` (``patch_embed.proj``, ``blocks.{i}.norm1``, ... as
-            detectron2 ViTDet and MAE-style loaders expect). Defaults to
+            detectron2 ViTDet and MAE-style loaders expect) or ``'vitdet'``
+            (what ``WindowedViT`` of ``mmsiameseim.downstream.vitdet``
+            loads: the mmpretrain names without a prefix, no cls token and
+            no final norm, see :data:`VITDET_DROPPED`). Defaults to
             ``'mmpretrain'``.
 
     Returns:
@@ -432,9 +450,9 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     if source not in BACKBONE_PREFIXES:
         raise ValueError(f"source must be one of {list(BACKBONE_PREFIXES)}, "
                          f'got {source!r}')
-    if layout not in ('mmpretrain', 'timm'):
-        raise ValueError("layout must be 'mmpretrain' or 'timm', got "
-                         f'{layout!r}')
+    if layout not in ('mmpretrain', 'timm', 'vitdet'):
+        raise ValueError("layout must be 'mmpretrain', 'timm' or 'vitdet', "
+                         f'got {layout!r}')
     if prefix is None:
         prefix = 'backbone.' if layout == 'mmpretrain' else ''
     sd = unwrap_state_dict(state_dict)
@@ -452,6 +470,8 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     if not out:
         raise ValueError(f'no {source} encoder weights (keys starting with '
                          f'{src!r}) in this checkpoint')
+    if layout == 'vitdet':
+        out, _, _ = rename_keys(out, MMPRETRAIN_TO_VITDET_BACKBONE_RULES)
     if layout == 'timm':
         out, unmatched, _ = rename_keys(out, MMPRETRAIN_TO_TIMM_BACKBONE_RULES)
         if unmatched:

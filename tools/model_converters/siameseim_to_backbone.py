@@ -6,8 +6,9 @@ since mmengine checkpoints hold Python objects), a checkpoint converted by
 ``siameseim_official_to_mmpretrain.py``, or an official release checkpoint
 (converted on the fly). Output: ``dict(state_dict=..., meta=...)`` holding
 only the encoder (spec §8.1: no projector, predictor, ``mm_*`` copies or BN
-buffers) in mmpretrain ``VisionTransformer`` names, or timm names with
-``--layout timm``.
+buffers) in mmpretrain ``VisionTransformer`` names, timm names with
+``--layout timm``, or the keys of the mmdet ViTDet backbone with
+``--layout vitdet``.
 
 Examples:
     # for mmpretrain / mmseg / mmdet configs using mmpretrain's
@@ -23,6 +24,11 @@ Examples:
     # timm names for detectron2 ViTDet / MAE-style loaders
     python tools/model_converters/siameseim_to_backbone.py \\
         sim.pth sim_backbone_timm.pth --layout timm
+
+    # mmdet ViTDet configs (WindowedViT of mmsiameseim.downstream.vitdet):
+    # bare mmpretrain names, no cls token, no final norm
+    python tools/model_converters/siameseim_to_backbone.py \\
+        sim.pth sim_backbone_vitdet.pth --layout vitdet
 """
 import argparse
 import os
@@ -59,9 +65,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         "mmpretrain layout) or '' (default for --layout timm)")
     parser.add_argument(
         '--layout',
-        choices=['mmpretrain', 'timm'],
+        choices=['mmpretrain', 'timm', 'vitdet'],
         default='mmpretrain',
-        help='key names: mmpretrain VisionTransformer (default) or timm')
+        help='key names: mmpretrain VisionTransformer (default), timm, or '
+        'vitdet (mmpretrain names without cls token and final norm, for '
+        'the mmdet ViTDet configs)')
     parser.add_argument(
         '--trusted',
         action='store_true',

@@ -1,6 +1,6 @@
 """Checkpoint key mapping between the official SiameseIM release and ours.
 
-Two layouts are involved (spec §4, §8.1, §8.4):
+Two layouts are involved (docs/method.md §3, docs/checkpoints.md):
 
 * **official** (timm / MAE style, ``models_sim.py`` of the release):
   ``cls_token``, ``pos_embed``, ``patch_embed.proj.*``,
@@ -61,21 +61,21 @@ import torch
 #: Official single modules / parameters -> ours (module prefixes, no
 #: trailing dot). A name maps the parameter itself and everything below it.
 OFFICIAL_LEAF_MODULES: Tuple[Tuple[str, str], ...] = (
-    # online encoder (spec §8.4)
+    # online encoder
     ('cls_token', 'backbone.cls_token'),
     ('pos_embed', 'backbone.pos_embed'),
     ('patch_embed.proj', 'backbone.patch_embed.projection'),
-    # The pretraining model has no final encoder norm (spec §4.1, P5); if a
+    # The pretraining model has no final encoder norm (docs/method.md §3); if a
     # checkpoint has one it is mmpretrain's final norm ``ln1``.
     ('norm', 'backbone.ln1'),
-    # projector (spec §4.1: "decoder_embed" + "projector_decoder_blocks")
+    # projector ("decoder_embed" + "projector_decoder_blocks" upstream)
     ('decoder_embed', 'neck.proj'),
-    # predictor (spec §3.2, §3.3, §4.1)
+    # predictor (docs/method.md §3)
     ('mask_token', 'head.mask_token'),
     ('decoder_pos_embed', 'head.pos_embed'),
     ('decoder_pos_mlp', 'head.rel_pos_mlp'),
     ('decoder_pred', 'head.out_proj'),
-    # momentum (EMA) branch (spec §4.2): backbone + projector copies
+    # momentum (EMA) branch: backbone + projector copies
     ('mm_cls_token', 'target_encoder.module.0.cls_token'),
     ('mm_pos_embed', 'target_encoder.module.0.pos_embed'),
     ('mm_patch_embed.proj', 'target_encoder.module.0.patch_embed.projection'),
@@ -100,7 +100,7 @@ BN_TENSORS = ('weight', 'bias', 'running_mean', 'running_var',
               'num_batches_tracked')
 
 #: Inside one block: timm ``Block`` -> mmpretrain ``TransformerEncoderLayer``
-#: (the same renaming as mmseg's ``beit2mmseg``, spec §8.3 / §8.4), with the
+#: (the same renaming as mmseg's ``beit2mmseg``), with the
 #: tensor names each module may hold.
 TIMM_BLOCK_TO_MMPRETRAIN: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (
     ('norm1', 'ln1', WEIGHT_BIAS),
@@ -123,7 +123,7 @@ BN_BLOCK_NORMS: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (
 OFFICIAL_IGNORED: Tuple[Tuple[str, str], ...] = (
     (r'^mm_mask_token$',
      'EMA copy of the mask token: the target branch never uses it and our '
-     'target encoder has none (spec §4.2)'), )
+     'target encoder has none'), )
 
 #: Our prefixes of the two encoders, by ``source``.
 BACKBONE_PREFIXES: Dict[str, str] = {
@@ -346,7 +346,7 @@ def convert_official_checkpoint(checkpoint: Mapping) -> ConversionReport:
 
     * ``target_encoder.module.0.pos_embed`` (when there is no
       ``mm_pos_embed``): a copy of ``pos_embed``, the fixed sin-cos table
-      both branches share (spec §3.3);
+      both branches share (docs/method.md §3);
     * ``target_encoder.steps`` = 1: the update counter of mmengine's
       averaged model. At 0 the first EMA update would overwrite the
       converted target weights with the online ones.
@@ -374,7 +374,7 @@ def convert_official_checkpoint(checkpoint: Mapping) -> ConversionReport:
         if pos not in new and 'backbone.pos_embed' in new:
             new[pos] = new['backbone.pos_embed'].clone()
             filled[pos] = ('copy of pos_embed: the fixed sin-cos table is '
-                           'shared by both branches (spec §3.3)')
+                           'shared by both branches')
         if 'target_encoder.steps' not in new:
             new['target_encoder.steps'] = torch.tensor(1, dtype=torch.long)
             filled['target_encoder.steps'] = (
@@ -416,13 +416,13 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     Accepts our checkpoints (``backbone.*`` / ``target_encoder.*``; also any
     mmpretrain model with a ``backbone``), official release checkpoints
     (converted first) and bare backbone state dicts. Only the encoder is
-    kept (spec §8.1): projector, predictor, BN buffers and the other branch
+    kept (docs/method.md §6): projector, predictor, BN buffers and the other branch
     are dropped.
 
     Args:
         state_dict (Mapping): State dict or whole checkpoint.
         source (str): ``'online'`` (the encoder trained by gradient, the
-            one to transfer, spec §8.1) or ``'target'`` (its EMA copy).
+            one to transfer) or ``'target'`` (its EMA copy).
             Defaults to ``'online'``.
         prefix (str, optional): Prepended to every output key, e.g.
             ``'backbone.'`` for ``init_cfg=dict(type='Pretrained',

@@ -1,4 +1,4 @@
-"""The joint two-view transform of SiameseIM (spec §1, pitfall P9)."""
+"""The joint two-view transform of SiameseIM (docs/method.md §1, §7)."""
 import math
 import numbers
 from typing import List, Optional, Sequence, Tuple

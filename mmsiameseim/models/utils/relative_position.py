@@ -1,4 +1,4 @@
-"""Relative geometry between SiameseIM's two views (spec §3, pitfall P10).
+"""Relative geometry between SiameseIM's two views (docs/method.md §1, §3).
 
 ``rel_pos`` rows are ``(Δi, Δj, Δh, Δw, rflip, Δj_flip)`` as recorded by
 ``SiameseIMViews``. View-1 patch (r, c) has its centre at the integer
@@ -87,7 +87,7 @@ def sincos_1d(pos: torch.Tensor,
 
 def relative_sincos_embedding(rel_pos: torch.Tensor, grid_size: int,
                               embed_dims: int) -> torch.Tensor:
-    """Relative sin-cos code of the view-2 patches (spec §3.2).
+    """Relative sin-cos code of the view-2 patches (docs/method.md §3).
 
     ``concat[sin yω, cos yω, sin xω, cos xω, sin s_hω, cos s_hω, sin s_wω,
     cos s_wω]`` with ``embed_dims / 4`` frequencies each, ``(y, x)`` from

@@ -1,4 +1,4 @@
-"""Tests of the relative geometry and sin-cos code (spec §3, pitfall P10)."""
+"""Tests of the relative geometry and sin-cos code (docs/method.md §1, §3)."""
 import numpy as np
 import pytest
 import torch

@@ -5,7 +5,8 @@ from its first sample (mmengine 0.10.7's ``EpochBasedTrainLoop`` has no way
 to skip what was already trained), and the random augmentations come from
 each dataloader worker's RNG, whose state lives in the worker processes and
 is lost with them (and, with ``persistent_workers=False``, mmengine's
-``worker_init_fn`` reseeds every epoch's workers identically).
+``worker_init_fn`` starts every epoch's workers from the same RNG state,
+so each epoch draws the same sequence of random parameters).
 :class:`ResumableSampler` keeps DefaultSampler's order and adds a start
 position and a seed per sample, which
 :class:`~mmsiameseim.datasets.SampleSeededDataset` uses to seed the RNGs

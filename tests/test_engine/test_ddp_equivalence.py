@@ -24,7 +24,8 @@ import subprocess
 import sys
 
 import torch
-from train_runs import HERE, ROOT, read_losses, run_train, write_tiny_config
+from train_runs import (HERE, ROOT, hidden_downstream_dir, read_losses,
+                        run_train, write_tiny_config)
 
 from mmsiameseim.utils import read_checkpoint
 
@@ -43,7 +44,7 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
     two, one = str(tmp_path / 'two'), str(tmp_path / 'one')
 
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
-               PYTHONPATH=HERE)
+               PYTHONPATH=os.pathsep.join([hidden_downstream_dir(), HERE]))
     proc = subprocess.run(
         ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), two_cfg, '2',
          '--work-dir', two],

@@ -10,6 +10,7 @@ from multiprocessing import forkserver
 import os
 import os.path as osp
 import signal
+import tempfile
 
 import torch
 from mmengine.dist import get_rank
@@ -171,6 +172,25 @@ def _train_main(argv, kill=None):
 
 
 _CONTEXT = None
+_HIDDEN = None
+
+
+def hidden_downstream_dir():
+    """A folder whose ``mmdet`` and ``mmseg`` raise ImportError on import.
+
+    Put first on ``PYTHONPATH`` of the training processes: pretraining
+    needs neither, and mmpretrain imports ``mmdet.models`` whenever it can
+    (about 4 s per process here), as tests/test_packaging.py also avoids.
+    """
+    global _HIDDEN
+    if _HIDDEN is None:
+        _HIDDEN = tempfile.mkdtemp(prefix='mmsiameseim-hidden-')
+        for name in ('mmdet', 'mmseg'):
+            os.makedirs(osp.join(_HIDDEN, name))
+            with open(osp.join(_HIDDEN, name, '__init__.py'), 'w') as f:
+                f.write(f'raise ImportError({name!r} " is hidden from the '
+                        'training runs of the tests")\n')
+    return _HIDDEN
 
 
 def run_train(argv, kill=None, timeout=240):
@@ -190,7 +210,7 @@ def run_train(argv, kill=None, timeout=240):
         # (Python 3.11 ignores the parent's): put this checkout first.
         old = os.environ.get('PYTHONPATH')
         os.environ['PYTHONPATH'] = os.pathsep.join(
-            [ROOT, HERE] + ([old] if old else []))
+            [hidden_downstream_dir(), ROOT, HERE] + ([old] if old else []))
         try:
             forkserver.ensure_running()
         finally:

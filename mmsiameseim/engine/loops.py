@@ -35,6 +35,7 @@ from them): the saved state is the one at the checkpoint.
 import copy
 import logging
 import os
+import os.path as osp
 import re
 import shutil
 import tempfile
@@ -58,9 +59,37 @@ from .rng_state import capture_rng_state, restore_rng_state
 _WORKER_DIED = re.compile(r'DataLoader worker \(pid(?:\(s\))? ([\d, ]+)\)')
 
 
-def _record_root() -> Optional[str]:
+_RECORD_PREFIX = 'mmsiameseim-samples-'
+
+
+def _record_root() -> str:
     """Prefer a RAM-backed folder for the per-sample progress records."""
-    return '/dev/shm' if os.access('/dev/shm', os.W_OK) else None
+    if os.access('/dev/shm', os.W_OK):
+        return '/dev/shm'
+    return tempfile.gettempdir()
+
+
+def _make_record_dir() -> str:
+    """A fresh records folder named after this process.
+
+    Folders of processes that no longer exist (a run that was killed
+    cannot clean up after itself) are removed first.
+    """
+    root = _record_root()
+    for name in os.listdir(root):
+        if not name.startswith(_RECORD_PREFIX):
+            continue
+        pid = name[len(_RECORD_PREFIX):].split('-')[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(osp.join(root, name), ignore_errors=True)
+        except OSError:  # alive, another user's
+            pass
+    return tempfile.mkdtemp(
+        prefix=f'{_RECORD_PREFIX}{os.getpid()}-', dir=root)
 
 
 @LOOPS.register_module()
@@ -100,8 +129,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         self._record_dir = None
         dataset = self.dataloader.dataset
         if isinstance(dataset, SampleSeededDataset):
-            self._record_dir = tempfile.mkdtemp(
-                prefix='mmsiameseim-samples-', dir=_record_root())
+            self._record_dir = _make_record_dir()
             weakref.finalize(self, shutil.rmtree, self._record_dir, True)
             dataset.set_record_dir(self._record_dir)
         self._pending_rng: Optional[dict] = None
@@ -268,6 +296,14 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 'No sample was in progress in that worker (see its output '
                 'above).')
         raise RuntimeError(f'{str(error).rstrip(".")}. {what}') from error
+
+    def run(self):
+        """Train (mmengine's loop), then remove the progress records."""
+        try:
+            return super().run()
+        finally:
+            if self._record_dir is not None:
+                shutil.rmtree(self._record_dir, ignore_errors=True)
 
     def run_epoch(self) -> None:
         """Iterate one epoch (the rest of it, right after a resume)."""

@@ -243,7 +243,7 @@ class SiameseIM(BaseSelfSupervisor):
         """Say whether the online weights changed since the last EMA update.
 
         The EMA update runs inside :meth:`loss`, before the optimizer step
-        (spec §4.2), so the update of step ``k`` pulls the target towards
+        (docs/method.md), so the update of step ``k`` pulls the target towards
         the weights that step ``k - 1`` produced. When step ``k - 1`` was
         skipped (an fp16 overflow caught by the loss scaler, a non-finite
         step dropped by :class:`~mmsiameseim.engine.NumericsGuardHook`,

@@ -11,63 +11,60 @@
 # 128 wide at batch 64 fits 4x the steps (docs/benchmarks.md, "Demo").
 # KNNMonitorHook logs kNN top-1 on 1000 test images before training and
 # after every epoch.
-_base_ = ['../siameseim/_base_/pretrain_runtime.py']
-custom_imports = dict(imports=['mmsiameseim'], allow_failed_imports=False)
+_base_ = [
+    '../siameseim/_base_/siameseim_vit-base-p16.py',
+    '../siameseim/_base_/pretrain_runtime.py',
+]
 
+# What differs from the ViT-B/16 model: the encoder and image size, the
+# projector / predictor depth and heads (their widths follow the encoder and
+# the predictor's grid the 8 x 8 patch grid), the EMA start and the
+# normalisation of the gray images.
+img_size = 32
+patch_size = 4
+grid = img_size // patch_size
+num_masked = 38  # of 64 patches: 118/196 scaled
 embed_dims = 128
-grid = 8
 model = dict(
-    type='SiameseIM',
     base_momentum=0.01,
-    end_momentum=0.,
     data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
-        mean=[72.94, 72.94, 72.94],
-        std=[90.0, 90.0, 90.0],
-        to_rgb=False),
+        mean=[72.94, 72.94, 72.94], std=[90.0, 90.0, 90.0], to_rgb=False),
     backbone=dict(
-        type='SiameseIMViT',
         arch=dict(
+            _delete_=True,  # replaces the base's arch='b'
             embed_dims=embed_dims,
             num_layers=4,
             num_heads=2,
             feedforward_channels=embed_dims * 4),
-        img_size=32,
-        patch_size=4),
-    neck=dict(
-        type='SiameseIMProjector',
-        in_channels=embed_dims,
-        embed_dims=embed_dims,
-        depth=1,
-        num_heads=4),
-    head=dict(
-        type='SiameseIMPredictor',
-        embed_dims=embed_dims,
-        depth=1,
-        num_heads=4,
-        grid_size=grid,
-        loss=dict(type='UniGradDenseLoss', lambda_neg=0.02)))
+        img_size=img_size,
+        patch_size=patch_size,
+        num_masked=num_masked),
+    neck=dict(depth=1, num_heads=4),
+    head=dict(depth=1, num_heads=4))
 
 data_root = 'data/fashion-mnist'
 color = [
     dict(type='SimColorJitter', brightness=0.4, contrast=0.4, saturation=0.,
          hue=0., prob=0.8),
 ]
-train_pipeline = [
-    dict(
-        type='SiameseIMViews',
-        img_size=32,
-        crop_scale=(0.25, 1.0),
-        interpolation='bicubic',
-        online_pipeline=color + [
-            dict(type='SimGaussianBlur', sigma_min=0.1, sigma_max=0.6,
-                 prob=0.5)
-        ],
-        target_pipeline=color + [dict(type='SimSolarize', prob=0.2)]),
-    dict(type='BlockwiseMaskGenerator', input_size=grid,
-         num_masking_patches=38, min_num_patches=4),
-    dict(type='PackInputs', algorithm_keys=['rel_pos']),
-]
+views = dict(
+    type='SiameseIMViews',
+    img_size=img_size,
+    crop_scale=(0.25, 1.0),
+    interpolation='bicubic',
+    online_pipeline=color + [
+        dict(type='SimGaussianBlur', sigma_min=0.1, sigma_max=0.6, prob=0.5)
+    ],
+    target_pipeline=color + [dict(type='SimSolarize', prob=0.2)])
+mask_generator = dict(
+    type='BlockwiseMaskGenerator',
+    input_size=grid,
+    num_masking_patches=num_masked,
+    min_num_patches=4)
+pack = dict(type='PackInputs', algorithm_keys=['rel_pos'])
+# named parts: a config that changes one (the ablation rows of
+# configs/reproduction) names it instead of indexing this list
+train_pipeline = [views, mask_generator, pack]
 train_dataloader = dict(
     batch_size=64,
     num_workers=1,
@@ -84,7 +81,7 @@ train_dataloader = dict(
         pipeline=train_pipeline))
 
 eval_pipeline = [
-    dict(type='Resize', scale=(32, 32), interpolation='bicubic'),
+    dict(type='Resize', scale=(img_size, img_size), interpolation='bicubic'),
     dict(type='PackInputs'),
 ]
 knn_loader = dict(

@@ -9,9 +9,7 @@
 # different views.
 _base_ = ['./siameseim_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py']
 
-patch_size = 4
-model = dict(
+model = dict(  # head.out_channels = patch_size**2 * 3, derived
     target_type='pixel',
     head=dict(
-        out_channels=patch_size**2 * 3,
         loss=dict(type='UniGradDenseLoss', lambda_neg=0., target_norm='ln')))

@@ -4,9 +4,9 @@
 # blockwise masking helps linear probing and detection.
 _base_ = ['./siameseim_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py']
 
-train_dataloader = dict(dataset=dict(pipeline=[
-    _base_.train_pipeline[0],
-    dict(type='RandomPatchMaskGenerator', input_size=_base_.grid,
-         num_masking_patches=_base_.train_pipeline[1].num_masking_patches),
-    *_base_.train_pipeline[2:],
-]))
+random_mask = dict(
+    type='RandomPatchMaskGenerator',
+    input_size=_base_.mask_generator.input_size,
+    num_masking_patches=_base_.mask_generator.num_masking_patches)
+train_dataloader = dict(dataset=dict(
+    pipeline=[_base_.views, random_mask, _base_.pack]))

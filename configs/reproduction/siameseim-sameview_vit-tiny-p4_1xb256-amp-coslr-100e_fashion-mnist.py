@@ -6,6 +6,5 @@
 _base_ = ['./siameseim_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py']
 
 train_dataloader = dict(dataset=dict(pipeline=[
-    dict(_base_.train_pipeline[0], same_crop=True),
-    *_base_.train_pipeline[1:],
+    dict(_base_.views, same_crop=True), _base_.mask_generator, _base_.pack
 ]))

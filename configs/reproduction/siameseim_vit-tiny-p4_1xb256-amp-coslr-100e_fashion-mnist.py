@@ -16,8 +16,8 @@ model = dict(
             num_layers=6,
             num_heads=3,
             feedforward_channels=embed_dims * 4)),
-    neck=dict(in_channels=embed_dims, embed_dims=embed_dims, num_heads=6),
-    head=dict(embed_dims=embed_dims, num_heads=6, depth=2))
+    neck=dict(num_heads=6),  # widths follow the encoder
+    head=dict(num_heads=6, depth=2))
 warmup_epochs = 10
 train_dataloader = dict(
     batch_size=256,

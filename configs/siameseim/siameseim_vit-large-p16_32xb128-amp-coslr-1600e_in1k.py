@@ -2,7 +2,4 @@
 # (following the encoder, as for ViT-B); activation checkpointing on the
 # encoder keeps 128 images per GPU within memory.
 _base_ = ['siameseim_vit-base-p16_32xb128-amp-coslr-1600e_in1k.py']
-model = dict(
-    backbone=dict(arch='l', with_cp=True),
-    neck=dict(in_channels=1024, embed_dims=1024, num_heads=16),
-    head=dict(embed_dims=1024, num_heads=16))
+model = dict(backbone=dict(arch='l', with_cp=True))

@@ -2,7 +2,4 @@
 # follow the encoder width, as in the ViT-B recipe; the upstream ViT-S head
 # widths are not published, so treat this recipe as ours.
 _base_ = ['siameseim_vit-base-p16_16xb256-amp-coslr-400e_in1k.py']
-model = dict(
-    backbone=dict(arch='deit-small'),
-    neck=dict(in_channels=384, embed_dims=384, num_heads=16),
-    head=dict(embed_dims=384, num_heads=16))
+model = dict(backbone=dict(arch='deit-small'))

@@ -1,8 +1,9 @@
 """Every SiameseIM pretraining config loads, says what it claims, and trains.
 
-Each config is shrunk to tiny widths and 32 px inputs (4x4 patch grid), its
-own training pipeline (minus the file loading) runs on real Fashion-MNIST
-images, and the model takes two optimiser steps.
+Each config is resized to the tiny test sizes
+(configs/siameseim/_base_/siameseim_tiny-sizes.py: 32 px inputs, 4x4 patch
+grid, tiny widths), its own training pipeline (minus the file loading) runs
+on real Fashion-MNIST images, and the model takes two optimiser steps.
 """
 import copy
 import glob
@@ -20,6 +21,7 @@ from mmpretrain.registry import MODELS, TRANSFORMS
 
 import mmsiameseim  # noqa: F401  registration
 from mmsiameseim.datasets import FashionMNISTIDX
+from mmsiameseim.utils.config_sizes import TINY_SIZES, apply_sizes
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_ROOT = osp.join(ROOT, 'data', 'fashion-mnist')
@@ -27,7 +29,6 @@ MAIN = sorted(glob.glob(osp.join(ROOT, 'configs', 'siameseim', '*.py')))
 ABLATIONS = sorted(
     glob.glob(osp.join(ROOT, 'configs', 'siameseim', 'ablations', '*.py')))
 DEMO = sorted(glob.glob(osp.join(ROOT, 'configs', 'demo', '*.py')))
-TINY_GRID, TINY_PATCH, TINY_MASKED = 4, 8, 9
 
 
 def _name(path):
@@ -39,39 +40,12 @@ def _row(path):
     return _name(path).split('-')[2]
 
 
-def tiny_model(model_cfg):
-    """Shrink a SiameseIM model config, keeping every switch."""
-    m = copy.deepcopy(model_cfg.to_dict())
-    m['backbone'].update(
-        arch=dict(
-            embed_dims=32, num_layers=2, num_heads=2,
-            feedforward_channels=64),
-        img_size=32,
-        patch_size=TINY_PATCH)
-    if m['backbone'].get('num_masked') is not None:
-        m['backbone']['num_masked'] = TINY_MASKED
-    m['neck'].update(in_channels=32, embed_dims=32, num_heads=2, depth=1)
-    m['head'].update(embed_dims=32, num_heads=2, depth=1, grid_size=TINY_GRID)
-    if m.get('target_type') == 'pixel':
-        m['head']['out_channels'] = TINY_PATCH**2 * 3
-    return m
-
-
 def tiny_pipeline(pipeline_cfg):
-    """The config's own transforms at 32 px, without file loading."""
-    transforms = []
-    for t in copy.deepcopy(pipeline_cfg):
-        if t['type'] in ('LoadImageFromFile', 'RobustLoadImageFromFile'):
-            continue
-        if t['type'] == 'SiameseIMViews':
-            t['img_size'] = 32
-        if t['type'] in ('BlockwiseMaskGenerator',
-                         'RandomPatchMaskGenerator'):
-            t.update(input_size=TINY_GRID, num_masking_patches=TINY_MASKED)
-            if 'min_num_patches' in t:
-                t['min_num_patches'] = 2
-        transforms.append(TRANSFORMS.build(t))
-    return transforms
+    """The config's own (already resized) transforms, without file loading."""
+    return [
+        TRANSFORMS.build(t) for t in copy.deepcopy(pipeline_cfg)
+        if t['type'] not in ('LoadImageFromFile', 'RobustLoadImageFromFile')
+    ]
 
 
 def real_batch(pipeline_cfg, n=4):
@@ -91,7 +65,7 @@ def train_two_steps(cfg):
     torch.manual_seed(0)
     np.random.seed(0)
     MessageHub.get_current_instance().update_info('max_iters', 10)
-    model = MODELS.build(tiny_model(cfg.model))
+    model = MODELS.build(cfg.model)
     model.init_weights()
     wrapper = OptimWrapper(
         torch.optim.AdamW(
@@ -107,6 +81,8 @@ def test_config_trains_two_steps(path):
     cfg = Config.fromfile(path)
     assert cfg.custom_imports['imports'] == ['mmsiameseim']
     assert cfg.custom_imports['allow_failed_imports'] is False
+    apply_sizes(cfg, osp.join(ROOT, TINY_SIZES))
+    assert cfg.model.backbone.img_size == 32  # tiny, every switch kept
     model, before, losses = train_two_steps(cfg)
     assert all(math.isfinite(float(loss)) for loss in losses)
     after = model.state_dict()
@@ -153,8 +129,8 @@ def _loss(cfg):
     return norm, 'UniGrad' if lam > 0 else 'L2'
 
 
-# spec §10.3: target, different views, colour aug, mask, proj/dec norm,
-# loss norm, loss type, loss form.
+# The paper's ablation table: target, different views, colour aug, mask,
+# proj/dec norm, loss norm, loss type, loss form.
 TABLE = {
     'a': ('pixel', False, False, 'random', 'LN', 'MAE', 'dense', 'L2'),
     'b': ('feature', False, False, 'random', 'LN', 'MoCo', 'dense',
@@ -208,7 +184,7 @@ def test_ablation_config_matches_its_table_row(path):
 
 @pytest.mark.parametrize('path', MAIN, ids=_name)
 def test_main_configs_follow_the_recipe(path):
-    """Spec §6: batch 4096, lr 6.25e-5 x 4096/256, AdamW (0.9, 0.95)."""
+    """docs/method.md §5: batch 4096, lr 6.25e-5 x 4096/256, AdamW."""
     cfg = Config.fromfile(path)
     name = _name(path)
     gpus, batch = name.split('_')[2].split('-')[0].split('xb')
@@ -230,7 +206,11 @@ def test_main_configs_follow_the_recipe(path):
     size = name.split('_')[1].split('-')[1]
     arch = {'small': 'deit-small', 'base': 'b', 'large': 'l'}[size]
     assert cfg.model.backbone.arch == arch
-    assert cfg.model.head.grid_size == 14
+    # 14 x 14 patches (the predictor's grid follows), 118 masked
+    backbone = cfg.model.backbone
+    assert backbone.img_size // backbone.patch_size == 14
+    assert cfg.model.head.get('grid_size', 14) == 14
+    assert backbone.num_masked == 118
     mask = next(t for t in cfg.train_dataloader.dataset.pipeline
                 if t['type'] == 'BlockwiseMaskGenerator')
     assert (mask.input_size, mask.num_masking_patches) == (14, 118)

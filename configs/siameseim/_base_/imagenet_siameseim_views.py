@@ -1,6 +1,7 @@
-# ImageNet-1k two-view pipeline of SiameseIM (spec §1-2): flip then
-# random-resized-crop per view (scale 0.08-1, PIL bicubic), BYOL's asymmetric
-# colour pair in RGB semantics, blockwise mask of exactly 118/196 patches.
+# ImageNet-1k two-view pipeline of SiameseIM (docs/method.md §1-2): flip
+# then random-resized-crop per view (scale 0.08-1, PIL bicubic), BYOL's
+# asymmetric colour pair in RGB semantics, blockwise mask of exactly 118/196
+# patches.
 dataset_type = 'ImageNet'
 data_root = 'data/imagenet/'
 

@@ -1,7 +1,8 @@
-# Pretraining schedule of SiameseIM (spec §6): AdamW betas (0.9, 0.95),
-# lr = 6.25e-5 x batch / 256, 40-epoch linear warm-up from ~0 then cosine to
-# 0 (both per iteration), weight decay 0.05 on >=2-D weights only (cls and
-# mask tokens are decayed, as upstream), grad clip 1.0, fp16 AMP.
+# Pretraining schedule of SiameseIM (docs/method.md §5): AdamW betas
+# (0.9, 0.95), lr = 6.25e-5 x batch / 256, 40-epoch linear warm-up from ~0
+# then cosine to 0 (both per iteration), weight decay 0.05 on >=2-D weights
+# only (cls and mask tokens are decayed, as upstream), grad clip 1.0, fp16
+# AMP.
 _base_ = ['mmpretrain::_base_/default_runtime.py']
 
 runner_type = 'SafeResumeRunner'  # resume our own checkpoints on torch>=2.6

@@ -1,6 +1,8 @@
-# SiameseIM ViT-B/16 model (docs/method.md §3): 12-block encoder without final norm,
-# frozen patch embedding, 2-block BN projector and 4-block BN predictor of
-# width 768 with 16 heads, UniGrad dense loss with lambda 0.02.
+# SiameseIM ViT-B/16 model (docs/method.md §3): 12-block encoder without
+# final norm, frozen patch embedding, 2-block BN projector and 4-block BN
+# predictor of the encoder's width (768) with 16 heads, UniGrad dense loss
+# with lambda 0.02. 118 of the 14 x 14 patches masked: the pipeline's mask
+# generator must agree (checked when the dataloader is built).
 custom_imports = dict(imports=['mmsiameseim'], allow_failed_imports=False)
 
 model = dict(
@@ -22,19 +24,18 @@ model = dict(
         final_norm=False,
         out_type='raw',
         num_masked=118),  # fixed count: the masked gather never syncs
+    # the projector and predictor widths follow the encoder and the
+    # predictor's grid the patch grid (SiameseIM derives every size a config
+    # leaves out from the part before, and checks those it states)
     neck=dict(
         type='SiameseIMProjector',
-        in_channels=768,
-        embed_dims=768,
         depth=2,
         num_heads=16,
         norm_cfg=dict(type='TokenBN')),
     head=dict(
         type='SiameseIMPredictor',
-        embed_dims=768,
         depth=4,
         num_heads=16,
         norm_cfg=dict(type='TokenBN'),
-        grid_size=14,
         loss=dict(type='UniGradDenseLoss', lambda_neg=0.02,
                   target_norm='ln')))

@@ -1,4 +1,5 @@
 """The SiameseIM self-supervised algorithm."""
+import copy
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -28,22 +29,28 @@ class SiameseIM(BaseSelfSupervisor):
     The online branch (backbone on the masked view 1, projector, predictor)
     predicts the dense features of view 2 from a momentum (EMA) copy of
     backbone + projector, placed by the two crops' relative geometry, with
-    the UniGrad dense loss. The order inside one step follows spec §4.2:
-    online forward, EMA update from the current online weights, target
-    forward, loss. Only parameters are averaged: the target's BN running
-    statistics are updated by the target batches alone (its projector runs
-    in train mode), as in the original implementation.
+    the UniGrad dense loss. The order inside one step follows
+    docs/method.md §3: online forward, EMA update from the current online
+    weights, target forward, loss. Only parameters are averaged: the
+    target's BN running statistics are updated by the target batches alone
+    (its projector runs in train mode), as in the original implementation.
 
-    Besides the method itself, three switches express the paper's ablation
-    rows (spec §10.3): ``target_type`` (``'feature'`` or ``'pixel'``),
+    Besides the method itself, three switches express the rows of the
+    paper's ablation table: ``target_type`` (``'feature'`` or ``'pixel'``),
     ``loss_type`` (``'dense'`` or ``'global'``: the cls outputs), and
     ``loss_tokens`` (``'all'`` view-2 tokens, or only the ``'masked'`` ones,
     meaningful for same-view rows).
 
     Args:
         backbone (dict): :class:`SiameseIMViT` config.
-        neck (dict): :class:`SiameseIMProjector` config.
+        neck (dict): :class:`SiameseIMProjector` config. ``in_channels``
+            defaults to the backbone width, ``embed_dims`` to
+            ``in_channels``.
         head (dict): :class:`SiameseIMPredictor` config (holds the loss).
+            ``embed_dims`` defaults to the projector width, ``grid_size``
+            to the backbone patch grid, ``out_channels`` (pixel targets)
+            to ``patch_size**2 * 3``. Sizes a config states are checked
+            against each other when the model is built.
         target_type (str): ``'feature'`` or ``'pixel'``. Defaults to
             ``'feature'``.
         loss_type (str): ``'dense'`` or ``'global'``. Defaults to
@@ -93,6 +100,8 @@ class SiameseIM(BaseSelfSupervisor):
         if loss_type == 'global' and loss_tokens == 'masked':
             raise ValueError("SiameseIM: loss_tokens='masked' needs "
                              "loss_type='dense'")
+        backbone, neck, head = self._build_parts(backbone, neck, head,
+                                                 target_type)
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -116,6 +125,47 @@ class SiameseIM(BaseSelfSupervisor):
                 nn.Sequential(self.backbone, self.neck),
                 momentum=base_momentum,
                 end_momentum=end_momentum)
+
+    @staticmethod
+    def _build_parts(backbone, neck, head, target_type: str) -> tuple:
+        """Build backbone, projector and predictor; derive unstated sizes.
+
+        The sizes that must agree are taken from the part before when a
+        config leaves them out (absent or None), so a config states each
+        size once: ``neck.in_channels`` = the backbone width,
+        ``neck.embed_dims`` = ``neck.in_channels`` (the projector keeps the
+        encoder width), ``head.embed_dims`` = the projector width,
+        ``head.grid_size`` = the backbone patch grid side and, for pixel
+        targets, ``head.out_channels`` = ``patch_size**2 * 3``. Sizes a
+        config does state are checked by :meth:`_check_sizes`. The parts
+        are built in the order of ``BaseSelfSupervisor`` (backbone, neck,
+        head), so the random state is used as before.
+        """
+
+        def unset(cfg, key):
+            return cfg.get(key) is None
+
+        if isinstance(backbone, dict):
+            backbone = MODELS.build(backbone)
+        if isinstance(neck, dict):
+            neck = copy.deepcopy(neck)
+            if unset(neck, 'in_channels'):
+                neck['in_channels'] = backbone.embed_dims
+            if unset(neck, 'embed_dims'):
+                neck['embed_dims'] = neck['in_channels']
+            neck = MODELS.build(neck)
+        if isinstance(head, dict):
+            head = copy.deepcopy(head)
+            if unset(head, 'embed_dims'):
+                head['embed_dims'] = neck.proj.out_features
+            grid = tuple(backbone.patch_resolution)
+            if unset(head, 'grid_size') and grid[0] == grid[1]:
+                head['grid_size'] = grid[0]
+            if unset(head, 'out_channels') and target_type == 'pixel':
+                patch = backbone.patch_embed.projection.kernel_size[0]
+                head['out_channels'] = patch**2 * 3
+            head = MODELS.build(head)
+        return backbone, neck, head
 
     def _check_sizes(self) -> None:
         """Backbone, projector and predictor sizes must agree (at build).
@@ -223,7 +273,7 @@ class SiameseIM(BaseSelfSupervisor):
     @staticmethod
     def gather_meta(data_samples: List[DataSample],
                     device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Stack masks and relative geometry onto ``device`` (spec P1)."""
+        """Stack masks and relative geometry onto ``device``."""
         masks, rel = [], []
         for sample in data_samples:
             if 'mask' not in sample or 'rel_pos' not in sample:

@@ -1,4 +1,4 @@
-# Building blocks for the rows of the paper's ablation table (spec §10.3).
+# Building blocks for the rows of the paper's ablation table.
 # Every row is ViT-B/16, 400 epochs; each row's file combines these knobs.
 # Mapping of the table's words to our switches (an interpretation, see the
 # README): "MAE-like" loss norm = non-affine LN on the target; "MoCo-like" =
@@ -10,9 +10,11 @@ _base_ = ['../../siameseim_vit-base-p16_16xb256-amp-coslr-400e_in1k.py']
 
 load = _base_.train_pipeline[0]  # RobustLoadImageFromFile
 pack = dict(type='PackInputs', algorithm_keys=['rel_pos'])
-random_mask = dict(
-    type='RandomPatchMaskGenerator', input_size=14, num_masking_patches=118)
 blockwise_mask = _base_.mask_generator
+random_mask = dict(  # the same grid and count, drawn uniformly
+    type='RandomPatchMaskGenerator',
+    input_size=blockwise_mask.input_size,
+    num_masking_patches=blockwise_mask.num_masking_patches)
 diff_views_color = _base_.views
 diff_views_plain = dict(_base_.views, online_pipeline=[], target_pipeline=[])
 same_view_color = dict(_base_.views, same_crop=True)
@@ -23,7 +25,7 @@ moco_like_loss = dict(
     type='UniGradDenseLoss', lambda_neg=0.02, target_norm='l2',
     pred_norm='l2')
 l2_pixel_loss = dict(type='UniGradDenseLoss', lambda_neg=0., target_norm='ln')
-pixel_model = dict(
+pixel_model = dict(  # head.out_channels: patch_size**2 * 3, derived
     target_type='pixel',
     neck=dict(norm_cfg=ln_norm),
-    head=dict(norm_cfg=ln_norm, out_channels=16 * 16 * 3, loss=l2_pixel_loss))
+    head=dict(norm_cfg=ln_norm, loss=l2_pixel_loss))

@@ -1,0 +1,46 @@
+"""Merge a sizes file (e.g. the tiny test size) over a SiameseIM config."""
+import copy
+
+from mmengine.config import Config, ConfigDict
+
+#: The test and smoke-run sizes, relative to the repository root.
+TINY_SIZES = 'configs/siameseim/_base_/siameseim_tiny-sizes.py'
+
+
+def apply_sizes(cfg: Config, sizes_path: str) -> Config:
+    """Resize ``cfg`` to the sizes of ``sizes_path``, in place.
+
+    The sizes file holds ``model`` (merged into ``cfg.model`` as a child
+    config would: ``_delete_`` replaces) and ``transforms`` (type name ->
+    options, set on every transform of that type in
+    ``cfg.train_dataloader.dataset.pipeline``, nested view pipelines
+    included). Whatever the file does not name stays the config's own; the
+    sizes SiameseIM derives (projector / predictor widths, grid, pixel
+    output width) follow the resized encoder.
+
+    Args:
+        cfg (Config): A SiameseIM training config.
+        sizes_path (str): The sizes file, e.g. :data:`TINY_SIZES` under the
+            repository root.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    sizes = Config.fromfile(sizes_path)
+    merged = Config._merge_a_into_b(
+        copy.deepcopy(sizes.model.to_dict()), cfg.model.to_dict())
+    cfg.model = ConfigDict(merged)
+    updates = sizes.get('transforms', {})
+
+    def resize(transform):
+        if isinstance(transform, (list, tuple)):
+            for t in transform:
+                resize(t)
+        elif isinstance(transform, dict):
+            transform.update(updates.get(transform.get('type'), {}))
+            for value in transform.values():
+                if isinstance(value, (list, tuple, dict)):
+                    resize(value)
+
+    resize(cfg.train_dataloader.dataset.pipeline)
+    return cfg

@@ -3,41 +3,31 @@
 # SiameseIM row (embed 192, 6 layers, 3 heads, 32 px, patch 4), mask ratio
 # 0.75, a decoder of 3 blocks x 192 (= the SiameseIM projector + predictor
 # depth and width), and MAE's own pipeline (RandomResizedCrop + flip). Data,
-# batch, schedule and runtime are the SiameseIM row's.
-_base_ = ['./siameseim_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py']
+# batch, schedule and runtime are the SiameseIM row's (_base_/).
+_base_ = [
+    'mmpretrain::_base_/models/mae_vit-base-p16.py',
+    '_base_/fashion-mnist_bs256-amp-coslr-100e.py',
+]
 
+# mmpretrain's MAE model; only the sizes and the normalisation differ
 model = dict(
-    _delete_=True,
-    type='MAE',
-    data_preprocessor=_base_.model.data_preprocessor,
+    data_preprocessor=_base_.data_preprocessor,
     backbone=dict(
-        type='MAEViT',
-        arch=_base_.model.backbone.arch,
-        img_size=32,
-        patch_size=4,
-        mask_ratio=0.75),
+        arch=dict(_base_.encoder, _delete_=True),
+        img_size=_base_.img_size,
+        patch_size=_base_.patch_size),
     neck=dict(
-        type='MAEPretrainDecoder',
         num_patches=_base_.grid**2,
-        patch_size=4,
-        in_chans=3,
-        embed_dim=_base_.embed_dims,
-        decoder_embed_dim=_base_.embed_dims,
+        patch_size=_base_.patch_size,
+        embed_dim=_base_.encoder.embed_dims,
+        decoder_embed_dim=_base_.encoder.embed_dims,
         decoder_depth=3,
-        decoder_num_heads=6,
-        mlp_ratio=4.),
-    head=dict(
-        type='MAEPretrainHead',
-        norm_pix=True,
-        patch_size=4,
-        loss=dict(type='PixelReconstructionLoss', criterion='L2')),
-    init_cfg=[
-        dict(type='Xavier', layer='Linear', distribution='uniform'),
-        dict(type='Constant', layer='LayerNorm', val=1.0, bias=0.0)
-    ])
+        decoder_num_heads=6),
+    head=dict(patch_size=_base_.patch_size))
 
 train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.2, 1.0),
+    dict(type='RandomResizedCrop', scale=_base_.img_size,
+         crop_ratio_range=(0.2, 1.0),
          backend='pillow', interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs'),

@@ -7,7 +7,9 @@ from mmengine.config import Config, ConfigDict
 TINY_SIZES = 'configs/siameseim/_base_/siameseim_tiny-sizes.py'
 
 
-def apply_sizes(cfg: Config, sizes_path: str) -> Config:
+def apply_sizes(cfg: Config,
+                sizes_path: str,
+                model_key: str = 'model') -> Config:
     """Resize ``cfg`` to the sizes of ``sizes_path``, in place.
 
     The sizes file holds ``model`` (merged into ``cfg.model`` as a child
@@ -22,13 +24,17 @@ def apply_sizes(cfg: Config, sizes_path: str) -> Config:
         cfg (Config): A SiameseIM training config.
         sizes_path (str): The sizes file, e.g. :data:`TINY_SIZES` under the
             repository root.
+        model_key (str): The entry of the sizes file merged into
+            ``cfg.model`` (the tiny file also holds ``'mae_model'`` and
+            ``'mocov3_model'`` for mmpretrain's MAE and MoCo v3). Defaults
+            to ``'model'``.
 
     Returns:
         Config: ``cfg``.
     """
     sizes = Config.fromfile(sizes_path)
     merged = Config._merge_a_into_b(
-        copy.deepcopy(sizes.model.to_dict()), cfg.model.to_dict())
+        copy.deepcopy(sizes[model_key].to_dict()), cfg.model.to_dict())
     cfg.model = ConfigDict(merged)
     updates = sizes.get('transforms', {})
 
@@ -42,5 +48,6 @@ def apply_sizes(cfg: Config, sizes_path: str) -> Config:
                 if isinstance(value, (list, tuple, dict)):
                     resize(value)
 
-    resize(cfg.train_dataloader.dataset.pipeline)
+    if 'train_dataloader' in cfg:
+        resize(cfg.train_dataloader.dataset.get('pipeline', []))
     return cfg

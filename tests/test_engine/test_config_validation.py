@@ -143,3 +143,25 @@ def test_the_train_loop_checks_the_pipeline_before_any_step(tmp_path):
     # nothing trained: no loss recorded, no checkpoint written
     assert not osp.exists(osp.join(cfg.work_dir, 'losses_rank0.txt'))
     assert not osp.exists(osp.join(cfg.work_dir, 'last_checkpoint'))
+
+
+def test_unstated_sizes_follow_the_encoder():
+    """Widths, grid and pixel output left out of a config are derived."""
+    cfg = _model_cfg(**{
+        'backbone.arch': dict(embed_dims=48, num_layers=1, num_heads=2,
+                              feedforward_channels=96),
+        'backbone.img_size': 48,
+    })
+    for key in ('in_channels', 'embed_dims'):
+        assert key not in cfg['neck']
+    for key in ('embed_dims', 'grid_size', 'out_channels'):
+        assert key not in cfg['head']
+    model = MODELS.build(cfg)
+    assert model.neck.proj.in_features == model.neck.proj.out_features == 48
+    assert model.head.embed_dims == 48 and model.head.grid_size == 6
+    assert model.head.out_proj.out_features == 48
+    pixel = MODELS.build(dict(cfg, target_type='pixel'))
+    assert pixel.head.out_proj.out_features == 8**2 * 3
+    # a stated size wins and is checked
+    wide = MODELS.build(_model_cfg(**{'neck.embed_dims': 64}))
+    assert wide.head.embed_dims == 64 and wide.neck.proj.in_features == 32

@@ -1,42 +1,38 @@
 """A tiny SiameseIM for tests: 32 px images, 8 px patches, 4x4 grid."""
 import copy
+import os.path as osp
 
 import numpy as np
 import torch
+from mmengine.config import Config
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmsiameseim  # noqa: F401  registration
+from mmsiameseim.utils.config_sizes import TINY_SIZES, apply_sizes
 
-EMBED = 32
-GRID = 4
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-TINY = dict(
-    type='SiameseIM',
-    backbone=dict(
-        type='SiameseIMViT',
-        arch=dict(
-            embed_dims=EMBED,
-            num_layers=2,
-            num_heads=2,
-            feedforward_channels=64),
-        img_size=32,
-        patch_size=8),
-    neck=dict(
-        type='SiameseIMProjector',
-        in_channels=EMBED,
-        embed_dims=EMBED,
-        depth=1,
-        num_heads=2),
-    head=dict(
-        type='SiameseIMPredictor',
-        embed_dims=EMBED,
-        depth=1,
-        num_heads=2,
-        grid_size=GRID,
-        loss=dict(type='UniGradDenseLoss', lambda_neg=0.02)),
-    data_preprocessor=dict(
-        type='SelfSupDataPreprocessor', mean=[0, 0, 0], std=[1, 1, 1]))
+
+def _tiny_model():
+    """The ViT-B/16 model config at the tiny test sizes (one source:
+    configs/siameseim/_base_/siameseim_tiny-sizes.py), with no fixed mask
+    count (tests vary it) and an identity data preprocessor."""
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'siameseim', '_base_',
+                 'siameseim_vit-base-p16.py'))
+    cfg.train_dataloader = dict(dataset=dict(pipeline=[]))
+    apply_sizes(cfg, osp.join(ROOT, TINY_SIZES))
+    model = cfg.model.to_dict()
+    model['backbone']['num_masked'] = None
+    model['data_preprocessor'] = dict(
+        type='SelfSupDataPreprocessor', mean=[0, 0, 0], std=[1, 1, 1])
+    return model
+
+
+TINY = _tiny_model()
+EMBED = TINY['backbone']['arch']['embed_dims']
+GRID = TINY['backbone']['img_size'] // TINY['backbone']['patch_size']
 
 
 def build_tiny(**overrides):

@@ -2,9 +2,10 @@
 
 A CPU-sized preview of the GPU mini-reproduction (docs/reproduction.md):
 each method's reproduction config (``configs/reproduction/``, mmpretrain's
-own MAE / MoCo v3 algorithms and heads) is shrunk to the CPU demo's encoder,
-data, schedule and kNN monitor, taken from the demo config itself so the
-sizes live in one place:
+own MAE / MoCo v3 algorithms and heads) is resized to the CPU demo's
+encoder (``configs/demo/_base_/mini-sizes.py``, which reads the demo's
+model, so the sizes live in one place) and given the demo's data, schedule
+and kNN monitor:
 
 * encoder: the demo's ViT (128 wide, 4 blocks, 2 heads, 32 px, patch 4);
   MAE's decoder is 128 wide with 2 blocks (= the demo's projector +
@@ -39,6 +40,7 @@ from typing import Optional, Sequence
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = 'configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py'
+MINI_SIZES = 'configs/demo/_base_/mini-sizes.py'
 CONFIGS = {
     'siameseim': DEMO,
     'mae': 'configs/reproduction/'
@@ -51,9 +53,16 @@ CONFIGS = {
 def demo_sized(method: str, demo_path: str = DEMO):
     """The config of ``method`` at the CPU demo's size.
 
+    The demo config itself for SiameseIM; for MAE and MoCo v3 their
+    reproduction row with the model sizes of :data:`MINI_SIZES` (read from
+    the demo's model) and the demo's data size, batch, loader, schedule,
+    hooks and runtime, keeping the method's own pipeline and optimiser
+    settings in fp32.
+
     Args:
         method (str): A key of :data:`CONFIGS`.
-        demo_path (str): The demo config the sizes are read from.
+        demo_path (str): The demo config the data and runtime are read
+            from.
 
     Returns:
         Config: Ready for ``Runner.from_cfg`` (``work_dir`` unset).
@@ -65,17 +74,10 @@ def demo_sized(method: str, demo_path: str = DEMO):
     demo = Config.fromfile(osp.join(ROOT, demo_path))
     if CONFIGS[method] == demo_path:
         return demo
+    sys.path.insert(0, ROOT)
+    from mmsiameseim.utils.config_sizes import apply_sizes
     cfg = Config.fromfile(osp.join(ROOT, CONFIGS[method]))
-    arch = demo.model.backbone.arch
-    cfg.model.backbone.arch = dict(arch)
-    if method == 'mae':
-        cfg.model.neck.embed_dim = arch.embed_dims
-        cfg.model.neck.decoder_embed_dim = arch.embed_dims
-        cfg.model.neck.decoder_num_heads = demo.model.head.num_heads
-        cfg.model.neck.decoder_depth = (
-            demo.model.neck.depth + demo.model.head.depth)
-    elif method == 'mocov3':
-        cfg.model.neck.in_channels = arch.embed_dims
+    apply_sizes(cfg, osp.join(ROOT, MINI_SIZES), model_key=f'{method}_model')
     # data size, batch and loader of the demo; the method's own pipeline
     pipeline = cfg.train_dataloader.dataset.pipeline
     cfg.train_dataloader = demo.train_dataloader

@@ -66,19 +66,41 @@ REQUIRED_KEYS = ('model', 'batch', 'dtype', 'compile', 'img_per_s',
                  'peak_mem_gib', 'tflops', 'device', 'torch', 'date')
 
 # ViT-B/16 at 224 and the heads of the three recipes (the paper's, mmpretrain
-# configs). ``tiny`` shrinks every width/depth for the CPU smoke test.
+# configs). ``tiny`` (the CPU smoke test) holds the sizes of
+# configs/siameseim/_base_/siameseim_tiny-sizes.py, read from that file.
+TINY_SIZES = osp.join(REPO_ROOT, 'configs', 'siameseim', '_base_',
+                      'siameseim_tiny-sizes.py')
 ARCH = dict(
     base=dict(
         img=224, patch=16, dims=768, depth=12, heads=12, ffn=3072,
         siam_dims=768, siam_heads=16, siam_ffn=3072, proj_depth=2,
         pred_depth=4, num_masked=118, mae_ratio=0.75, mae_dims=512,
         mae_depth=8, mae_heads=16, mae_ffn=2048, moco_hid=4096,
-        moco_out=256),
-    tiny=dict(
-        img=32, patch=8, dims=64, depth=2, heads=4, ffn=128, siam_dims=64,
-        siam_heads=4, siam_ffn=256, proj_depth=1, pred_depth=1,
-        num_masked=10, mae_ratio=0.75, mae_dims=32, mae_depth=1,
-        mae_heads=2, mae_ffn=128, moco_hid=128, moco_out=32))
+        moco_out=256))
+
+
+def tiny_arch() -> dict:
+    """:data:`ARCH` entry of the tiny sizes file (projector / predictor at
+    the encoder width with mlp ratio 4, MAE's mask ratio 0.75, as the
+    configs the file is merged into)."""
+    from mmengine.config import Config
+    s = Config.fromfile(TINY_SIZES)
+    enc, mae = s.encoder, s.mae_model.neck
+    return dict(
+        img=s.img_size, patch=s.patch_size, dims=enc.embed_dims,
+        depth=enc.num_layers, heads=enc.num_heads,
+        ffn=enc.feedforward_channels, siam_dims=enc.embed_dims,
+        siam_heads=s.model.neck.num_heads, siam_ffn=4 * enc.embed_dims,
+        proj_depth=s.model.neck.depth, pred_depth=s.model.head.depth,
+        num_masked=s.num_masked, mae_ratio=0.75,
+        mae_dims=mae.decoder_embed_dim, mae_depth=mae.decoder_depth,
+        mae_heads=mae.decoder_num_heads,
+        mae_ffn=int(mae.decoder_embed_dim * mae.mlp_ratio),
+        moco_hid=s.mocov3_model.neck.hid_channels,
+        moco_out=s.mocov3_model.neck.out_channels)
+
+
+ARCH['tiny'] = tiny_arch()
 
 
 # --------------------------------------------------------------------------
@@ -234,54 +256,6 @@ def resolve_config(path: str) -> str:
     return path if osp.isabs(path) else osp.join(REPO_ROOT, path)
 
 
-def tiny_overrides(name: str, model_cfg) -> None:
-    """Shrink a ViT-B model config in place to :data:`ARCH` ``['tiny']``."""
-    a = ARCH['tiny']
-    vit = dict(
-        embed_dims=a['dims'],
-        num_layers=a['depth'],
-        num_heads=a['heads'],
-        feedforward_channels=a['ffn'])
-    model_cfg.backbone.update(
-        arch=vit, img_size=a['img'], patch_size=a['patch'])
-    grid = a['img'] // a['patch']
-    if name == 'siameseim':
-        if model_cfg.backbone.get('num_masked') is not None:
-            model_cfg.backbone.num_masked = a['num_masked']
-        model_cfg.neck.update(
-            in_channels=a['dims'],
-            embed_dims=a['siam_dims'],
-            depth=a['proj_depth'],
-            num_heads=a['siam_heads'],
-            mlp_ratio=a['siam_ffn'] / a['siam_dims'])
-        model_cfg.head.update(
-            embed_dims=a['siam_dims'],
-            depth=a['pred_depth'],
-            num_heads=a['siam_heads'],
-            mlp_ratio=a['siam_ffn'] / a['siam_dims'],
-            grid_size=grid)
-    elif name == 'mae':
-        model_cfg.backbone.update(mask_ratio=a['mae_ratio'])
-        model_cfg.neck.update(
-            num_patches=grid * grid,
-            patch_size=a['patch'],
-            embed_dim=a['dims'],
-            decoder_embed_dim=a['mae_dims'],
-            decoder_depth=a['mae_depth'],
-            decoder_num_heads=a['mae_heads'],
-            mlp_ratio=a['mae_ffn'] / a['mae_dims'])
-        model_cfg.head.update(patch_size=a['patch'])
-    elif name == 'mocov3':
-        model_cfg.neck.update(
-            in_channels=a['dims'],
-            hid_channels=a['moco_hid'],
-            out_channels=a['moco_out'])
-        model_cfg.head.predictor.update(
-            in_channels=a['moco_out'],
-            hid_channels=a['moco_hid'],
-            out_channels=a['moco_out'])
-
-
 def load_config(name: str, tiny: bool, cfg_options: Optional[dict] = None):
     """The config of ``name`` (ViT-B/16, or tiny), with overrides."""
     from mmengine.config import Config
@@ -290,7 +264,10 @@ def load_config(name: str, tiny: bool, cfg_options: Optional[dict] = None):
             'data_preprocessor' not in cfg.model:
         cfg.model.data_preprocessor = cfg.data_preprocessor
     if tiny:
-        tiny_overrides(name, cfg.model)
+        from mmsiameseim.utils.config_sizes import apply_sizes
+        apply_sizes(cfg, TINY_SIZES, model_key=dict(
+            siameseim='model', mae='mae_model',
+            mocov3='mocov3_model')[name])
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg

@@ -4,6 +4,9 @@
 # only (cls and mask tokens are decayed, as upstream), grad clip 1.0, fp16
 # AMP.
 _base_ = ['mmpretrain::_base_/default_runtime.py']
+# the runner, loop, hooks (and the models, datasets, transforms of the
+# configs that use this runtime) are registered by mmsiameseim
+custom_imports = dict(imports=['mmsiameseim'], allow_failed_imports=False)
 
 runner_type = 'SafeResumeRunner'  # resume our own checkpoints on torch>=2.6
 max_epochs = 1600

@@ -3,8 +3,6 @@
 # predictor of the encoder's width (768) with 16 heads, UniGrad dense loss
 # with lambda 0.02. 118 of the 14 x 14 patches masked: the pipeline's mask
 # generator must agree (checked when the dataloader is built).
-custom_imports = dict(imports=['mmsiameseim'], allow_failed_imports=False)
-
 model = dict(
     type='SiameseIM',
     base_momentum=0.005,  # EMA 0.995 -> 1.0, cosine by iteration

@@ -5,8 +5,8 @@
 # per-patch LayerNorm-ed pixels (UniGrad with lambda 0, MAE's norm-pix),
 # as the pixel rows of configs/siameseim/ablations. Everything else (two
 # views, colour ops, blockwise mask, TokenBN heads) is unchanged. Paper
-# question (the paper's ablation table, rows (d) vs (e)): feature vs pixel targets across
-# different views.
+# question (the paper's ablation table, rows (d) vs (e)): feature vs pixel
+# targets across different views.
 _base_ = ['./siameseim_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py']
 
 model = dict(  # head.out_channels = patch_size**2 * 3, derived

@@ -32,17 +32,19 @@ def _model_cfg(**changes):
     return cfg
 
 
+# The tiny model leaves the derived sizes out; a case that tests a check on
+# one of them states it (as a config that states it would).
 MODEL_CASES = {
     'head grid vs backbone grid':
     (dict(**{'head.grid_size': 5}),
      'head.grid_size=5 disagrees with the backbone patch grid 4x4 '
      '(backbone.img_size=32, backbone.patch_size=8)'),
     'backbone patch size vs head grid':
-    (dict(**{'backbone.patch_size': 16}),
+    (dict(**{'backbone.patch_size': 16, 'head.grid_size': 4}),
      'head.grid_size=4 disagrees with the backbone patch grid 2x2 '
      '(backbone.img_size=32, backbone.patch_size=16)'),
     'backbone image size vs head grid':
-    (dict(**{'backbone.img_size': 48}),
+    (dict(**{'backbone.img_size': 48, 'head.grid_size': 4}),
      'head.grid_size=4 disagrees with the backbone patch grid 6x6 '
      '(backbone.img_size=48'),
     'neck input vs backbone width':

@@ -186,6 +186,20 @@ def _backbone_timm_rules() -> Tuple[Rule, ...]:
 #: (``layers.i.ln1`` -> ``blocks.i.norm1``, ...), for detectron2 / ViTDet.
 MMPRETRAIN_TO_TIMM_BACKBONE_RULES: Tuple[Rule, ...] = _backbone_timm_rules()
 
+#: Encoder keys the ``mmseg`` layout leaves out, with the reason. mmseg's
+#: ``MAE`` recipe (and so the paper's ADE20k setting) runs with
+#: ``final_norm=False``; a final norm in the file (mmpretrain's MAE has one,
+#: SiameseIM has none) would be dropped by its ``strict=False`` load anyway.
+MMSEG_DROPPED: Tuple[Tuple[str, str], ...] = ((
+    r'^ln1\.', 'final norm of the pretraining encoder: mmseg\'s MAE recipe '
+    'runs with final_norm=False (SiameseIM pretraining has no final norm)'),
+)
+
+#: ``(regex, replacement)`` rules, mmpretrain backbone -> mmseg ``MAE``:
+#: the same names (``None`` drops :data:`MMSEG_DROPPED`).
+MMPRETRAIN_TO_MMSEG_BACKBONE_RULES: Tuple[Rule, ...] = tuple(
+    (pattern, None) for pattern, _ in MMSEG_DROPPED) + ((r'^(.*)$', r'\1'), )
+
 # --------------------------------------------------------------------------
 # Functions
 # --------------------------------------------------------------------------
@@ -415,10 +429,12 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
             ``pretrained=``. Defaults to ``'backbone.'`` for the
             ``'mmpretrain'`` layout and ``''`` for ``'timm'``.
         layout (str): ``'mmpretrain'`` (``VisionTransformer`` names:
-            ``patch_embed.projection``, ``layers.{i}.ln1``, ...) or
+            ``patch_embed.projection``, ``layers.{i}.ln1``, ...),
             ``'timm'`` (``patch_embed.proj``, ``blocks.{i}.norm1``, ... as
-            detectron2 ViTDet and MAE-style loaders expect). Defaults to
-            ``'mmpretrain'``.
+            detectron2 ViTDet and MAE-style loaders expect) or ``'mmseg'``
+            (what mmseg's ``MAE`` backbone loads: the mmpretrain names
+            without a prefix, and no final norm, see
+            :data:`MMSEG_DROPPED`). Defaults to ``'mmpretrain'``.
 
     Returns:
         OrderedDict: The encoder weights: ``cls_token``, ``pos_embed``,
@@ -432,9 +448,9 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     if source not in BACKBONE_PREFIXES:
         raise ValueError(f"source must be one of {list(BACKBONE_PREFIXES)}, "
                          f'got {source!r}')
-    if layout not in ('mmpretrain', 'timm'):
-        raise ValueError("layout must be 'mmpretrain' or 'timm', got "
-                         f'{layout!r}')
+    if layout not in ('mmpretrain', 'timm', 'mmseg'):
+        raise ValueError("layout must be 'mmpretrain', 'timm' or 'mmseg', "
+                         f'got {layout!r}')
     if prefix is None:
         prefix = 'backbone.' if layout == 'mmpretrain' else ''
     sd = unwrap_state_dict(state_dict)
@@ -452,6 +468,8 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     if not out:
         raise ValueError(f'no {source} encoder weights (keys starting with '
                          f'{src!r}) in this checkpoint')
+    if layout == 'mmseg':
+        out, _, _ = rename_keys(out, MMPRETRAIN_TO_MMSEG_BACKBONE_RULES)
     if layout == 'timm':
         out, unmatched, _ = rename_keys(out, MMPRETRAIN_TO_TIMM_BACKBONE_RULES)
         if unmatched:

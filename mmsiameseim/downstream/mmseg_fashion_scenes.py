@@ -1,0 +1,40 @@
+"""The Fashion-MNIST scenes folder as an mmseg dataset.
+
+:func:`mmsiameseim.datasets.fashion_scenes_mmseg.write_mmseg_scenes` (or
+``tools/data/make_fashion_scenes_mmseg.py``) writes the folders; this
+registers :class:`FashionScenesSegDataset` in mmseg's ``DATASETS``, mmseg's
+``BaseSegDataset`` with the scenes' class names and palette, as mmseg's own
+``ADE20KDataset`` is for ADE20k.
+"""
+from mmseg.datasets import BaseSegDataset
+from mmseg.registry import DATASETS
+
+from ..datasets.fashion_scenes import SCENE_CLASSES, SCENE_PALETTE
+
+
+@DATASETS.register_module()
+class FashionScenesSegDataset(BaseSegDataset):
+    """Fashion-MNIST scenes for mmseg: 11 classes, background included.
+
+    Args:
+        img_suffix (str): Defaults to ``'.png'``.
+        seg_map_suffix (str): Defaults to ``'.png'``.
+        reduce_zero_label (bool): Defaults to False: label 0 is the
+            background class, not "ignore".
+        **kwargs: Other arguments of ``BaseSegDataset`` (``data_root``,
+            ``data_prefix``, ``pipeline``, ...).
+    """
+
+    METAINFO = dict(
+        classes=SCENE_CLASSES, palette=[list(c) for c in SCENE_PALETTE])
+
+    def __init__(self,
+                 img_suffix: str = '.png',
+                 seg_map_suffix: str = '.png',
+                 reduce_zero_label: bool = False,
+                 **kwargs) -> None:
+        super().__init__(
+            img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix,
+            reduce_zero_label=reduce_zero_label,
+            **kwargs)

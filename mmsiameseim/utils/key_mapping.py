@@ -427,7 +427,8 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
             ``'backbone.'`` for ``init_cfg=dict(type='Pretrained',
             prefix='backbone.')`` or ``''`` for a bare backbone / mmseg's
             ``pretrained=``. Defaults to ``'backbone.'`` for the
-            ``'mmpretrain'`` layout and ``''`` for ``'timm'``.
+            ``'mmpretrain'`` layout and ``''`` for ``'timm'`` and
+            ``'mmseg'``.
         layout (str): ``'mmpretrain'`` (``VisionTransformer`` names:
             ``patch_embed.projection``, ``layers.{i}.ln1``, ...),
             ``'timm'`` (``patch_embed.proj``, ``blocks.{i}.norm1``, ... as

@@ -23,7 +23,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA = osp.join(ROOT, 'data', 'fashion-mnist')
 SMALL = osp.join(
     ROOT, 'configs', 'siameseim', 'benchmarks', 'mmseg',
-    'siameseim_vit-mini-p4-upernet_1xb16-300i_fashion-scenes-64x64.py')
+    'siameseim_vit-mini-p4-upernet_1xb16-400i_fashion-scenes-64x64.py')
 SCENE_CFG = dict(canvas=64, min_size=20, max_size=40)
 
 
@@ -174,4 +174,8 @@ def test_benchmark_run_fine_tunes_and_evaluates(scenes, demo_encoder,
     assert record['load_check']['fresh'] == 16
     for key in ('miou', 'macc', 'aacc'):
         assert 0. <= record[key] <= 100.
+    # per-class IoU: mIoU is their mean over the classes that occur
+    assert list(record['class_iou']) == list(SCENE_CLASSES)
+    present = [v for v in record['class_iou'].values() if v is not None]
+    assert record['miou'] == pytest.approx(np.mean(present), abs=0.01)
     init_default_scope('mmpretrain')

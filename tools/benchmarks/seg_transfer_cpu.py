@@ -2,7 +2,7 @@
 
 Fine-tunes the small UPerNet config
 (``configs/siameseim/benchmarks/mmseg/
-siameseim_vit-mini-p4-upernet_1xb16-300i_fashion-scenes-64x64.py``: the ADE20k
+siameseim_vit-mini-p4-upernet_1xb16-400i_fashion-scenes-64x64.py``: the ADE20k
 config's structure at the CPU demo encoder's size) on the Fashion-MNIST
 scenes three times, and reports mIoU on the test scenes:
 
@@ -37,6 +37,7 @@ Example::
 import argparse
 import copy
 import json
+import math
 import os
 import os.path as osp
 import platform
@@ -47,7 +48,7 @@ from typing import List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = ('configs/siameseim/benchmarks/mmseg/'
-          'siameseim_vit-mini-p4-upernet_1xb16-300i_fashion-scenes-64x64.py')
+          'siameseim_vit-mini-p4-upernet_1xb16-400i_fashion-scenes-64x64.py')
 CONVERTER = 'tools/model_converters/siameseim_to_backbone.py'
 RUNS = ('siameseim', 'mae', 'random')
 DEFAULT_CKPTS = {
@@ -172,6 +173,10 @@ def run_one(args: argparse.Namespace) -> None:
         miou=float(metrics['mIoU']),
         macc=float(metrics['mAcc']),
         aacc=float(metrics['aAcc']),
+        class_iou={
+            k[len('IoU.'):]: (None if math.isnan(v) else float(v))
+            for k, v in metrics.items() if k.startswith('IoU.')
+        },
         train_seconds=round(train_seconds, 1),
         test_seconds=round(test_seconds, 1),
         seed=args.seed,

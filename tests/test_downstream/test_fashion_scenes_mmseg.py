@@ -23,7 +23,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA = osp.join(ROOT, 'data', 'fashion-mnist')
 SMALL = osp.join(
     ROOT, 'configs', 'siameseim', 'benchmarks', 'mmseg',
-    'siameseim_vit-mini-p4-upernet_1xb16-400i_fashion-scenes-64x64.py')
+    'siameseim_vit-mini-p4-upernet_1xb8-800i_fashion-scenes-64x64.py')
 SCENE_CFG = dict(canvas=64, min_size=20, max_size=40)
 
 
@@ -168,7 +168,7 @@ def test_benchmark_run_fine_tunes_and_evaluates(scenes, demo_encoder,
             if x.startswith('RECORD ')][-1]
     record = json.loads(line[len('RECORD '):])
     assert record['iterations'] == 2 and record['test_scenes'] == 3
-    assert record['train_scenes'] == 6 and record['batch_size'] == 16
+    assert record['train_scenes'] == 6 and record['batch_size'] == 8
     assert record['load_check']['ok']
     assert record['load_check']['equal'] == len(online) == 52
     assert record['load_check']['fresh'] == 16

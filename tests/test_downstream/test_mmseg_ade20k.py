@@ -101,7 +101,10 @@ def segmentor(vitb_files):
 
 def test_every_encoder_tensor_arrives_and_exactly_the_documented_set_is_new(
         vitb_files, segmentor):
-    _, model = segmentor
+    cfg, model = segmentor
+    # the stock recipe's LN eps is SiameseIM's (1e-6), no final norm
+    assert cfg.model.backbone.norm_cfg == dict(type='LN', eps=1e-6)
+    assert not model.backbone.final_norm
     online = vitb_files['online']
     report = check_backbone_load(model.backbone)
     assert report.ok, report.summary()

@@ -248,3 +248,33 @@ def test_resize_pos_embed_matches_a_bicubic_reference():
     assert resize_pos_embed(src, torch.zeros(1, 5, 3)) is src
     with pytest.raises(ValueError, match='square grid'):
         resize_pos_embed(torch.zeros(1, 6, 3), torch.zeros(1, 17, 3))
+
+
+def test_mmseg_mae_with_the_file_computes_our_encoder(siameseim_file,
+                                                      tmp_path):
+    """Same tensors are not enough: mmseg's MAE layer (layer scale 1, zero
+    relative position bias, LN eps 1e-6 as the stock config sets) must give
+    the patch tokens of our encoder's last block."""
+    from mmseg.models.backbones import MAE
+
+    from mmsiameseim.models.backbones import SiameseIMViT
+    _, sd = siameseim_file
+    enc = mmsiameseim_to_backbone(sd, layout='mmseg')
+    ours = SiameseIMViT(
+        arch=dict(embed_dims=EMBED, num_layers=DEPTH, num_heads=2,
+                  feedforward_channels=64),
+        img_size=32, patch_size=8, out_type='raw')
+    ours.load_state_dict(enc, strict=True)
+    path = tmp_path / 'encoder.pth'
+    torch.save(enc, path)
+    theirs = MAE(img_size=32, patch_size=8, embed_dims=EMBED,
+                 num_layers=DEPTH, num_heads=2, mlp_ratio=2, init_values=1.0,
+                 out_indices=[DEPTH - 1], drop_path_rate=0.1,
+                 norm_cfg=dict(type='LN', eps=1e-6), pretrained=str(path))
+    theirs.init_weights()
+    ours.eval(), theirs.eval()
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = ours(x)[-1][:, 1:]
+        got = theirs(x)[0].flatten(2).transpose(1, 2)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)

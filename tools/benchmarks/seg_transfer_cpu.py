@@ -2,7 +2,7 @@
 
 Fine-tunes the small UPerNet config
 (``configs/siameseim/benchmarks/mmseg/
-siameseim_vit-mini-p4-upernet_1xb16-400i_fashion-scenes-64x64.py``: the ADE20k
+siameseim_vit-mini-p4-upernet_1xb8-800i_fashion-scenes-64x64.py``: the ADE20k
 config's structure at the CPU demo encoder's size) on the Fashion-MNIST
 scenes three times, and reports mIoU on the test scenes:
 
@@ -48,7 +48,7 @@ from typing import List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = ('configs/siameseim/benchmarks/mmseg/'
-          'siameseim_vit-mini-p4-upernet_1xb16-400i_fashion-scenes-64x64.py')
+          'siameseim_vit-mini-p4-upernet_1xb8-800i_fashion-scenes-64x64.py')
 CONVERTER = 'tools/model_converters/siameseim_to_backbone.py'
 RUNS = ('siameseim', 'mae', 'random')
 DEFAULT_CKPTS = {
@@ -76,6 +76,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--num-test', type=int, default=1000)
     parser.add_argument('--max-iters', type=int, default=None,
                         help="training iterations (default: the config's)")
+    parser.add_argument('--batch-size', type=int, default=None,
+                        help="training batch size (default: the config's)")
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--jobs', type=int, default=len(RUNS),
                         help='runs trained side by side. Defaults to 3')
@@ -128,6 +130,8 @@ def configure(args: argparse.Namespace, pretrained: Optional[str]):
         poly.end = args.max_iters
         cfg.train_cfg.max_iters = args.max_iters
         cfg.default_hooks.checkpoint.interval = args.max_iters
+    if args.batch_size is not None:
+        cfg.train_dataloader.batch_size = args.batch_size
     # the test scenes are evaluated once, after training (timed apart)
     cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
@@ -214,8 +218,9 @@ def _launch(args: argparse.Namespace, run: str,
            '--config', args.config, '--scenes-dir', args.scenes_dir,
            '--work-root', args.work_root, '--seed', str(args.seed),
            '--threads', str(args.threads)]
-    if args.max_iters is not None:
-        cmd += ['--max-iters', str(args.max_iters)]
+    for opt in ('max_iters', 'batch_size'):
+        if getattr(args, opt) is not None:
+            cmd += ['--' + opt.replace('_', '-'), str(getattr(args, opt))]
     if converted:
         cmd += ['--pretrained', converted['path']]
     print('+ ' + ' '.join(cmd), flush=True)

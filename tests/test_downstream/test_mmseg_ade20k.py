@@ -130,6 +130,11 @@ def test_the_converter_default_file_loads_nothing_and_the_check_fails(
         vitb_files, segmentor):
     _, model = segmentor
     backbone = copy.deepcopy(model.backbone)
+    with torch.no_grad():  # forget the fixture's good load
+        for param in backbone.parameters():
+            param.zero_()
+    # what `model.pretrained=<the converter's default file>` gives the MAE
+    backbone.pretrained = vitb_files['prefixed']
     backbone.init_cfg = dict(type='Pretrained',
                              checkpoint=vitb_files['prefixed'])
     backbone.init_weights()  # mmseg: strict=False, nothing printed
@@ -147,6 +152,7 @@ def test_layer_decay_scales_and_amp_wrapper(segmentor, monkeypatch):
     heads id 13."""
     from mmengine.optim.optimizer import amp_optimizer_wrapper
     cfg, model = segmentor
+    init_default_scope('mmseg')  # the constructor is mmseg's
     # AmpOptimWrapper refuses to be built without a GPU; the type that the
     # config resolves to is what is checked here.
     monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
@@ -170,8 +176,10 @@ def test_layer_decay_scales_and_amp_wrapper(segmentor, monkeypatch):
     assert groups['backbone.layers.5.attn.qkv.bias']['weight_decay'] == 0.
     # The stock config's `fp16 = dict(loss_scale='dynamic')` alone leaves
     # mmengine with a plain fp32 OptimWrapper.
+    import mmseg
     stock = Config.fromfile(
-        'mmseg::mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py')
+        osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs', 'mae',
+                 'mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py'))
     assert stock.fp16 == dict(loss_scale='dynamic')
     plain = build_optim_wrapper(model, stock.optim_wrapper)
     assert type(plain) is OptimWrapper
@@ -250,8 +258,9 @@ def test_ade20k_config_trains_two_iterations_and_validates(
     }
     for key in ('val/aAcc', 'val/mIoU', 'val/mAcc'):
         assert 0. <= metrics[key] <= 100., (key, metrics)
-    # warm-up from the stock schedule: start factor 1e-6, 1500 iterations
+    # warm-up from the stock schedule: start factor 1e-6, end 1500; mmengine's
+    # LinearLR reaches the end factor after end - begin - 1 = 1499 steps
     lrs = runner.optim_wrapper.get_lr()['lr']
-    factor = 1e-6 + (1 - 1e-6) * 2 / 1500
+    factor = 1e-6 + (1 - 1e-6) * 2 / 1499
     assert max(lrs) == pytest.approx(1e-4 * factor, rel=1e-6)
     init_default_scope('mmpretrain')

@@ -5,11 +5,12 @@ Input: an mmsiameseim training checkpoint (``backbone.*`` /
 since mmengine checkpoints hold Python objects), a checkpoint converted by
 ``siameseim_official_to_mmpretrain.py``, or an official release checkpoint
 (converted on the fly). Output: ``dict(state_dict=..., meta=...)`` holding
-only the encoder (spec §8.1: no projector, predictor, ``mm_*`` copies or BN
+only the encoder (docs/method.md §6: no projector, predictor, ``mm_*`` copies or BN
 buffers) in mmpretrain ``VisionTransformer`` names, or timm names with
 ``--layout timm``, or what mmseg's ``MAE`` backbone loads with
 ``--layout mmseg`` (bare mmpretrain names, online encoder only, no final
-norm). For ``--layout mmseg`` the file is compared with an mmseg ``MAE``
+norm), or the keys of the mmdet ViTDet backbone with ``--layout vitdet``.
+For ``--layout mmseg`` the file is compared with an mmseg ``MAE``
 of its size before it is written: missing and unexpected keys are printed,
 and nothing is written when a tensor would not load or a backbone tensor
 outside the documented fresh set (layer scale, relative position tables)
@@ -33,6 +34,11 @@ Examples:
     # mmseg's MAE backbone (model.pretrained=... of the UPerNet configs)
     python tools/model_converters/siameseim_to_backbone.py \\
         work_dirs/sim/epoch_400.pth sim_vit-base_mmseg.pth --layout mmseg
+
+    # mmdet ViTDet configs (WindowedViT of mmsiameseim.downstream.vitdet):
+    # bare mmpretrain names, no cls token, no final norm
+    python tools/model_converters/siameseim_to_backbone.py \\
+        sim.pth sim_backbone_vitdet.pth --layout vitdet
 """
 import argparse
 import os
@@ -50,6 +56,7 @@ import torch  # noqa: E402
 
 from mmsiameseim.utils import (  # noqa: E402
     mmsiameseim_to_backbone, read_state_dict)
+from mmsiameseim.utils.key_mapping import LAYOUTS  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -70,10 +77,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         "mmpretrain layout) or '' (default for --layout timm)")
     parser.add_argument(
         '--layout',
-        choices=['mmpretrain', 'timm', 'mmseg'],
+        choices=list(LAYOUTS),
         default='mmpretrain',
-        help='key names: mmpretrain VisionTransformer (default), timm, or '
-        "mmseg (bare keys for mmseg's MAE backbone, checked against it)")
+        help='key names: mmpretrain VisionTransformer (default), timm, '
+        "mmseg (bare keys for mmseg's MAE backbone, checked against it) or "
+        'vitdet (mmpretrain names without cls token and final norm, for '
+        'the mmdet ViTDet configs)')
     parser.add_argument(
         '--trusted',
         action='store_true',

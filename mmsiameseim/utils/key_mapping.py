@@ -439,8 +439,8 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     Accepts our checkpoints (``backbone.*`` / ``target_encoder.*``; also any
     mmpretrain model with a ``backbone``), official release checkpoints
     (converted first) and bare backbone state dicts. Only the encoder is
-    kept (docs/method.md §6): projector, predictor, BN buffers and the other branch
-    are dropped.
+    kept (docs/method.md §6): projector, predictor, BN buffers and the
+    other branch are dropped.
 
     Args:
         state_dict (Mapping): State dict or whole checkpoint.

@@ -5,9 +5,9 @@ Input: an mmsiameseim training checkpoint (``backbone.*`` /
 since mmengine checkpoints hold Python objects), a checkpoint converted by
 ``siameseim_official_to_mmpretrain.py``, or an official release checkpoint
 (converted on the fly). Output: ``dict(state_dict=..., meta=...)`` holding
-only the encoder (docs/method.md §6: no projector, predictor, ``mm_*`` copies or BN
-buffers) in mmpretrain ``VisionTransformer`` names, or timm names with
-``--layout timm``, or what mmseg's ``MAE`` backbone loads with
+only the encoder (docs/method.md §6: no projector, predictor, ``mm_*``
+copies or BN buffers) in mmpretrain ``VisionTransformer`` names, or timm
+names with ``--layout timm``, or what mmseg's ``MAE`` backbone loads with
 ``--layout mmseg`` (bare mmpretrain names, online encoder only, no final
 norm), or the keys of the mmdet ViTDet backbone with ``--layout vitdet``.
 For ``--layout mmseg`` the file is compared with an mmseg ``MAE``

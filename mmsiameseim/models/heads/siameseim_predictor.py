@@ -19,9 +19,9 @@ class SiameseIMPredictor(BaseModule):
 
     Input sequence (docs/method.md §3): the projected cls token (plus the
     zero cls row of the fixed table), the projected visible view-1 tokens
-    plus the fixed sin-cos table at their own grid positions, and one shared mask
-    token per view-2 patch plus ``Linear(relative sin-cos code)`` placed by
-    the two crops' relative geometry. Then ``depth`` transformer blocks and
+    plus the fixed sin-cos table at their own grid positions, and one shared
+    mask token per view-2 patch plus ``Linear(relative sin-cos code)`` placed
+    by the two crops' relative geometry. Then ``depth`` transformer blocks and
     an output Linear; the outputs at the view-2 positions are the dense
     predictions, the output at the cls position serves the global-loss rows.
 

@@ -69,7 +69,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--source',
         choices=['online', 'target'],
         default='online',
-        help='online encoder (default, spec §8.1) or its EMA copy')
+        help='online encoder (default, as the paper transfers) or its '
+        'EMA copy')
     parser.add_argument(
         '--prefix',
         default=None,

@@ -95,7 +95,7 @@ def test_demo_losses_are_pinned(one_thread):
     wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
     MessageHub.get_current_instance().update_info('max_iters', 3)
     losses = [
-        float(model.train_step(copy.deepcopy(batch), wrapper)['loss'])
+        float(model.train_step(copy.deepcopy(batch), wrapper)['loss'].detach())
         for _ in range(3)
     ]
     assert losses == DEMO_LOSSES

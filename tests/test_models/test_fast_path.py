@@ -138,7 +138,7 @@ def test_masked_loss_tokens_gather_equals_boolean_path():
     pred = pred[mask].reshape(3, -1, pred.shape[-1])
     target = target[mask].reshape(3, -1, target.shape[-1])
     assert pred.shape[1] == 9
-    assert torch.equal(loss, ref.head.loss(pred, target))
+    assert torch.equal(loss, ref.head.loss_module(pred, target))
 
 
 def _train_steps(model, steps=3, lr=0.05):
@@ -187,7 +187,8 @@ def test_sync_free_ema_rereads_steps_after_state_dict_load():
 
 
 def _explicit_attention(attn, x):
-    """Softmax attention written out, with the max subtracted (as the original implementation)."""
+    """Softmax attention written out, with the max subtracted (as the
+    original implementation)."""
     B, N, _ = x.shape
     heads, dims = attn.num_heads, attn.head_dims
     qkv = attn.qkv(x).reshape(B, N, 3, heads, dims).permute(2, 0, 3, 1, 4)

@@ -186,6 +186,20 @@ def _backbone_timm_rules() -> Tuple[Rule, ...]:
 #: (``layers.i.ln1`` -> ``blocks.i.norm1``, ...), for detectron2 / ViTDet.
 MMPRETRAIN_TO_TIMM_BACKBONE_RULES: Tuple[Rule, ...] = _backbone_timm_rules()
 
+#: Encoder keys the ``mmseg`` layout leaves out, with the reason. mmseg's
+#: ``MAE`` recipe (and so the paper's ADE20k setting) runs with
+#: ``final_norm=False``; a final norm in the file (mmpretrain's MAE has one,
+#: SiameseIM has none) would be dropped by its ``strict=False`` load anyway.
+MMSEG_DROPPED: Tuple[Tuple[str, str], ...] = ((
+    r'^ln1\.', 'final norm of the pretraining encoder: mmseg\'s MAE recipe '
+    'runs with final_norm=False (SiameseIM pretraining has no final norm)'),
+)
+
+#: ``(regex, replacement)`` rules, mmpretrain backbone -> mmseg ``MAE``:
+#: the same names (``None`` drops :data:`MMSEG_DROPPED`).
+MMPRETRAIN_TO_MMSEG_BACKBONE_RULES: Tuple[Rule, ...] = tuple(
+    (pattern, None) for pattern, _ in MMSEG_DROPPED) + ((r'^(.*)$', r'\1'), )
+
 #: Encoder keys the ``vitdet`` layout leaves out, with the reason: ViTDet's
 #: backbone (``WindowedViT`` of ``mmsiameseim.downstream.vitdet``) has
 #: neither. ``pos_embed`` keeps its cls row; the backbone drops it at load.
@@ -200,6 +214,15 @@ VITDET_DROPPED: Tuple[Tuple[str, str], ...] = (
 #: the same names (``None`` drops :data:`VITDET_DROPPED`).
 MMPRETRAIN_TO_VITDET_BACKBONE_RULES: Tuple[Rule, ...] = tuple(
     (pattern, None) for pattern, _ in VITDET_DROPPED) + ((r'^(.*)$', r'\1'), )
+
+#: The layouts :func:`mmsiameseim_to_backbone` writes.
+LAYOUTS: Tuple[str, ...] = ('mmpretrain', 'timm', 'mmseg', 'vitdet')
+
+# Layouts that keep the mmpretrain names and only drop keys.
+_SAME_NAME_RULES = {
+    'mmseg': MMPRETRAIN_TO_MMSEG_BACKBONE_RULES,
+    'vitdet': MMPRETRAIN_TO_VITDET_BACKBONE_RULES,
+}
 
 # --------------------------------------------------------------------------
 # Functions
@@ -416,8 +439,8 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     Accepts our checkpoints (``backbone.*`` / ``target_encoder.*``; also any
     mmpretrain model with a ``backbone``), official release checkpoints
     (converted first) and bare backbone state dicts. Only the encoder is
-    kept (docs/method.md §6): projector, predictor, BN buffers and the other branch
-    are dropped.
+    kept (docs/method.md §6): projector, predictor, BN buffers and the
+    other branch are dropped.
 
     Args:
         state_dict (Mapping): State dict or whole checkpoint.
@@ -432,11 +455,13 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
         layout (str): ``'mmpretrain'`` (``VisionTransformer`` names:
             ``patch_embed.projection``, ``layers.{i}.ln1``, ...),
             ``'timm'`` (``patch_embed.proj``, ``blocks.{i}.norm1``, ... as
-            detectron2 ViTDet and MAE-style loaders expect) or ``'vitdet'``
-            (what ``WindowedViT`` of ``mmsiameseim.downstream.vitdet``
-            loads: the mmpretrain names without a prefix, no cls token and
-            no final norm, see :data:`VITDET_DROPPED`). Defaults to
-            ``'mmpretrain'``.
+            detectron2 ViTDet and MAE-style loaders expect), ``'mmseg'``
+            (what mmseg's ``MAE`` backbone loads: the mmpretrain names
+            without a prefix, and no final norm, see
+            :data:`MMSEG_DROPPED`) or ``'vitdet'`` (what ``WindowedViT`` of
+            ``mmsiameseim.downstream.vitdet`` loads: the mmpretrain names
+            without a prefix, no cls token and no final norm, see
+            :data:`VITDET_DROPPED`). Defaults to ``'mmpretrain'``.
 
     Returns:
         OrderedDict: The encoder weights: ``cls_token``, ``pos_embed``,
@@ -450,8 +475,8 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     if source not in BACKBONE_PREFIXES:
         raise ValueError(f"source must be one of {list(BACKBONE_PREFIXES)}, "
                          f'got {source!r}')
-    if layout not in ('mmpretrain', 'timm', 'vitdet'):
-        raise ValueError("layout must be 'mmpretrain', 'timm' or 'vitdet', "
+    if layout not in LAYOUTS:
+        raise ValueError(f'layout must be one of {list(LAYOUTS)}, '
                          f'got {layout!r}')
     if prefix is None:
         prefix = 'backbone.' if layout == 'mmpretrain' else ''
@@ -470,8 +495,8 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     if not out:
         raise ValueError(f'no {source} encoder weights (keys starting with '
                          f'{src!r}) in this checkpoint')
-    if layout == 'vitdet':
-        out, _, _ = rename_keys(out, MMPRETRAIN_TO_VITDET_BACKBONE_RULES)
+    if layout in _SAME_NAME_RULES:
+        out, _, _ = rename_keys(out, _SAME_NAME_RULES[layout])
     if layout == 'timm':
         out, unmatched, _ = rename_keys(out, MMPRETRAIN_TO_TIMM_BACKBONE_RULES)
         if unmatched:

@@ -91,7 +91,7 @@ def test_pretrain_throughput_rejects_unknown_model(throughput):
 
 
 def test_flop_counts_match_hand_counts(throughput):
-    """Counts made by hand, docs/benchmarks.md rules (ViT-B/16 at 224,
+    """Reference counts, docs/benchmarks.md rules (ViT-B/16 at 224,
     GMAC unless noted)."""
     arch = throughput.ARCH['base']
     siam = throughput.siameseim_macs(**arch)

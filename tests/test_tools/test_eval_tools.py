@@ -1,5 +1,4 @@
 """Tests of the offline probes and tools/benchmarks/*.py."""
-import argparse
 import importlib.util
 import json
 import os

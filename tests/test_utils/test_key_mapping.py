@@ -6,8 +6,8 @@ Two independent oracles:
   tiny model (attribute access, no key strings of ours), so converting back
   must give every tensor of the model at its own key;
 * ``make_official`` builds an official state dict from scratch (names typed
-  by hand from the release layout, random values) and ``ref_*`` run the official
-  computation on it with timm's formulas; our model loaded from the
+  by hand from the release layout, random values) and ``ref_*`` run the
+  official computation on it with timm's formulas; our model loaded from the
   converted dict must compute the same numbers (this catches swapped norms,
   fc1/fc2, qkv layouts, projector/predictor mix-ups).
 """

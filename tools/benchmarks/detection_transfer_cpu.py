@@ -18,7 +18,7 @@ the run unless every encoder tensor arrived, and the same check is recorded
 process (mmengine keeps global state per process); one JSON line per run
 goes to ``--out``.
 
-Example (the numbers in docs/downstream_detection.md)::
+Example (the numbers in docs/downstream.md)::
 
     python tools/benchmarks/detection_transfer_cpu.py \\
         --siameseim work_dirs/demo/epoch_4.pth \\

@@ -1,4 +1,6 @@
-"""Patch-mask generators with an exact number of masked patches (docs/method.md §2).
+"""Patch-mask generators with an exact number of masked patches.
+
+See docs/method.md §2.
 
 Randomness comes from NumPy's global RNG (``np.random``), which mmengine
 seeds (also per dataloader worker).

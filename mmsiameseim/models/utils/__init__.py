@@ -7,7 +7,8 @@ from .token_index import unmasked_index
 from .weight_init import xavier_init_linears
 
 __all__ = [
-    'RelPos', 'TokenBatchNorm', 'float_drop_path_rates', 'relative_patch_coords',
+    'RelPos', 'TokenBatchNorm', 'float_drop_path_rates',
+    'relative_patch_coords',
     'relative_sincos_embedding', 'sincos_1d', 'unmasked_index',
     'xavier_init_linears'
 ]

@@ -16,7 +16,7 @@
 # * no LSJ (a 500-step schedule), horizontal flips; lr 5e-4 (batch 8, 20
 #   warm-up steps, x0.1 at 445 and 480); fp32 on the CPU.
 # tools/benchmarks/detection_transfer_cpu.py runs it from the SiameseIM and
-# MAE demo checkpoints and from random init (docs/downstream_detection.md).
+# MAE demo checkpoints and from random init (docs/downstream.md).
 _base_ = ['./siameseim_vit-base-p16-vitdet-mask-rcnn_16xb4-amp-lsj-100e_coco.py']
 
 pretrained = 'work_dirs/det_transfer/siameseim_demo_vitdet.pth'

@@ -3,8 +3,10 @@ from . import transforms  # noqa: F401
 from .fashion_mnist import FASHION_MNIST_CLASSES, FashionMNISTIDX
 from .fashion_scenes import (SCENE_CLASSES, FashionMNISTScenes,
                              generate_scenes, make_split_scenes, write_scenes)
+from .imagenet_variants import ImageNetC, ImageNetWnidFolder
 
 __all__ = [
     'FashionMNISTIDX', 'FASHION_MNIST_CLASSES', 'FashionMNISTScenes',
-    'SCENE_CLASSES', 'generate_scenes', 'make_split_scenes', 'write_scenes'
+    'SCENE_CLASSES', 'generate_scenes', 'make_split_scenes', 'write_scenes',
+    'ImageNetWnidFolder', 'ImageNetC'
 ]

@@ -94,8 +94,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-root', default='data/fashion-mnist')
     parser.add_argument('--lrs', type=float, nargs='+',
                         default=[2.5e-4, 5e-4, 1e-3])
-    parser.add_argument('--lr', type=float, default=None,
-                        help='fine-tuning lr (default: the config\'s)')
+    parser.add_argument(
+        '--lr',
+        default=None,
+        help="fine-tuning lr (default: the config's); 'best': the lr of the "
+        'best held-out top-1 among the lr-stage records in --out')
     parser.add_argument('--work-dir', default='work_dirs/eval_study')
     parser.add_argument('--out', default='work_dirs/eval_study/runs.jsonl')
     parser.add_argument('--seed', type=int, default=0)
@@ -154,9 +157,23 @@ def run_config(config: str, work_dir: str, args, pretrained: bool = True,
     return metrics
 
 
+def best_lr(path: str) -> float:
+    """The lr of the best held-out top-1 among the lr records of ``path``."""
+    with open(path) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    scored = [r for r in records if r.get('stage') == 'lr']
+    if not scored:
+        raise SystemExit(f'{path} holds no lr-stage record: run --stage lr')
+    return max(scored, key=lambda r: r['top1'])['lr']
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run one stage."""
     args = parse_args(argv)
+    if args.lr == 'best':
+        args.lr = best_lr(args.out)
+    elif args.lr is not None:
+        args.lr = float(args.lr)
     if args.stage == 'lr':
         for lr in args.lrs:
             m = run_config(FINETUNE, osp.join(args.work_dir, f'lr_{lr:g}'),

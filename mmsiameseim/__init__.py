@@ -3,9 +3,14 @@
 Importing this package registers its datasets, transforms, models, hooks
 and metrics into mmpretrain's registries. It needs only mmengine,
 mmpretrain and mmcv (lite or full): modules that need mmseg or mmdet live in
-separate modules that only their configs import.
+separate modules that only their configs import. It also lets mmengine
+resolve ``_base_ = ['mmsiameseim::...']`` config paths (see
+:mod:`mmsiameseim.config_scope`).
 """
 from . import datasets, engine, evaluation, models, utils  # noqa: F401
+from .config_scope import register_config_scope
 from .version import __version__
+
+register_config_scope()
 
 __all__ = ['__version__']

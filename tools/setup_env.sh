@@ -84,6 +84,10 @@ step "install mmcv wheel"
 step "install the OpenMMLab stack"
 "${PIP[@]}" "mmcv==$MMCV_VER" "${STACK[@]}" "${MIM_DEPS[@]}" "setuptools<81"
 "${PIP[@]}" --no-deps "openmim==0.3.9"
+# LVIS API for mmdet's LVIS dataset and metric. Its pins (opencv-python,
+# Cython, ...) are already satisfied or unused at run time; its np.float
+# call under NumPy 2 is handled by NumPy2LVISMetric (mmsiameseim.downstream.vitdet).
+"${PIP[@]}" --no-deps "lvis==0.5.3"
 step "install mmsiameseim (editable)"
 "${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT"
 

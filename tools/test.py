@@ -16,11 +16,10 @@ if REPO_ROOT not in sys.path:
 
 import mmengine  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 
-import mmsiameseim  # noqa: E402,F401  registers our modules
-from mmsiameseim.utils import SafeResumeRunner  # noqa: E402
+# mmsiameseim (torch, mmpretrain) is imported in main(), after the command
+# line is parsed, so that `test.py -h` answers at once.
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -101,6 +100,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     """Entry point."""
     args = parse_args(argv)
+    # registers our modules and the `mmsiameseim::` config prefix
+    import mmsiameseim  # noqa: F401
+    from mmengine.evaluator import DumpResults
+    from mmsiameseim.utils import SafeResumeRunner
     cfg = merge_args(Config.fromfile(args.config), args)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)

@@ -17,8 +17,8 @@ if REPO_ROOT not in sys.path:
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 
-import mmsiameseim  # noqa: E402,F401  registers our modules
-from mmsiameseim.utils import SafeResumeRunner  # noqa: E402
+# mmsiameseim (torch, mmpretrain) is imported in main(), after the command
+# line is parsed: `mim train` runs `train.py -h` before every training run.
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -125,12 +125,42 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Let ``--launcher pytorch`` run on a machine without CUDA (gloo).
+
+    mmengine 0.10.7's ``init_dist('pytorch')`` calls
+    ``torch.cuda.set_device`` and its default DDP wrapper passes
+    ``device_ids=[LOCAL_RANK]``; both fail without a GPU. Here the process
+    group is started with gloo from torchrun's environment (mmengine then
+    skips its own start) and DDP is built without ``device_ids``. Nothing
+    changes on machines with CUDA.
+
+    Args:
+        cfg (Config): The config, updated in place.
+        launcher (str): The ``--launcher`` value.
+    """
+    import torch
+    import torch.distributed as dist
+    if launcher != 'pytorch' or torch.cuda.is_available():
+        return
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel')
+    wrapper.setdefault('device_ids', None)
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters',
+                       cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+
+
 def build_runner(cfg: Config):
     """Build the config's runner; :class:`SafeResumeRunner` by default.
 
     ``SafeResumeRunner`` behaves like mmengine's ``Runner`` but can resume
     its own checkpoints under torch >= 2.6.
     """
+    from mmsiameseim.utils import SafeResumeRunner
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return SafeResumeRunner.from_cfg(cfg)
@@ -139,8 +169,11 @@ def build_runner(cfg: Config):
 def main(argv=None) -> None:
     """Entry point."""
     args = parse_args(argv)
+    # registers our modules and the `mmsiameseim::` config prefix
+    import mmsiameseim  # noqa: F401
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
     runner.train()
 

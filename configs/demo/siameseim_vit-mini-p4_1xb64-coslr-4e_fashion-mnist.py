@@ -73,7 +73,8 @@ train_dataloader = dict(
     num_workers=1,
     persistent_workers=True,
     drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # DefaultSampler's order + mid-epoch resume + a seed per sample
+    sampler=dict(type='ResumableSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(
         type='FashionMNISTIDX',
@@ -106,6 +107,7 @@ custom_hooks = [
         k=20,
         temperature=0.07,
         pool='avg'),
+    dict(type='NumericsGuardHook', max_consecutive=3),
 ]
 
 max_epochs = 4
@@ -126,7 +128,7 @@ param_scheduler = [
          eta_min=1e-5, by_epoch=True, begin=warmup_epochs, end=max_epochs,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))

@@ -5,7 +5,7 @@
 # per-patch LayerNorm-ed pixels (UniGrad with lambda 0, MAE's norm-pix),
 # as the pixel rows of configs/siameseim/ablations. Everything else (two
 # views, colour ops, blockwise mask, TokenBN heads) is unchanged. Paper
-# question (spec §10.3, rows (d) vs (e)): feature vs pixel targets across
+# question (the paper's ablation table, rows (d) vs (e)): feature vs pixel targets across
 # different views.
 _base_ = ['./siameseim_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py']
 

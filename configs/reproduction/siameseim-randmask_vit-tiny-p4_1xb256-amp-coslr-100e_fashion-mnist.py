@@ -1,6 +1,6 @@
 # Mini-reproduction, ablation "random mask": the SiameseIM row with the
 # same number of masked patches (38 of 64) drawn uniformly at random
-# instead of in blocks. Paper question (spec §10.3, rows (g) vs (h)):
+# instead of in blocks. Paper question (the paper's ablation table, rows (g) vs (h)):
 # blockwise masking helps linear probing and detection.
 _base_ = ['./siameseim_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py']
 

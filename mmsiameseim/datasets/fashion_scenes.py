@@ -88,8 +88,12 @@ def _check_params(num_images: int, canvas: int, min_items: int,
         raise ValueError(f'threshold must be in [0, 255), got {threshold}')
 
 
-def render_scene(images: np.ndarray, labels: np.ndarray, items: Sequence[dict],
-                 canvas: int, threshold: int) -> Tuple[np.ndarray, np.ndarray]:
+def render_scene(images: np.ndarray,
+                 labels: np.ndarray,
+                 items: Sequence[dict],
+                 canvas: int,
+                 threshold: int,
+                 return_instances: bool = False) -> Tuple[np.ndarray, ...]:
     """Paste ``items`` in order onto an empty canvas.
 
     Each item's source image is resized to ``size x size`` and placed with
@@ -109,14 +113,22 @@ def render_scene(images: np.ndarray, labels: np.ndarray, items: Sequence[dict],
             ``top`` and ``left``.
         canvas (int): Canvas side length.
         threshold (int): Foreground threshold on uint8 intensities.
+        return_instances (bool): Also return the instance map. It only
+            records which item set each label; image and label bytes are
+            the same either way. Defaults to False.
 
     Returns:
-        tuple[np.ndarray, np.ndarray]: ``(canvas, canvas)`` uint8 image and
-        uint8 label mask.
+        tuple[np.ndarray, ...]: ``(canvas, canvas)`` uint8 image and uint8
+        label mask; with ``return_instances`` also the uint8 instance map:
+        ``1 + k`` where the ``k``-th pasted item is the visible (topmost
+        foreground) one, 0 where no item is (exactly where the label is 0).
     """
     img = np.zeros((canvas, canvas), dtype=np.uint8)
     mask = np.zeros((canvas, canvas), dtype=np.uint8)
-    for item in items:
+    instances = np.zeros((canvas, canvas), dtype=np.uint8)
+    if len(items) > 255:
+        raise ValueError('at most 255 items fit a uint8 instance map')
+    for k, item in enumerate(items):
         size, top, left = item['size'], item['top'], item['left']
         if top < 0 or left < 0 or top + size > canvas or \
                 left + size > canvas:
@@ -129,6 +141,9 @@ def render_scene(images: np.ndarray, labels: np.ndarray, items: Sequence[dict],
         img_r[soft] = np.maximum(img_r[soft], patch[soft])
         img_r[fg] = patch[fg]
         mask_r[fg] = int(labels[item['source_index']]) + 1
+        instances[top:top + size, left:left + size][fg] = k + 1
+    if return_instances:
+        return img, mask, instances
     return img, mask
 
 
@@ -141,8 +156,8 @@ def generate_scenes(images: np.ndarray,
                     max_items: int = 4,
                     min_size: int = 20,
                     max_size: int = 40,
-                    threshold: int = 32
-                    ) -> Tuple[np.ndarray, np.ndarray, List[dict]]:
+                    threshold: int = 32,
+                    return_instances: bool = False) -> tuple:
     """Generate ``num_scenes`` seeded Fashion-MNIST scenes.
 
     Scene ``i`` uses ``numpy.random.default_rng([seed, i])`` to draw, in
@@ -164,13 +179,18 @@ def generate_scenes(images: np.ndarray,
         max_size (int): Largest item side. Defaults to 40.
         threshold (int): An item covers a pixel where its resized uint8
             intensity is ``> threshold``. Defaults to 32.
+        return_instances (bool): Also return the instance maps (see
+            :func:`render_scene`); the other outputs do not change.
+            Defaults to False.
 
     Returns:
         tuple: ``imgs`` ``(num_scenes, canvas, canvas)`` uint8, ``masks`` of
         the same shape (uint8, 0 = background, ``1 + class`` otherwise) and
         ``meta``, one dict per scene with ``index`` and ``items`` (in paste
         order, each with ``source_index``, ``label``, ``size``, ``top``,
-        ``left``).
+        ``left``); with ``return_instances`` also ``instances`` (uint8, like
+        ``masks``: ``1 + k`` for the ``k``-th item of the scene's
+        ``items``, 0 where no item is visible).
     """
     images = np.asarray(images)
     labels = np.asarray(labels)
@@ -189,6 +209,7 @@ def generate_scenes(images: np.ndarray,
         raise ValueError('labels must lie in [0, 10)')
     imgs = np.zeros((num_scenes, canvas, canvas), dtype=np.uint8)
     masks = np.zeros((num_scenes, canvas, canvas), dtype=np.uint8)
+    instances = np.zeros((num_scenes, canvas, canvas), dtype=np.uint8)
     meta = []
     for i in range(num_scenes):
         rng = np.random.default_rng([int(seed), i])
@@ -205,9 +226,11 @@ def generate_scenes(images: np.ndarray,
                     size=size,
                     top=top,
                     left=left))
-        imgs[i], masks[i] = render_scene(images, labels, items, canvas,
-                                         threshold)
+        imgs[i], masks[i], instances[i] = render_scene(
+            images, labels, items, canvas, threshold, return_instances=True)
         meta.append(dict(index=i, items=items))
+    if return_instances:
+        return imgs, masks, meta, instances
     return imgs, masks, meta
 
 
@@ -231,7 +254,7 @@ def make_split_scenes(data_root: str,
                       split: str,
                       num_scenes: int,
                       seed: Optional[int] = None,
-                      **kwargs) -> Tuple[np.ndarray, np.ndarray, List[dict]]:
+                      **kwargs) -> tuple:
     """Scenes built from one split only (see :func:`generate_scenes`).
 
     Args:
@@ -249,11 +272,10 @@ def make_split_scenes(data_root: str,
     if seed is None:
         seed = DEFAULT_SEEDS[split]
     images, labels = load_fashion_split(data_root, split)
-    imgs, masks, meta = generate_scenes(images, labels, num_scenes, seed,
-                                        **kwargs)
-    for m in meta:
+    out = generate_scenes(images, labels, num_scenes, seed, **kwargs)
+    for m in out[2]:
         m['split'] = split
-    return imgs, masks, meta
+    return out
 
 
 def _save_png(path: str, array: np.ndarray, palette: bool = False) -> None:

@@ -1,6 +1,6 @@
 """Checkpoint key mapping between the official SiameseIM release and ours.
 
-Two layouts are involved (spec §4, §8.1, §8.4):
+Two layouts are involved (docs/method.md §3, docs/checkpoints.md):
 
 * **official** (timm / MAE style, ``models_sim.py`` of the release):
   ``cls_token``, ``pos_embed``, ``patch_embed.proj.*``,
@@ -61,21 +61,21 @@ import torch
 #: Official single modules / parameters -> ours (module prefixes, no
 #: trailing dot). A name maps the parameter itself and everything below it.
 OFFICIAL_LEAF_MODULES: Tuple[Tuple[str, str], ...] = (
-    # online encoder (spec §8.4)
+    # online encoder
     ('cls_token', 'backbone.cls_token'),
     ('pos_embed', 'backbone.pos_embed'),
     ('patch_embed.proj', 'backbone.patch_embed.projection'),
-    # The pretraining model has no final encoder norm (spec §4.1, P5); if a
+    # The pretraining model has no final encoder norm (docs/method.md §3); if a
     # checkpoint has one it is mmpretrain's final norm ``ln1``.
     ('norm', 'backbone.ln1'),
-    # projector (spec §4.1: "decoder_embed" + "projector_decoder_blocks")
+    # projector ("decoder_embed" + "projector_decoder_blocks" upstream)
     ('decoder_embed', 'neck.proj'),
-    # predictor (spec §3.2, §3.3, §4.1)
+    # predictor (docs/method.md §3)
     ('mask_token', 'head.mask_token'),
     ('decoder_pos_embed', 'head.pos_embed'),
     ('decoder_pos_mlp', 'head.rel_pos_mlp'),
     ('decoder_pred', 'head.out_proj'),
-    # momentum (EMA) branch (spec §4.2): backbone + projector copies
+    # momentum (EMA) branch: backbone + projector copies
     ('mm_cls_token', 'target_encoder.module.0.cls_token'),
     ('mm_pos_embed', 'target_encoder.module.0.pos_embed'),
     ('mm_patch_embed.proj', 'target_encoder.module.0.patch_embed.projection'),
@@ -100,7 +100,7 @@ BN_TENSORS = ('weight', 'bias', 'running_mean', 'running_var',
               'num_batches_tracked')
 
 #: Inside one block: timm ``Block`` -> mmpretrain ``TransformerEncoderLayer``
-#: (the same renaming as mmseg's ``beit2mmseg``, spec §8.3 / §8.4), with the
+#: (the same renaming as mmseg's ``beit2mmseg``), with the
 #: tensor names each module may hold.
 TIMM_BLOCK_TO_MMPRETRAIN: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (
     ('norm1', 'ln1', WEIGHT_BIAS),
@@ -123,7 +123,7 @@ BN_BLOCK_NORMS: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (
 OFFICIAL_IGNORED: Tuple[Tuple[str, str], ...] = (
     (r'^mm_mask_token$',
      'EMA copy of the mask token: the target branch never uses it and our '
-     'target encoder has none (spec §4.2)'), )
+     'target encoder has none'), )
 
 #: Our prefixes of the two encoders, by ``source``.
 BACKBONE_PREFIXES: Dict[str, str] = {
@@ -185,6 +185,44 @@ def _backbone_timm_rules() -> Tuple[Rule, ...]:
 #: ``(regex, replacement)`` rules, mmpretrain backbone -> timm backbone
 #: (``layers.i.ln1`` -> ``blocks.i.norm1``, ...), for detectron2 / ViTDet.
 MMPRETRAIN_TO_TIMM_BACKBONE_RULES: Tuple[Rule, ...] = _backbone_timm_rules()
+
+#: Encoder keys the ``mmseg`` layout leaves out, with the reason. mmseg's
+#: ``MAE`` recipe (and so the paper's ADE20k setting) runs with
+#: ``final_norm=False``; a final norm in the file (mmpretrain's MAE has one,
+#: SiameseIM has none) would be dropped by its ``strict=False`` load anyway.
+MMSEG_DROPPED: Tuple[Tuple[str, str], ...] = ((
+    r'^ln1\.', 'final norm of the pretraining encoder: mmseg\'s MAE recipe '
+    'runs with final_norm=False (SiameseIM pretraining has no final norm)'),
+)
+
+#: ``(regex, replacement)`` rules, mmpretrain backbone -> mmseg ``MAE``:
+#: the same names (``None`` drops :data:`MMSEG_DROPPED`).
+MMPRETRAIN_TO_MMSEG_BACKBONE_RULES: Tuple[Rule, ...] = tuple(
+    (pattern, None) for pattern, _ in MMSEG_DROPPED) + ((r'^(.*)$', r'\1'), )
+
+#: Encoder keys the ``vitdet`` layout leaves out, with the reason: ViTDet's
+#: backbone (``WindowedViT`` of ``mmsiameseim.downstream.vitdet``) has
+#: neither. ``pos_embed`` keeps its cls row; the backbone drops it at load.
+VITDET_DROPPED: Tuple[Tuple[str, str], ...] = (
+    (r'^cls_token$', 'ViTDet has no cls token'),
+    (r'^ln1\.', 'final norm of the pretraining encoder (mmpretrain MAE has '
+     "one, SiameseIM none): ViTDet feeds the last block's output to the "
+     'simple feature pyramid'),
+)
+
+#: ``(regex, replacement)`` rules, mmpretrain backbone -> ``WindowedViT``:
+#: the same names (``None`` drops :data:`VITDET_DROPPED`).
+MMPRETRAIN_TO_VITDET_BACKBONE_RULES: Tuple[Rule, ...] = tuple(
+    (pattern, None) for pattern, _ in VITDET_DROPPED) + ((r'^(.*)$', r'\1'), )
+
+#: The layouts :func:`mmsiameseim_to_backbone` writes.
+LAYOUTS: Tuple[str, ...] = ('mmpretrain', 'timm', 'mmseg', 'vitdet')
+
+# Layouts that keep the mmpretrain names and only drop keys.
+_SAME_NAME_RULES = {
+    'mmseg': MMPRETRAIN_TO_MMSEG_BACKBONE_RULES,
+    'vitdet': MMPRETRAIN_TO_VITDET_BACKBONE_RULES,
+}
 
 # --------------------------------------------------------------------------
 # Functions
@@ -331,7 +369,7 @@ def convert_official_checkpoint(checkpoint: Mapping) -> ConversionReport:
 
     * ``target_encoder.module.0.pos_embed`` (when there is no
       ``mm_pos_embed``): a copy of ``pos_embed``, the fixed sin-cos table
-      both branches share (spec §3.3);
+      both branches share (docs/method.md §3);
     * ``target_encoder.steps`` = 1: the update counter of mmengine's
       averaged model. At 0 the first EMA update would overwrite the
       converted target weights with the online ones.
@@ -359,7 +397,7 @@ def convert_official_checkpoint(checkpoint: Mapping) -> ConversionReport:
         if pos not in new and 'backbone.pos_embed' in new:
             new[pos] = new['backbone.pos_embed'].clone()
             filled[pos] = ('copy of pos_embed: the fixed sin-cos table is '
-                           'shared by both branches (spec §3.3)')
+                           'shared by both branches')
         if 'target_encoder.steps' not in new:
             new['target_encoder.steps'] = torch.tensor(1, dtype=torch.long)
             filled['target_encoder.steps'] = (
@@ -401,24 +439,29 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     Accepts our checkpoints (``backbone.*`` / ``target_encoder.*``; also any
     mmpretrain model with a ``backbone``), official release checkpoints
     (converted first) and bare backbone state dicts. Only the encoder is
-    kept (spec §8.1): projector, predictor, BN buffers and the other branch
-    are dropped.
+    kept (docs/method.md §6): projector, predictor, BN buffers and the
+    other branch are dropped.
 
     Args:
         state_dict (Mapping): State dict or whole checkpoint.
         source (str): ``'online'`` (the encoder trained by gradient, the
-            one to transfer, spec §8.1) or ``'target'`` (its EMA copy).
+            one to transfer) or ``'target'`` (its EMA copy).
             Defaults to ``'online'``.
         prefix (str, optional): Prepended to every output key, e.g.
             ``'backbone.'`` for ``init_cfg=dict(type='Pretrained',
             prefix='backbone.')`` or ``''`` for a bare backbone / mmseg's
             ``pretrained=``. Defaults to ``'backbone.'`` for the
-            ``'mmpretrain'`` layout and ``''`` for ``'timm'``.
+            ``'mmpretrain'`` layout and ``''`` for the others.
         layout (str): ``'mmpretrain'`` (``VisionTransformer`` names:
-            ``patch_embed.projection``, ``layers.{i}.ln1``, ...) or
+            ``patch_embed.projection``, ``layers.{i}.ln1``, ...),
             ``'timm'`` (``patch_embed.proj``, ``blocks.{i}.norm1``, ... as
-            detectron2 ViTDet and MAE-style loaders expect). Defaults to
-            ``'mmpretrain'``.
+            detectron2 ViTDet and MAE-style loaders expect), ``'mmseg'``
+            (what mmseg's ``MAE`` backbone loads: the mmpretrain names
+            without a prefix, and no final norm, see
+            :data:`MMSEG_DROPPED`) or ``'vitdet'`` (what ``WindowedViT`` of
+            ``mmsiameseim.downstream.vitdet`` loads: the mmpretrain names
+            without a prefix, no cls token and no final norm, see
+            :data:`VITDET_DROPPED`). Defaults to ``'mmpretrain'``.
 
     Returns:
         OrderedDict: The encoder weights: ``cls_token``, ``pos_embed``,
@@ -432,9 +475,9 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     if source not in BACKBONE_PREFIXES:
         raise ValueError(f"source must be one of {list(BACKBONE_PREFIXES)}, "
                          f'got {source!r}')
-    if layout not in ('mmpretrain', 'timm'):
-        raise ValueError("layout must be 'mmpretrain' or 'timm', got "
-                         f'{layout!r}')
+    if layout not in LAYOUTS:
+        raise ValueError(f'layout must be one of {list(LAYOUTS)}, '
+                         f'got {layout!r}')
     if prefix is None:
         prefix = 'backbone.' if layout == 'mmpretrain' else ''
     sd = unwrap_state_dict(state_dict)
@@ -452,6 +495,8 @@ def mmsiameseim_to_backbone(state_dict: Mapping,
     if not out:
         raise ValueError(f'no {source} encoder weights (keys starting with '
                          f'{src!r}) in this checkpoint')
+    if layout in _SAME_NAME_RULES:
+        out, _, _ = rename_keys(out, _SAME_NAME_RULES[layout])
     if layout == 'timm':
         out, unmatched, _ = rename_keys(out, MMPRETRAIN_TO_TIMM_BACKBONE_RULES)
         if unmatched:

@@ -61,7 +61,7 @@ def tiny_pipeline(pipeline_cfg):
     """The config's own transforms at 32 px, without file loading."""
     transforms = []
     for t in copy.deepcopy(pipeline_cfg):
-        if t['type'] == 'LoadImageFromFile':
+        if t['type'] in ('LoadImageFromFile', 'RobustLoadImageFromFile'):
             continue
         if t['type'] == 'SiameseIMViews':
             t['img_size'] = 32

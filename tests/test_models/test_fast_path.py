@@ -187,7 +187,8 @@ def test_sync_free_ema_rereads_steps_after_state_dict_load():
 
 
 def _explicit_attention(attn, x):
-    """Softmax attention written out, with the max subtracted (spec P15)."""
+    """Softmax attention written out, with the max subtracted (as the
+    original implementation)."""
     B, N, _ = x.shape
     heads, dims = attn.num_heads, attn.head_dims
     qkv = attn.qkv(x).reshape(B, N, 3, heads, dims).permute(2, 0, 3, 1, 4)

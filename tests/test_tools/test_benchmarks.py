@@ -154,7 +154,11 @@ def test_pipeline_throughput_smoke(tmp_path, capsys, monkeypatch):
     records = _json_lines(out.read_text())
     assert records == _json_lines(capsys.readouterr().out)
     rates = [r for r in records if 'samples_per_s' in r]
-    assert [r['pipeline'] for r in rates] == ['siameseim', 'mocov3']
+    assert [r['pipeline'] for r in rates] == [
+        'siameseim', 'siameseim-cv2', 'mocov3'
+    ]
+    assert rates[0]['pillow_over_cv2'] == pytest.approx(
+        rates[0]['samples_per_s'] / rates[1]['samples_per_s'], rel=2e-2)
     for r in rates:
         for key in ('samples_per_s', 'cv2_threads', 'n_images',
                     'workers_for_2000_img_s', 'machine', 'date'):
@@ -163,8 +167,14 @@ def test_pipeline_throughput_smoke(tmp_path, capsys, monkeypatch):
         assert r['output']['views'] == [[3, 224, 224], [3, 224, 224]]
     assert rates[0]['output']['masked'] == 118
     assert rates[0]['output']['rel_pos'] == 6
+    # the variant really differs: the configs resize with Pillow
+    views = {n: [t for t in pipeline.build_pipeline(n).transforms
+                 if type(t).__name__ == 'SiameseIMViews'][0]
+             for n in ('siameseim', 'siameseim-cv2')}
+    assert views['siameseim'].backend == 'pillow'
+    assert views['siameseim-cv2'].backend == 'cv2'
     profiles = [r for r in records if 'profile_ms_per_sample' in r]
-    assert len(profiles) == 2
+    assert len(profiles) == 3
     assert any('SimColorJitter' in k
                for k in profiles[0]['profile_ms_per_sample'])
 

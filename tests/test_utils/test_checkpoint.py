@@ -2,7 +2,6 @@
 import importlib.util
 import itertools
 import json
-import os
 import os.path as osp
 import pickle
 import shutil

@@ -6,8 +6,8 @@ Two independent oracles:
   tiny model (attribute access, no key strings of ours), so converting back
   must give every tensor of the model at its own key;
 * ``make_official`` builds an official state dict from scratch (names typed
-  by hand from spec §4 / §8, random values) and ``ref_*`` run the official
-  computation on it with timm's formulas; our model loaded from the
+  by hand from the release layout, random values) and ``ref_*`` run the
+  official computation on it with timm's formulas; our model loaded from the
   converted dict must compute the same numbers (this catches swapped norms,
   fc1/fc2, qkv layouts, projector/predictor mix-ups).
 """
@@ -503,7 +503,7 @@ def test_backbone_directly_from_official(source, mm):
     img = _inputs()[0]
     with torch.no_grad():
         assert_close(vit(img)[-1], ref_encoder(sd, img, mm=mm))
-    # only encoder weights survive (spec §8.1)
+    # only encoder weights survive (docs/method.md §6)
     assert not any('running_' in k or 'decoder' in k for k in out)
 
 

@@ -5,7 +5,9 @@ of
 
 - ``siameseim``: ours (``configs/siameseim/_base_/imagenet_siameseim_views.py``
   : ``LoadImageFromFile`` -> ``SiameseIMViews`` -> ``BlockwiseMaskGenerator``
-  -> ``PackInputs``);
+  -> ``PackInputs``), with the configs' Pillow resize (anti-aliased, as the
+  original's PIL crops);
+- ``siameseim-cv2``: the same with ``SiameseIMViews(backend='cv2')``;
 - ``mocov3``: mmpretrain's MoCo-v3 ViT pipeline (``LoadImageFromFile`` ->
   ``MultiView`` of two ``RandomResizedCrop`` + colour + blur + solarize +
   flip branches -> ``PackInputs``), from its installed config;
@@ -47,10 +49,15 @@ if TOOLS_DIR not in sys.path:
 
 import numpy as np  # noqa: E402
 
-PIPELINES = dict(
-    siameseim='configs/siameseim/_base_/imagenet_siameseim_views.py',
-    mocov3='mmpretrain::mocov3/'
-    'mocov3_vit-base-p16_16xb256-amp-coslr-300e_in1k.py')
+PIPELINES = {
+    'siameseim': 'configs/siameseim/_base_/imagenet_siameseim_views.py',
+    # the same pipeline with the cv2 resize instead of the configs' Pillow
+    'siameseim-cv2': 'configs/siameseim/_base_/imagenet_siameseim_views.py',
+    'mocov3': 'mmpretrain::mocov3/'
+    'mocov3_vit-base-p16_16xb256-amp-coslr-300e_in1k.py'
+}
+#: ``SiameseIMViews`` options that a pipeline variant overrides.
+VIEW_OVERRIDES = {'siameseim-cv2': dict(backend='cv2')}
 FEED_TARGET = 2000  # img/s per GPU to feed (the issue's compiled target)
 
 
@@ -69,7 +76,12 @@ def build_pipeline(name: str):
     from mmengine.config import Config
     from mmpretrain.registry import TRANSFORMS
     cfg = Config.fromfile(resolve_config(PIPELINES[name]))
-    return Compose([TRANSFORMS.build(t) for t in cfg.train_pipeline])
+    steps = []
+    for t in cfg.train_pipeline:
+        if t['type'] == 'SiameseIMViews':
+            t = dict(t, **VIEW_OVERRIDES.get(name, {}))
+        steps.append(TRANSFORMS.build(t))
+    return Compose(steps)
 
 
 def patch_mmcv_adjust_hue() -> bool:
@@ -169,8 +181,8 @@ def check_output(name: str, pipeline, path: str) -> dict:
         desc['masked'] = int(np.asarray(sample.mask).sum())
     if 'rel_pos' in sample:
         desc['rel_pos'] = len(np.asarray(sample.rel_pos))
-    if name == 'siameseim' and (len(shapes) != 2
-                                or desc.get('masked') != 118):
+    if name.startswith('siameseim') and (len(shapes) != 2
+                                         or desc.get('masked') != 118):
         raise RuntimeError(f'unexpected SiameseIM sample: {desc}')
     if name == 'mocov3' and len(shapes) != 2:
         raise RuntimeError(f'unexpected MoCo-v3 sample: {desc}')
@@ -265,6 +277,16 @@ def benchmark(names: Sequence[str], paths: Sequence[str], rounds: int,
                 workers_for_2000_img_s=math.ceil(FEED_TARGET / rate),
                 output=checks[name],
                 config=PIPELINES[name]))
+    if 'siameseim' in pipelines and 'siameseim-cv2' in pipelines:
+        # Pillow's anti-aliased resize (the configs) against cv2, per round
+        by = {r['pipeline']: r for r in records}
+        pil_over_cv2 = [c / p for p, c in zip(cpu['siameseim'],
+                                              cpu['siameseim-cv2'])]
+        for r in records:
+            r['pillow_over_cv2'] = round(
+                by['siameseim']['samples_per_s'] /
+                by['siameseim-cv2']['samples_per_s'], 3)
+            r['pillow_over_cv2_rounds'] = [round(x, 3) for x in pil_over_cv2]
     if 'siameseim' in pipelines and 'mocov3' in pipelines:
         by = {r['pipeline']: r for r in records}
         ratio = by['siameseim']['samples_per_s'] / \
@@ -315,8 +337,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Two-view pipeline samples/s per worker (JSON lines).')
     parser.add_argument(
         '--pipelines',
-        default='siameseim,mocov3',
-        help='comma-separated subset of siameseim,mocov3')
+        default='siameseim,siameseim-cv2,mocov3',
+        help='comma-separated subset of siameseim (the configs: Pillow '
+        'resize), siameseim-cv2 (cv2 resize), mocov3')
     parser.add_argument(
         '--corpus',
         help='folder of JPEGs (img_*.jpg); default: make one in a temp dir')

@@ -9,17 +9,24 @@ one device. SyncBN is reverted to BN; SiameseIM's TokenBN runs single-process.
 Every step is bracketed by ``torch.cuda.synchronize()`` for timing only; the
 reported ``img_per_s`` is ``batch / median step time`` over ``--steps`` steps
 after ``--warmup`` steps. ``tflops`` is the achieved rate from the analytic
-training FLOPs per image (:func:`train_gflops_per_image`, the counting of
-spec §9.2: 1 MAC = 2 FLOPs, backward = 2x forward for trained layers).
+training FLOPs per image (:func:`train_gflops_per_image`; 1 MAC = 2 FLOPs,
+backward = 2x forward for trained layers; docs/benchmarks.md).
 
 One JSON line per (model, batch, dtype, compile) goes to stdout and, with
-``--out``, is appended to that file.
+``--out``, is appended to that file. Eager configurations run first, then
+the compiled ones (``--compile``, or only the models of
+``--compile-models``); ``--deadline-s`` skips configurations that would
+start late, so a long compilation costs compiled rows only.
 
 Examples:
     # the GPU table (see tools/benchmarks/run_gpu_benchmarks.sh)
     python tools/benchmarks/pretrain_throughput.py --device cuda \\
         --models siameseim,mae,mocov3 --batch-sizes 64,128,256 \\
         --dtypes fp16,bf16 --steps 30 --warmup 10 --out results.jsonl
+    # the short GPU command (see tools/benchmarks/gpu/throughput.sh)
+    python tools/benchmarks/pretrain_throughput.py --device cuda \\
+        --models siameseim,mae,mocov3 --compile-models siameseim,mae \\
+        --batch-sizes 128 --dtypes bf16 --deadline-s 150 --out t.jsonl
     # CPU smoke test with tiny widths
     python tools/benchmarks/pretrain_throughput.py --device cpu --tiny \\
         --batch-sizes 4 --steps 2 --warmup 1
@@ -58,7 +65,7 @@ DTYPES = dict(fp16='float16', bf16='bfloat16', fp32='float32')
 REQUIRED_KEYS = ('model', 'batch', 'dtype', 'compile', 'img_per_s',
                  'peak_mem_gib', 'tflops', 'device', 'torch', 'date')
 
-# ViT-B/16 at 224 and the heads of the three recipes (spec §4, mmpretrain
+# ViT-B/16 at 224 and the heads of the three recipes (the paper's, mmpretrain
 # configs). ``tiny`` shrinks every width/depth for the CPU smoke test.
 ARCH = dict(
     base=dict(
@@ -75,13 +82,13 @@ ARCH = dict(
 
 
 # --------------------------------------------------------------------------
-# FLOP counting (spec §9.2)
+# FLOP counting (1 MAC = 2 FLOPs; docs/benchmarks.md)
 # --------------------------------------------------------------------------
 def block_macs(tokens: int, dims: int, ffn: int) -> int:
     """MACs of one pre-norm transformer block on ``tokens`` tokens.
 
     qkv + output projection ``4 d^2``, MLP ``2 d ffn`` per token, plus the two
-    attention matmuls ``2 n^2 d``; with ``ffn = 4d`` this is spec §9.2's
+    attention matmuls ``2 n^2 d``; with ``ffn = 4d`` this is the usual
     ``n (12 d^2) + 2 n^2 d``. Norms, softmax and GELU are ignored.
     """
     return tokens * (4 * dims * dims + 2 * dims * ffn) + 2 * tokens**2 * dims
@@ -100,7 +107,7 @@ def siameseim_macs(img: int = 224,
                    batch: Optional[int] = None,
                    nxn_neg: bool = False,
                    **unused) -> Dict[str, float]:
-    """Per-image MACs of one SiameseIM training step (spec §9.2).
+    """Per-image MACs of one SiameseIM training step.
 
     Args:
         img, patch, dims, depth, ffn: Encoder geometry.
@@ -205,8 +212,8 @@ def train_gflops_per_image(model: str,
                            tiny: bool = False) -> float:
     """Training GFLOPs per image (1 MAC = 2 FLOPs) of ``model``.
 
-    ViT-B values: SiameseIM 141.8 (spec §9.2: 142), MAE 58.4 (spec: "≈ 29
-    GMAC"), MoCo-v3 ≈ 280.4 (not in the spec; same counting rules).
+    ViT-B values: SiameseIM 141.8, MAE 58.4 (≈ 29 GMAC), MoCo-v3 ≈ 280.4
+    (docs/benchmarks.md).
     """
     arch = ARCH['tiny' if tiny else 'base']
     fn = dict(siameseim=siameseim_macs, mae=mae_macs, mocov3=mocov3_macs)
@@ -596,6 +603,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='time only the compiled runs (implies --compile)')
     parser.add_argument(
+        '--compile-models',
+        type=_csv(str, MODEL_NAMES),
+        default=None,
+        help='models that also get a compiled run (implies --compile; '
+        'default with --compile: all of --models)')
+    parser.add_argument(
+        '--deadline-s',
+        type=float,
+        default=None,
+        help='start no configuration but the first later than this many '
+        'seconds after the first started; those get a status="skipped" '
+        'record')
+    parser.add_argument(
         '--compile-target',
         choices=('modules', 'train_step'),
         default='modules',
@@ -636,9 +656,37 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0:
         parser.error('--steps must be >= 1 and --warmup >= 0')
+    if args.compile_models is not None:
+        args.compile = True
+        unknown = [m for m in args.compile_models if m not in args.models]
+        if unknown:
+            parser.error(f'--compile-models {unknown} not in --models')
     if args.compile_only:
         args.compile = True
+    if args.deadline_s is not None and args.deadline_s <= 0:
+        parser.error('--deadline-s must be > 0')
     return args
+
+
+def run_plan(args: argparse.Namespace,
+             dtypes: Sequence[str]) -> List[tuple]:
+    """``(model, batch, dtype, compile target)`` in the order they run.
+
+    Every eager configuration comes first and every compiled one after, so
+    that a compilation that runs long (or past ``--deadline-s``) costs only
+    compiled rows. ``''`` is eager.
+    """
+    compiled = args.compile_models if args.compile_models is not None \
+        else args.models
+    eager = [] if args.compile_only else [
+        (name, batch, dtype, '') for name in args.models
+        for batch in args.batch_sizes for dtype in dtypes
+    ]
+    if not args.compile:
+        return eager
+    return eager + [(name, batch, dtype, args.compile_target)
+                    for name in args.models if name in compiled
+                    for batch in args.batch_sizes for dtype in dtypes]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -663,9 +711,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         torch.backends.cuda.matmul.allow_tf32 = args.tf32
         torch.backends.cudnn.allow_tf32 = args.tf32
         torch.backends.cudnn.benchmark = True
-    compile_targets = [''] if not args.compile else \
-        ([args.compile_target] if args.compile_only
-         else ['', args.compile_target])
 
     import logging
 
@@ -678,43 +723,52 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     MMLogger.get_instance('mmengine').setLevel(logging.ERROR)
     env = environment(device)
     failures = 0
-    for name in args.models:
+    start = time.monotonic()
+    for index, (name, batch, dtype, target) in enumerate(
+            run_plan(args, dtypes)):
         cfg_options = args.siameseim_cfg_options if name == 'siameseim' \
             else None
-        for batch in args.batch_sizes:
-            for dtype in dtypes:
-                for target in compile_targets:
-                    torch.manual_seed(args.seed)
-                    try:
-                        record = run_one(name, batch, dtype, target, args,
-                                         device, cfg_options)
-                    except torch.cuda.OutOfMemoryError as exc:
-                        record = dict(
-                            model=name, batch=batch, dtype=dtype,
-                            compile=target or False, img_per_s=None,
-                            peak_mem_gib=None, tflops=None, status='oom',
-                            error=str(exc).splitlines()[0])
-                    except Exception as exc:  # keep the table going
-                        failures += 1
-                        traceback.print_exc()
-                        record = dict(
-                            model=name, batch=batch, dtype=dtype,
-                            compile=target or False, img_per_s=None,
-                            peak_mem_gib=None, tflops=None, status='error',
-                            error=f'{type(exc).__name__}: {exc}'[:500])
-                    record.update(env)
-                    line = json.dumps(record, sort_keys=False)
-                    print(line, flush=True)
-                    if args.out:
-                        os.makedirs(
-                            osp.dirname(osp.abspath(args.out)), exist_ok=True)
-                        with open(args.out, 'a') as f:
-                            f.write(line + '\n')
-                    gc.collect()
-                    if device.type == 'cuda':
-                        torch.cuda.empty_cache()
-                    if target:
-                        torch._dynamo.reset()
+        torch.manual_seed(args.seed)
+        elapsed = time.monotonic() - start
+        if index and args.deadline_s is not None and \
+                elapsed > args.deadline_s:
+            record = dict(
+                model=name, batch=batch, dtype=dtype, compile=target or False,
+                img_per_s=None, peak_mem_gib=None, tflops=None,
+                status='skipped',
+                error=f'not started: {elapsed:.0f} s > --deadline-s '
+                f'{args.deadline_s:g}')
+        else:
+            try:
+                record = run_one(name, batch, dtype, target, args, device,
+                                 cfg_options)
+            except torch.cuda.OutOfMemoryError as exc:
+                record = dict(
+                    model=name, batch=batch, dtype=dtype,
+                    compile=target or False, img_per_s=None,
+                    peak_mem_gib=None, tflops=None, status='oom',
+                    error=str(exc).splitlines()[0])
+            except Exception as exc:  # keep the table going
+                failures += 1
+                traceback.print_exc()
+                record = dict(
+                    model=name, batch=batch, dtype=dtype,
+                    compile=target or False, img_per_s=None,
+                    peak_mem_gib=None, tflops=None, status='error',
+                    error=f'{type(exc).__name__}: {exc}'[:500])
+        record['seconds'] = round(time.monotonic() - start - elapsed, 1)
+        record.update(env)
+        line = json.dumps(record, sort_keys=False)
+        print(line, flush=True)
+        if args.out:
+            os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+            with open(args.out, 'a') as f:
+                f.write(line + '\n')
+        gc.collect()
+        if device.type == 'cuda':
+            torch.cuda.empty_cache()
+        if target:
+            torch._dynamo.reset()
     return 1 if failures else 0
 
 

@@ -3,7 +3,10 @@
 # SiameseIM, MAE and MoCo-v3 ViT-B/16, fp16 and bf16 AMP, per-GPU batch
 # 64/128/256, eager and torch.compile, then SiameseIM's speed options at 128.
 # One GPU, one process, synthetic data
-# (tools/benchmarks/pretrain_throughput.py).
+# (tools/benchmarks/pretrain_throughput.py). This is the long version (23
+# compiled configurations at about a minute of compilation each);
+# tools/benchmarks/gpu/throughput.sh is the five-minute one
+# (docs/benchmarks.md, "GPU runs").
 #
 # Usage:
 #   bash tools/benchmarks/run_gpu_benchmarks.sh [OUT_DIR]

@@ -2,7 +2,9 @@
 # Fashion-MNIST mini-reproduction (docs/reproduction.md): pretrain every
 # config of configs/reproduction/ at a small lr sweep, evaluate the last
 # checkpoint of each run with the three benchmark tools, record GPU time,
-# and print the summary table.
+# and print the summary table. This is the long version (18 runs of 100
+# epochs); tools/benchmarks/gpu/study.sh is the five-minute one
+# (docs/reproduction.md, "GPU runs").
 #
 # Usage:
 #   bash tools/benchmarks/run_reproduction.sh [RESULTS.jsonl]

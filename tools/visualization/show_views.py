@@ -134,7 +134,7 @@ def view2_centres_in_view1(rel_pos: np.ndarray, grid_size: int,
     (continuous coordinates, as :func:`patch_centres`).
 
     Args:
-        rel_pos (np.ndarray): ``(6,)`` ``(Δi, Δj, Δh, Δw, rflip, Δj_flip)``.
+        rel_pos (np.ndarray): ``(6,)`` :class:`RelPos` record.
         grid_size (int): Patch-grid side g.
         patch_size (int): Patch side p in pixels.
 
@@ -146,7 +146,7 @@ def view2_centres_in_view1(rel_pos: np.ndarray, grid_size: int,
 
     from mmsiameseim.models.utils import relative_patch_coords
     rel = torch.as_tensor(np.asarray(rel_pos, dtype=np.float64))
-    coords = relative_patch_coords(rel.reshape(1, 6), grid_size)[0]
+    coords = relative_patch_coords(rel.reshape(1, -1), grid_size)[0]
     return (coords.numpy() + 0.5) * patch_size
 
 
@@ -432,6 +432,8 @@ def render(img_rgb: np.ndarray,
     import matplotlib.pyplot as plt
     from matplotlib.patches import ConnectionPatch, Rectangle
 
+    from mmsiameseim.models.utils import RelPos
+
     size = pair['img_size']
     grid = size // patch_size
     rel = pair['rel_pos']
@@ -479,10 +481,11 @@ def render(img_rgb: np.ndarray,
         ax1.axvline(edge, color='w', lw=0.4, alpha=0.3)
 
     ax2 = _axes(fig, 0, 2, rows)
-    d_i, d_j, d_h, d_w, rflip, d_jf = rel
+    geo = RelPos(*(float(v) for v in rel))
+    d_h, d_w = geo.dh, geo.dw
     _show(
         ax2, pair['views'][1], f'view 2 (target)  Δh={d_h:.2f} Δw={d_w:.2f}\n'
-        f'Δi={d_i:.2f} Δj={d_j:.2f} rflip={int(rflip)}', fs)
+        f'Δi={geo.di:.2f} Δj={geo.dj:.2f} rflip={int(geo.rflip)}', fs)
     colours = plt.get_cmap('tab10')
     for n, idx in enumerate(chosen):
         colour = colours(n % 10)

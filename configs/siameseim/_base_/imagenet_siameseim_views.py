@@ -38,7 +38,9 @@ mask_generator = dict(
     min_num_patches=16,
     min_aspect=0.3)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    # mmcv's loader + a named error for every bad file (truncated, empty,
+    # undecodable); on_error='skip' drops such files, logged once each
+    dict(type='RobustLoadImageFromFile', on_error='raise'),
     views,
     mask_generator,
     dict(type='PackInputs', algorithm_keys=['rel_pos']),
@@ -49,7 +51,8 @@ train_dataloader = dict(
     persistent_workers=True,
     pin_memory=True,
     drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # DefaultSampler's order + mid-epoch resume + a seed per sample
+    sampler=dict(type='ResumableSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(
         type=dataset_type,

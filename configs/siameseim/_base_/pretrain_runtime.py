@@ -36,11 +36,26 @@ param_scheduler = [
         end=max_epochs,
         convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+# Exact resume, also from a checkpoint written mid-epoch (needs
+# sampler=ResumableSampler, set by the dataset configs); docs/operations.md.
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=50, max_keep_ckpts=3))
-custom_hooks = [dict(type='SyncBuffersHook')]
+    # every 50 epochs, all kept (as the original); -1 also keeps this hook
+    # out of mmengine's `keep_ckpt_ids` record, which the rolling
+    # iteration checkpoints below use
+    checkpoint=dict(type='CheckpointHook', interval=50, max_keep_ckpts=-1))
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    # NaN/inf losses: skip the step, stop after 3 in a row; keeps fp16
+    # overflow steps out of the EMA target
+    dict(type='NumericsGuardHook', max_consecutive=3),
+    # a rolling checkpoint every 1000 iterations (~3 epochs at batch 4096),
+    # usually mid-epoch; mmengine deletes the oldest before writing the
+    # next, so 2 are kept
+    dict(type='CheckpointHook', by_epoch=False, interval=1000,
+         max_keep_ckpts=2),
+]
 randomness = dict(seed=0, diff_rank_seed=True)
 # SiameseIM's projector/predictor BN is TokenBN, which all-reduces its own
 # statistics; no SyncBN conversion is needed.

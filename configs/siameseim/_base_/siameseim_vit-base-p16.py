@@ -1,4 +1,4 @@
-# SiameseIM ViT-B/16 model (spec §4): 12-block encoder without final norm,
+# SiameseIM ViT-B/16 model (docs/method.md §3): 12-block encoder without final norm,
 # frozen patch embedding, 2-block BN projector and 4-block BN predictor of
 # width 768 with 16 heads, UniGrad dense loss with lambda 0.02.
 custom_imports = dict(imports=['mmsiameseim'], allow_failed_imports=False)

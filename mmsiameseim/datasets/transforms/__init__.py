@@ -1,10 +1,12 @@
-"""Two-view transforms, colour ops and mask generators of SiameseIM."""
+"""Image loading, two-view transforms, colour ops and mask generators."""
 from .color import (SimColorJitter, SimGaussianBlur, SimRandomGrayscale,
                     SimSolarize)
+from .loading import BadImageError, RobustLoadImageFromFile
 from .masking import BlockwiseMaskGenerator, RandomPatchMaskGenerator
 from .siamese_views import SiameseIMViews
 
 __all__ = [
-    'BlockwiseMaskGenerator', 'RandomPatchMaskGenerator', 'SiameseIMViews',
-    'SimColorJitter', 'SimGaussianBlur', 'SimRandomGrayscale', 'SimSolarize'
+    'BadImageError', 'BlockwiseMaskGenerator', 'RandomPatchMaskGenerator',
+    'RobustLoadImageFromFile', 'SiameseIMViews', 'SimColorJitter',
+    'SimGaussianBlur', 'SimRandomGrayscale', 'SimSolarize'
 ]

@@ -2,8 +2,8 @@
 
 All ops read and write ``results['img']``, an ``(H, W, 3)`` uint8 array that
 they treat as **RGB** (``SiameseIMViews`` converts mmcv's BGR images to RGB
-before running the colour sub-pipelines, spec P9). Every op is applied with
-probability ``prob``.
+before running the colour sub-pipelines, docs/method.md §1, §7). Every op
+is applied with probability ``prob``.
 
 Randomness comes only from NumPy's global RNG (``np.random``), the same
 generator mmpretrain's own transforms use, so ``mmengine``'s

@@ -1,4 +1,6 @@
-"""Patch-mask generators with an exact number of masked patches (spec §2).
+"""Patch-mask generators with an exact number of masked patches.
+
+See docs/method.md §2.
 
 Randomness comes from NumPy's global RNG (``np.random``), which mmengine
 seeds (also per dataloader worker).
@@ -59,7 +61,7 @@ def random_top_up(mask: np.ndarray, count: int) -> np.ndarray:
 # that still adds new cells, and its ``_mask`` draws the box corner with
 # ``np.random.randint(0, H - h)`` (exclusive), so blocks never touch the last
 # row or column. Both methods would have to be rewritten, so this is a
-# standalone implementation of the loop restated in spec §2.
+# standalone implementation of the loop described in docs/method.md §2.
 @TRANSFORMS.register_module()
 class BlockwiseMaskGenerator(BaseTransform):
     """BEiT-style block-wise mask with exactly ``num_masking_patches`` cells.

@@ -1,4 +1,4 @@
-"""The joint two-view transform of SiameseIM (spec §1, pitfall P9)."""
+"""The joint two-view transform of SiameseIM (docs/method.md §1, §7)."""
 import math
 import numbers
 from typing import List, Optional, Sequence, Tuple
@@ -10,8 +10,9 @@ from mmcv.image.geometric import cv2_interp_codes, pillow_interp_codes
 from mmcv.transforms import BaseTransform, Compose
 from mmpretrain.registry import TRANSFORMS
 
-# (flip, (top, left, height, width)) of one view, box in the flipped frame.
-ViewParams = Tuple[bool, Tuple[int, int, int, int]]
+from ...models.utils.relative_position import RelPos
+from ...models.utils.relative_position import ViewBox as ViewParams
+
 # Interpolation names each resize backend accepts (mmcv's tables).
 _INTERP_CODES = {'cv2': cv2_interp_codes, 'pillow': pillow_interp_codes}
 
@@ -55,12 +56,10 @@ class SiameseIMViews(BaseTransform):
     **Modified Keys**: ``img`` (list of two ``(S, S, 3)`` uint8 views, in the
     input channel order), ``img_shape`` (``(S, S)``).
 
-    **Added Keys**: ``rel_pos``: float32 ``(6,)`` array
-    ``(Δi, Δj, Δh, Δw, rflip, Δj_flip)`` with ``Δi = (i2 - i1) / h1``,
-    ``Δj = (j2 - j1) / w1``, ``Δh = h2 / h1``, ``Δw = w2 / w1``,
-    ``rflip = flip1 xor flip2`` and ``Δj_flip = (W - j1 - j2) / w1``, where
-    ``(i, j, h, w)`` are the crop boxes in each view's flipped frame and
-    ``W`` the original width.
+    **Added Keys**: ``rel_pos``: the float32 ``(6,)`` record of
+    :class:`~mmsiameseim.models.utils.RelPos` (``di, dj, dh, dw, rflip,
+    dj_flip``), computed from the two crop boxes in each view's flipped
+    frame and the original width.
 
     Randomness comes from NumPy's global RNG (``np.random``).
 
@@ -210,7 +209,7 @@ class SiameseIMViews(BaseTransform):
     @staticmethod
     def compute_rel_pos(view1: ViewParams, view2: ViewParams,
                         width: int) -> np.ndarray:
-        """Relative geometry ``(Δi, Δj, Δh, Δw, rflip, Δj_flip)``.
+        """The float32 ``(6,)`` :class:`RelPos` record of two views.
 
         Args:
             view1 (tuple): ``(flip1, (i1, j1, h1, w1))``.
@@ -218,14 +217,10 @@ class SiameseIMViews(BaseTransform):
             width (int): Width W of the original image.
 
         Returns:
-            np.ndarray: float32 array of shape (6,).
+            np.ndarray: ``RelPos.from_boxes(view1, view2, width)``, as an
+            array.
         """
-        flip1, (i1, j1, h1, w1) = view1
-        flip2, (i2, j2, h2, w2) = view2
-        return np.array([(i2 - i1) / h1, (j2 - j1) / w1, h2 / h1, w2 / w1,
-                         float(bool(flip1) != bool(flip2)),
-                         (width - j1 - j2) / w1],
-                        dtype=np.float32)
+        return RelPos.from_boxes(view1, view2, width).to_array()
 
     def crop_view(self, img: np.ndarray, params: ViewParams) -> np.ndarray:
         """Flip (optionally), crop and resize one view.

@@ -1,5 +1,5 @@
 """The SiameseIM self-supervised algorithm."""
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -103,15 +103,118 @@ class SiameseIM(BaseSelfSupervisor):
         self.target_type = target_type
         self.loss_type = loss_type
         self.loss_tokens = loss_tokens
+        self._check_sizes()
         self.sync_free_ema = sync_free_ema
         # host copy of target_encoder.steps (a plain dict: not a submodule,
         # parameter or buffer, so state dicts are unchanged)
         self._ema_steps_cache: dict = {}
+        # whether the online weights changed since the last EMA update
+        # (None: assume they did); see set_ema_gate
+        self._ema_gate: Optional[Union[bool, torch.Tensor]] = None
         if target_type == 'feature':
             self.target_encoder = CosineEMA(
                 nn.Sequential(self.backbone, self.neck),
                 momentum=base_momentum,
                 end_momentum=end_momentum)
+
+    def _check_sizes(self) -> None:
+        """Backbone, projector and predictor sizes must agree (at build).
+
+        The one place the model's own sizes are checked; the data pipeline
+        is checked against them by :meth:`check_data_pipeline`.
+        """
+        bb, neck, head = self.backbone, self.neck, self.head
+        grid = tuple(bb.patch_resolution)
+        patch = bb.patch_embed.projection.kernel_size[0]
+        if (head.grid_size, head.grid_size) != grid:
+            raise ValueError(
+                f'SiameseIM: head.grid_size={head.grid_size} disagrees with '
+                f'the backbone patch grid {grid[0]}x{grid[1]} '
+                f'(backbone.img_size={bb.img_size[0]}, '
+                f'backbone.patch_size={patch})')
+        if neck.proj.in_features != bb.embed_dims:
+            raise ValueError(
+                f'SiameseIM: neck.in_channels={neck.proj.in_features} '
+                f'disagrees with the backbone width '
+                f'(backbone embed_dims={bb.embed_dims})')
+        if head.embed_dims != neck.proj.out_features:
+            raise ValueError(
+                f'SiameseIM: head.embed_dims={head.embed_dims} disagrees '
+                f'with neck.embed_dims={neck.proj.out_features}')
+        want, what = ((patch**2 * 3, f'patch_size**2 * 3 = {patch}**2 * 3 '
+                       'pixel values per patch')
+                      if self.target_type == 'pixel' else
+                      (neck.proj.out_features,
+                       f'neck.embed_dims={neck.proj.out_features}, the '
+                       'width of the EMA target features'))
+        if head.out_proj.out_features != want:
+            raise ValueError(
+                f'SiameseIM: head.out_channels={head.out_proj.out_features} '
+                f'disagrees with {what} (target_type='
+                f'{self.target_type!r})')
+
+    def check_data_pipeline(self, transforms: Sequence) -> None:
+        """Check the training pipeline against the model's sizes.
+
+        Called by :class:`~mmsiameseim.engine.ResumableEpochBasedTrainLoop`
+        when it builds the dataloader (before any step): the views must be
+        ``backbone.img_size`` pixels, the mask generator's grid the
+        backbone's patch grid with at least one visible patch and, if the
+        backbone fixes ``num_masked``, exactly that many masked patches,
+        and ``PackInputs`` must pack ``rel_pos``.
+
+        Args:
+            transforms (Sequence): The built transforms of the pipeline.
+
+        Raises:
+            ValueError: Naming the two options that disagree and their
+                values.
+        """
+        bb = self.backbone
+        grid = tuple(bb.patch_resolution)
+        names = [type(t).__name__ for t in transforms]
+        views = [t for t in transforms if hasattr(t, 'sample_view_params')]
+        if not views:
+            raise ValueError(
+                'SiameseIM: the training pipeline has no SiameseIMViews '
+                f'(two views with their crop geometry); it has {names}')
+        for t in views:
+            if (t.img_size, t.img_size) != tuple(bb.img_size):
+                raise ValueError(
+                    f'SiameseIM: {type(t).__name__}.img_size={t.img_size} '
+                    f'disagrees with backbone.img_size={bb.img_size[0]}')
+        masks = [
+            t for t in transforms
+            if hasattr(t, 'num_masking_patches') and hasattr(t, 'height')
+        ]
+        if not masks:
+            raise ValueError('SiameseIM: the training pipeline has no mask '
+                             f'generator; it has {names}')
+        for t in masks:
+            owner = type(t).__name__
+            if (t.height, t.width) != grid:
+                raise ValueError(
+                    f'SiameseIM: {owner}.input_size=({t.height}, {t.width}) '
+                    f'disagrees with the backbone patch grid {grid} '
+                    f'(backbone.img_size={bb.img_size[0]} / patch_size='
+                    f'{bb.patch_embed.projection.kernel_size[0]})')
+            if t.num_masking_patches >= bb.num_patches:
+                raise ValueError(
+                    f'SiameseIM: {owner}.num_masking_patches='
+                    f'{t.num_masking_patches} leaves no visible patch of the '
+                    f'{bb.num_patches} patches of the backbone grid')
+            if (bb.num_masked is not None
+                    and t.num_masking_patches != bb.num_masked):
+                raise ValueError(
+                    f'SiameseIM: {owner}.num_masking_patches='
+                    f'{t.num_masking_patches} disagrees with '
+                    f'backbone.num_masked={bb.num_masked}')
+        packs = [t for t in transforms if hasattr(t, 'algorithm_keys')]
+        if not any('rel_pos' in t.algorithm_keys for t in packs):
+            raise ValueError(
+                "SiameseIM: the pipeline must end with PackInputs("
+                "algorithm_keys=['rel_pos']) so that the crop geometry "
+                f'reaches the model; it has {names}')
 
     def extract_feat(self, inputs: torch.Tensor) -> tuple:
         """Features of the (unmasked) online encoder."""
@@ -135,6 +238,37 @@ class SiameseIM(BaseSelfSupervisor):
         return (mask.to(device, non_blocking=True),
                 rel_pos.to(device, non_blocking=True))
 
+    def set_ema_gate(self, gate: Optional[Union[bool,
+                                                torch.Tensor]]) -> None:
+        """Say whether the online weights changed since the last EMA update.
+
+        The EMA update runs inside :meth:`loss`, before the optimizer step
+        (docs/method.md), so the update of step ``k`` pulls the target towards
+        the weights that step ``k - 1`` produced. When step ``k - 1`` was
+        skipped (an fp16 overflow caught by the loss scaler, a non-finite
+        step dropped by :class:`~mmsiameseim.engine.NumericsGuardHook`,
+        or a gradient-accumulation iteration), those weights are the ones
+        the target was already pulled towards; pulling again would count
+        the skipped step. With ``gate=False`` the next update leaves the
+        target's parameters untouched; its step count still advances, so
+        the momentum schedule follows the iterations, as the original's
+        schedule follows the (fractional) epoch. The gate applies to the
+        next update only. ``NumericsGuardHook`` sets it after every
+        iteration.
+
+        Args:
+            gate (bool | Tensor | None): True or None: the weights changed
+                (a normal update). False: they did not. A 0-dim tensor
+                (1 = changed) is applied on the device without a host sync
+                (fused optimizers report skipped steps that way).
+        """
+        self._ema_gate = gate
+
+    @property
+    def ema_gate(self) -> Optional[Union[bool, torch.Tensor]]:
+        """The gate the next EMA update will use (see :meth:`set_ema_gate`)."""
+        return self._ema_gate
+
     def _momentum_step(self) -> None:
         if MessageHub.get_current_instance().get_info('max_iters') is None:
             raise RuntimeError(
@@ -142,9 +276,15 @@ class SiameseIM(BaseSelfSupervisor):
                 "`max_iters` from mmengine's MessageHub; outside a Runner "
                 "call MessageHub.get_current_instance().update_info("
                 "'max_iters', N) first")
+        gate, self._ema_gate = self._ema_gate, None
         online = nn.Sequential(self.backbone, self.neck)
         if self.sync_free_ema:
-            self._sync_free_ema_update(online)
+            self._sync_free_ema_update(online, gate)
+            return
+        if isinstance(gate, torch.Tensor):
+            gate = bool(gate.item())
+        if gate is False:
+            self.target_encoder.steps.add_(1)
             return
         # mmengine's averaged model copies the online buffers into the
         # target when ``update_buffers=False``; the target keeps its own BN
@@ -172,7 +312,11 @@ class SiameseIM(BaseSelfSupervisor):
         return cache['value']
 
     @torch.no_grad()
-    def _sync_free_ema_update(self, online: nn.Module) -> None:
+    def _sync_free_ema_update(self,
+                              online: nn.Module,
+                              gate: Optional[Union[bool,
+                                                   torch.Tensor]] = None
+                              ) -> None:
         """``BaseAveragedModel.update_parameters`` with a host step count.
 
         The same parameter arithmetic in the same order as mmengine's
@@ -181,6 +325,8 @@ class SiameseIM(BaseSelfSupervisor):
         float32 tensor) is computed on the host with the same float32
         arithmetic. Unlike mmengine's method, buffers are not copied from
         the online model: the target's BN running statistics are its own.
+        ``gate`` is :meth:`set_ema_gate`'s: False skips the averaging, a
+        tensor keeps the old value where it is 0 (on the device).
         """
         ema = self.target_encoder
         steps = self._ema_host_steps()
@@ -189,12 +335,18 @@ class SiameseIM(BaseSelfSupervisor):
         if steps == 0:
             for k, p_avg in ema.avg_parameters.items():
                 p_avg.data.copy_(src[k].data)
-        elif steps % ema.interval == 0:
+        elif steps % ema.interval == 0 and gate is not False:
             host_steps = torch.tensor(steps, dtype=ema.steps.dtype)
+            gated = isinstance(gate, torch.Tensor)
             for k, p_avg in ema.avg_parameters.items():
                 if p_avg.dtype.is_floating_point:
+                    old = p_avg.data.clone() if gated else None
                     ema.avg_func(p_avg.data, src[k].data.to(p_avg.device),
                                  host_steps)
+                    if gated:  # lerp(old, new, 1) == new, (.., 0) == old
+                        p_avg.data.copy_(
+                            torch.lerp(old, p_avg.data,
+                                       gate.to(old.device, old.dtype)))
         ema.steps.add_(1)
         self._ema_steps_cache.update(
             tensor=ema.steps, version=ema.steps._version, value=steps + 1)

@@ -17,11 +17,11 @@ from ..utils.weight_init import xavier_init_linears
 class SiameseIMPredictor(BaseModule):
     """Predict view-2 features from the visible tokens of view 1.
 
-    Input sequence (spec §3.3): the projected cls token (plus the zero cls
-    row of the fixed table), the projected visible view-1 tokens plus the
-    fixed sin-cos table at their own grid positions, and one shared mask
-    token per view-2 patch plus ``Linear(relative sin-cos code)`` placed by
-    the two crops' relative geometry. Then ``depth`` transformer blocks and
+    Input sequence (docs/method.md §3): the projected cls token (plus the
+    zero cls row of the fixed table), the projected visible view-1 tokens
+    plus the fixed sin-cos table at their own grid positions, and one shared
+    mask token per view-2 patch plus ``Linear(relative sin-cos code)`` placed
+    by the two crops' relative geometry. Then ``depth`` transformer blocks and
     an output Linear; the outputs at the view-2 positions are the dense
     predictions, the output at the cls position serves the global-loss rows.
 

@@ -48,7 +48,7 @@ class UniGradDenseLoss(nn.Module):
     where :math:`\hat y` is the normalised target and :math:`C` is taken over
     all tokens of the global batch (all-reduced under DDP). The quadratic
     form is evaluated row-wise, ``sum((P @ C) * P)``, never as the diagonal
-    of an ``N x N`` matrix (spec §5.1, P2). Everything runs in fp32 with
+    of an ``N x N`` matrix (docs/method.md §4). Everything runs in fp32 with
     autocast off; gradients flow only into ``pred``.
 
     Args:

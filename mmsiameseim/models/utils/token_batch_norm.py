@@ -22,7 +22,7 @@ class TokenBatchNorm(nn.Module):
 
     SiameseIM's projector and predictor blocks normalise every channel with
     statistics taken over all tokens of all images of the global batch,
-    computed in fp32 with autocast off (spec §4.1, P8).
+    computed in fp32 with autocast off (docs/method.md §3, §7).
 
     Why not ``nn.BatchNorm1d`` / ``nn.SyncBatchNorm``: BatchNorm1d wants
     channels at dim 1, so every call would need a transpose and a copy;

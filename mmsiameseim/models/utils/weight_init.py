@@ -5,7 +5,8 @@ import torch.nn as nn
 def xavier_init_linears(module: nn.Module) -> None:
     """Xavier-uniform weights and zero biases for every ``nn.Linear``.
 
-    SiameseIM (like MAE) initialises all linear layers this way (spec §4.1);
+    SiameseIM (like MAE) initialises all linear layers this way
+    (docs/method.md §3);
     mmpretrain's transformer layers use other defaults, so the SiameseIM
     modules re-initialise them after ``super().init_weights()``.
     """

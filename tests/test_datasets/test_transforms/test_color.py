@@ -1,4 +1,4 @@
-"""Tests of the RGB colour ops (spec §1.1, pitfall P9)."""
+"""Tests of the RGB colour ops (docs/method.md §1, §7)."""
 import colorsys
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Tests of the exact-count mask generators (spec §2, pitfall P11)."""
+"""Tests of the exact-count mask generators (docs/method.md §2)."""
 import numpy as np
 import pytest
 from mmpretrain.registry import TRANSFORMS

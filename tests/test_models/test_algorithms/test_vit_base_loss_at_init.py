@@ -3,7 +3,7 @@
 With unit-variance LN targets ``y`` (``||y||^2 = D``) and predictions ``p``
 independent of them at init, ``E||p - y||^2 / D = E[p^2] + 1`` and
 ``E[p^T C p] / D = E[p^2]`` (``tr C = D``), so the UniGrad loss is about
-``1 + (1 + lambda) E[p^2]`` (spec §5). Measured: 1.911 vs 1.935.
+``1 + (1 + lambda) E[p^2]`` (docs/method.md §4). Measured: 1.911 vs 1.935.
 """
 import os.path as osp
 

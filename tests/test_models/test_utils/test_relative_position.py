@@ -1,4 +1,4 @@
-"""Tests of the relative geometry and sin-cos code (spec §3, pitfall P10)."""
+"""Tests of the relative geometry and sin-cos code (docs/method.md §1, §3)."""
 import numpy as np
 import pytest
 import torch
@@ -155,3 +155,23 @@ def test_validation():
         relative_patch_coords(np.zeros((1, 6)), 4)
     with pytest.raises(ValueError, match='num_freqs'):
         sincos_1d(torch.zeros(2), 0)
+
+
+def test_relpos_layout_is_named_once():
+    """``RelPos`` owns the record: the transform's array, the unpacked batch
+    and the field names agree, and the formulas are the documented ones."""
+    from mmsiameseim.models.utils import RelPos
+    view1, view2, width = (True, (10, 20, 40, 50)), (False, (5, 30, 80, 25)), \
+        200
+    geo = RelPos.from_boxes(view1, view2, width)
+    assert geo == RelPos(di=(5 - 10) / 40, dj=(30 - 20) / 50, dh=80 / 40,
+                         dw=25 / 50, rflip=1.0, dj_flip=(200 - 20 - 30) / 50)
+    record = SiameseIMViews.compute_rel_pos(view1, view2, width)
+    assert record.dtype == np.float32 and record.shape == (6, )
+    assert np.array_equal(record, geo.to_array())
+    batch = torch.from_numpy(np.stack([record, record * 2]))
+    named = RelPos.unpack(batch)
+    assert torch.equal(named.dw, batch[:, RelPos._fields.index('dw')])
+    assert named._fields == ('di', 'dj', 'dh', 'dw', 'rflip', 'dj_flip')
+    with pytest.raises(ValueError, match='dj_flip'):
+        RelPos.unpack(batch[:, :5])

@@ -8,7 +8,7 @@
 # solarize ops on either view.
 _base_ = ['../../siameseim_vit-base-p16_16xb256-amp-coslr-400e_in1k.py']
 
-load = dict(type='LoadImageFromFile')
+load = _base_.train_pipeline[0]  # RobustLoadImageFromFile
 pack = dict(type='PackInputs', algorithm_keys=['rel_pos'])
 random_mask = dict(
     type='RandomPatchMaskGenerator', input_size=14, num_masking_patches=118)

@@ -1,0 +1,203 @@
+"""mmseg's ``MAE`` backbone: what loading an encoder file into it means.
+
+mmseg's ``MAE`` (``mmseg/models/backbones/mae.py``, a BEiT subclass) is the
+backbone of mmseg's MAE UPerNet recipe, which the SiameseIM paper's ADE20k
+number follows. Its ``init_weights`` reads ``pretrained=`` (or
+``init_cfg=dict(type='Pretrained', checkpoint=...)``), resizes ``pos_embed``
+bicubically to its own grid, and calls ``load_state_dict(..., strict=False)``
+without looking at the result; ``init_cfg``'s ``prefix`` is ignored. Only
+bare mmpretrain ``VisionTransformer`` names load (``cls_token``,
+``pos_embed``, ``patch_embed.projection.*``, ``layers.{i}.{ln1, attn.qkv,
+attn.proj, ln2, ffn.layers.0.0, ffn.layers.1}.*``): the ``mmseg`` layout of
+``tools/model_converters/siameseim_to_backbone.py``. Its attention keeps
+one ``attn.qkv.bias`` (``MAE`` builds its layers with ``bias=True``, unlike
+``BEiT``'s separate ``q_bias`` / ``v_bias``), the same tensor as ours.
+
+Importing this module registers :func:`mae_load_spec` for the class name
+``MAE``, which :func:`~mmsiameseim.utils.weight_check.check_backbone_load`,
+:class:`~mmsiameseim.engine.hooks.PretrainedLoadCheckHook` and
+``tools/analysis/check_pretrained_load.py`` use. The configs under
+``configs/siameseim/benchmarks/mmseg/`` import it through
+``custom_imports``.
+"""
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Dict, List, Mapping, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmseg.models.backbones import MAE
+
+from ..utils.weight_check import BackboneLoadSpec, register_load_spec
+
+#: Keys of mmseg's ``MAE`` that no encoder file sets: BEiT-style layer scale
+#: (``init_values``), relative position bias tables (zero-initialised by
+#: ``MAEAttention``) and their index buffers. 4 per layer (48 for ViT-B).
+MAE_FRESH_PER_LAYER: Tuple[str, ...] = (
+    r'layers\.\d+\.gamma_1',
+    r'layers\.\d+\.gamma_2',
+    r'layers\.\d+\.attn\.relative_position_bias_table',
+    r'layers\.\d+\.attn\.relative_position_index',
+)
+#: The final norm of ``MAE(final_norm=True)`` (named ``ln1``, as
+#: mmpretrain's); SiameseIM pretraining has none, so it starts fresh.
+MAE_FINAL_NORM: Tuple[str, ...] = (r'ln1\.weight', r'ln1\.bias')
+
+
+def resize_pos_embed(source: torch.Tensor,
+                     target: torch.Tensor) -> torch.Tensor:
+    """A ``(1, 1 + s*s, C)`` table on the ``(1, 1 + t*t, C)`` grid.
+
+    The documented resize of mmseg's ``MAE.resize_abs_pos_embed``, written
+    out here as the oracle of the load check: the cls row is kept, the
+    ``s x s`` grid is resized to ``t x t`` bicubically
+    (``align_corners=False``, computed in float64 here).
+
+    Args:
+        source (torch.Tensor): The file's table.
+        target (torch.Tensor): The model's table (only its shape is used).
+
+    Returns:
+        torch.Tensor: The table the model should hold.
+    """
+    n_src, n_dst = source.shape[1] - 1, target.shape[1] - 1
+    s, t = int(round(n_src**0.5)), int(round(n_dst**0.5))
+    if s * s != n_src or t * t != n_dst:
+        raise ValueError(f'pos_embed of shapes {tuple(source.shape)} -> '
+                         f'{tuple(target.shape)} is not 1 + square grid')
+    if s == t:
+        return source
+    dims = source.shape[-1]
+    grid = source[:, 1:].double().reshape(1, s, s, dims).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(t, t), mode='bicubic',
+                         align_corners=False)
+    grid = grid.permute(0, 2, 3, 1).reshape(1, t * t, dims)
+    return torch.cat([source[:, :1].double(), grid], 1).to(source.dtype)
+
+
+@register_load_spec('MAE')
+def mae_load_spec(backbone: torch.nn.Module) -> BackboneLoadSpec:
+    """The load spec of an mmseg ``MAE`` backbone.
+
+    Args:
+        backbone (nn.Module): The built backbone.
+
+    Returns:
+        BackboneLoadSpec: Fresh keys :data:`MAE_FRESH_PER_LAYER` (plus the
+        final norm when ``final_norm=True``), ``pos_embed`` compared after
+        :func:`resize_pos_embed`, bare source keys.
+    """
+    fresh = list(MAE_FRESH_PER_LAYER)
+    if getattr(backbone, 'final_norm', False):
+        fresh += list(MAE_FINAL_NORM)
+    return BackboneLoadSpec(
+        expected_fresh=fresh,
+        transforms={'pos_embed': resize_pos_embed},
+        source_prefix='')
+
+
+@dataclass
+class TargetComparison:
+    """A converted encoder file against an mmseg ``MAE`` of its size.
+
+    Attributes:
+        arch (dict): The ``MAE`` arguments inferred from the file.
+        missing (list[str]): Backbone keys the file does not set.
+        unexpected (list[str]): File keys the backbone does not have (the
+            ``strict=False`` load would drop them).
+        shape_mismatch (dict): ``{key: (file shape, backbone shape)}``.
+        fresh (list[str]): The subset of ``missing`` that is documented to
+            start fresh (:data:`MAE_FRESH_PER_LAYER`).
+    """
+    arch: dict
+    missing: List[str] = field(default_factory=list)
+    unexpected: List[str] = field(default_factory=list)
+    shape_mismatch: Dict[str, tuple] = field(default_factory=dict)
+    fresh: List[str] = field(default_factory=list)
+
+    @property
+    def undocumented_missing(self) -> List[str]:
+        """Missing keys that would silently stay random."""
+        return [k for k in self.missing if k not in self.fresh]
+
+    @property
+    def ok(self) -> bool:
+        """Every file tensor loads and only documented keys stay fresh."""
+        return not (self.unexpected or self.shape_mismatch
+                    or self.undocumented_missing)
+
+
+def infer_mae_arch(encoder: Mapping[str, torch.Tensor]) -> dict:
+    """``MAE`` arguments matching a bare-key encoder at its own image size.
+
+    Widths, depth, MLP ratio, patch size, input channels and the image size
+    (grid of ``pos_embed`` x patch) come from the tensors. The number of
+    heads changes no key and no loaded shape (only the fresh relative
+    position tables), so 1 head is used.
+
+    Args:
+        encoder (Mapping): Bare encoder keys (``cls_token``, ``pos_embed``,
+            ``patch_embed.projection.weight``, ``layers.{i}.*``).
+
+    Returns:
+        dict: Keyword arguments of ``MAE``.
+
+    Raises:
+        ValueError: If a tensor needed to size the backbone is missing.
+    """
+    needed = ('cls_token', 'pos_embed', 'patch_embed.projection.weight',
+              'layers.0.ffn.layers.0.0.weight')
+    absent = [k for k in needed if k not in encoder]
+    if absent:
+        raise ValueError('cannot size an mmseg MAE backbone: the encoder has '
+                         'no ' + ', '.join(absent))
+    embed_dims = encoder['cls_token'].shape[-1]
+    proj = encoder['patch_embed.projection.weight']
+    patch = proj.shape[-1]
+    grid = int(round((encoder['pos_embed'].shape[1] - 1)**0.5))
+    layers = {int(k.split('.')[1]) for k in encoder if k.startswith('layers.')}
+    hidden = encoder['layers.0.ffn.layers.0.0.weight'].shape[0]
+    return dict(
+        img_size=grid * patch,
+        patch_size=patch,
+        in_channels=proj.shape[1],
+        embed_dims=embed_dims,
+        num_layers=max(layers) + 1,
+        num_heads=1,
+        mlp_ratio=hidden // embed_dims,
+        final_norm='ln1.weight' in encoder,
+        init_values=1.0)
+
+
+def compare_with_mae(encoder: Mapping[str, torch.Tensor]) -> TargetComparison:
+    """Compare an encoder file's keys and shapes with mmseg's ``MAE``.
+
+    Builds the backbone at the file's own size (:func:`infer_mae_arch`) and
+    compares key sets and shapes, i.e. what its ``strict=False`` load
+    would do with the file.
+
+    Args:
+        encoder (Mapping): Bare encoder keys.
+
+    Returns:
+        TargetComparison: Missing, unexpected and mis-shaped keys.
+    """
+    arch = infer_mae_arch(encoder)
+    target = OrderedDict(
+        (k, tuple(v.shape)) for k, v in MAE(**arch).state_dict().items())
+    spec = mae_load_spec(SimpleNamespace(final_norm=arch['final_norm']))
+    patterns = [re.compile(p) for p in spec.expected_fresh]
+    result = TargetComparison(arch=arch)
+    for key, value in encoder.items():
+        if key not in target:
+            result.unexpected.append(key)
+        elif tuple(value.shape) != target[key]:
+            result.shape_mismatch[key] = (tuple(value.shape), target[key])
+    for key in target:
+        if key not in encoder:
+            result.missing.append(key)
+            if any(p.fullmatch(key) for p in patterns):
+                result.fresh.append(key)
+    return result

@@ -138,7 +138,7 @@ def test_masked_loss_tokens_gather_equals_boolean_path():
     pred = pred[mask].reshape(3, -1, pred.shape[-1])
     target = target[mask].reshape(3, -1, target.shape[-1])
     assert pred.shape[1] == 9
-    assert torch.equal(loss, ref.head.loss(pred, target))
+    assert torch.equal(loss, ref.head.loss_module(pred, target))
 
 
 def _train_steps(model, steps=3, lr=0.05):

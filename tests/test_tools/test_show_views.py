@@ -183,3 +183,41 @@ def test_rejects_two_inputs(tmp_path):
         show_views.parse_args(['a.png', '--dataset-index', '0'])
     with pytest.raises(SystemExit):
         show_views.parse_args([])
+
+
+def test_dense_features_are_predict_dense_outputs():
+    """The visualiser's features are ``SiameseIM.predict_dense`` on the
+    pair (inputs built here by hand), normalised as the loss does (LN on
+    the target, none on the prediction); the crop boxes it draws are the
+    ones ``rel_pos`` was computed from."""
+    import torch.nn.functional as F
+    from mmpretrain.structures import DataSample
+    tiny = _load('_siameseim_tiny',
+                 osp.join(ROOT, 'tests', 'test_models', 'siameseim_tiny.py'))
+    torch.manual_seed(0)
+    model = MODELS.build(copy.deepcopy(tiny.TINY))
+    model.init_weights()
+    model.eval()
+    img = np.random.default_rng(0).integers(0, 256, (40, 48, 3), np.uint8)
+    pair = show_views.make_views(
+        dict(type='SiameseIMViews', img_size=32),
+        dict(type='BlockwiseMaskGenerator', input_size=4,
+             num_masking_patches=9, min_num_patches=2), img, seed=5)
+    np.testing.assert_array_equal(
+        pair['rel_pos'],
+        SiameseIMViews.compute_rel_pos(*pair['params'], width=48))
+    pred, target = show_views.dense_features(model, pair)
+    sample = DataSample()
+    sample.set_mask(torch.from_numpy(pair['mask']))
+    sample.set_field(pair['results']['rel_pos'], 'rel_pos')
+    inputs = [
+        torch.from_numpy(v).permute(2, 0, 1)[None].float()
+        for v in pair['results']['img']
+    ]
+    with torch.no_grad():
+        out = model.predict_dense(inputs, [sample])
+    assert pred.shape == target.shape == (16, tiny.EMBED)
+    np.testing.assert_array_equal(pred, out.pred[0].numpy())
+    np.testing.assert_array_equal(
+        target,
+        F.layer_norm(out.target, out.target.shape[-1:])[0].numpy())

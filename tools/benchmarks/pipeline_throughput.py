@@ -84,47 +84,6 @@ def build_pipeline(name: str):
     return Compose(steps)
 
 
-def patch_mmcv_adjust_hue() -> bool:
-    """Make ``mmcv.adjust_hue`` (mmcv 2.1) work with NumPy >= 2.
-
-    mmcv adds the hue shift to a uint8 channel with
-    ``np.uint8(hue_factor * 255)``, which NumPy 2 rejects for negative
-    factors (``OverflowError``), so mmpretrain's MoCo-v3 ``ColorJitter``
-    crashes on about half of the jittered images. NumPy 1 wrapped the
-    truncated value modulo 256; this wrapper does the same arithmetic
-    explicitly for negative factors (the same PIL / cv2 operations, hence
-    the same cost) and calls mmcv's function otherwise.
-
-    Returns:
-        bool: Whether the patch was (already) installed.
-    """
-    import cv2
-    import mmcv
-    from PIL import Image
-    original = mmcv.adjust_hue
-    if getattr(original, 'numpy2_safe', False):
-        return True
-
-    def adjust_hue(img, hue_factor, backend=None):
-        if hue_factor >= 0:
-            return original(img, hue_factor, backend=backend)
-        shift = np.uint8(int(hue_factor * 255) % 256)  # NumPy 1 wrap
-        if (backend or mmcv.image.io.imread_backend) == 'pillow':
-            hsv = Image.fromarray(np.ascontiguousarray(img[..., ::-1]))
-            h, s, v = hsv.convert('HSV').split()
-            h = np.array(h, dtype=np.uint8)
-            h += shift
-            rgb = Image.merge('HSV', (Image.fromarray(h), s, v))
-            return np.array(rgb.convert('RGB'), dtype=img.dtype)[..., ::-1]
-        hsv = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL)
-        hsv[..., 0] += shift
-        return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL).astype(img.dtype)
-
-    adjust_hue.numpy2_safe = True
-    mmcv.adjust_hue = adjust_hue
-    return True
-
-
 class _Timed:
     """Wrap a transform and add its wall time to ``stats[key]``."""
 
@@ -392,8 +351,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     import mmsiameseim  # noqa: F401  registers our transforms
     register_all_modules(init_default_scope=True)
-    if 'mocov3' in args.pipelines and \
-            int(np.__version__.split('.')[0]) >= 2:
+    if 'mocov3' in args.pipelines:
+        # mmpretrain's ColorJitter calls mmcv 2.1's adjust_hue, which
+        # raises under NumPy 2 for negative hue shifts
+        from mmsiameseim.datasets.transforms import patch_mmcv_adjust_hue
         patch_mmcv_adjust_hue()
 
     tmp = None

@@ -4,8 +4,10 @@ Builds each model from its config (SiameseIM from ours, MAE and MoCo-v3 from
 the configs shipped inside mmpretrain), builds the optimizer wrapper with
 mmengine's ``build_optim_wrapper`` and times full training steps
 (``model.train_step``: data preprocessor, forward, loss, backward, gradient
-clipping where configured, optimizer step) on synthetic batches, one process,
-one device. SyncBN is reverted to BN; SiameseIM's TokenBN runs single-process.
+clipping where configured, optimizer step) on one batch of random images
+(SiameseIM's made by its config's own view, mask and packing transforms,
+:func:`make_batch`), one process, one device. SyncBN is reverted to BN;
+SiameseIM's TokenBN runs single-process.
 Every step is bracketed by ``torch.cuda.synchronize()`` for timing only; the
 reported ``img_per_s`` is ``batch / median step time`` over ``--steps`` steps
 after ``--warmup`` steps. ``tflops`` is the achieved rate from the analytic
@@ -327,47 +329,83 @@ def build_optim_wrapper(model, cfg, dtype: str, device: torch.device,
     return build(model, ow)
 
 
-def make_batch(name: str, batch: int, device: torch.device, tiny: bool,
-               seed: int = 0) -> dict:
-    """A synthetic collated batch as the dataloader would give it.
+def siameseim_transforms(cfg, tiny: bool) -> list:
+    """The config's own SiameseIM transforms after image loading.
 
-    uint8 images already on ``device`` (no host-to-device copy is timed);
-    SiameseIM's data samples carry a CPU ``mask`` (14 x 14 bool with exactly
-    118 True for ViT-B) and a float32 ``rel_pos`` (6,) array, as
-    ``PackInputs`` packs them; the data preprocessor moves them.
+    ``SiameseIMViews`` (with its colour ops), the mask generator and
+    ``PackInputs`` of ``train_dataloader.dataset.pipeline``, found by type;
+    with ``tiny`` the view size and mask grid follow :data:`ARCH`
+    ``['tiny']``.
     """
-    from mmpretrain.structures import DataSample
+    from mmpretrain.registry import TRANSFORMS
+    a = ARCH['tiny']
+    built = []
+    for t in cfg.train_dataloader.dataset.pipeline:
+        t = copy.deepcopy(t)
+        if 'Load' in t['type']:
+            continue  # the images are made here
+        if tiny and t['type'] == 'SiameseIMViews':
+            t['img_size'] = a['img']
+        elif tiny and 'num_masking_patches' in t:
+            t.update(
+                input_size=a['img'] // a['patch'],
+                num_masking_patches=a['num_masked'])
+        built.append(TRANSFORMS.build(t))
+    return built
+
+
+def make_batch(name: str,
+               batch: int,
+               device: torch.device,
+               tiny: bool,
+               seed: int = 0,
+               cfg=None,
+               model=None) -> dict:
+    """A collated batch as the dataloader would give it.
+
+    uint8 images already on ``device`` (no host-to-device copy is timed).
+    SiameseIM's samples come from the config's own transforms
+    (:func:`siameseim_transforms`: two views with their geometry, the
+    mask, ``PackInputs``) run on random images and collated with
+    ``default_collate``; ``model.check_data_pipeline`` checks them against
+    the model first. MAE and MoCo-v3 take random images (their losses need
+    no metadata).
+
+    Args:
+        name (str): One of :data:`MODEL_NAMES`.
+        batch (int): Batch size.
+        device (torch.device): Where the images go.
+        tiny (bool): :data:`ARCH` ``['tiny']`` sizes.
+        seed (int): Seed of the images and the transforms. Defaults to 0.
+        cfg (Config, optional): The config (SiameseIM only).
+        model (SiameseIM, optional): The model (SiameseIM only).
+    """
     arch = ARCH['tiny' if tiny else 'base']
-    size, grid = arch['img'], arch['img'] // arch['patch']
+    size = arch['img']
     g = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    if name == 'siameseim':
+        from mmcv.transforms import Compose
+        from mmengine.dataset import default_collate
+        transforms = siameseim_transforms(cfg, tiny)
+        model.check_data_pipeline(transforms)
+        pipeline = Compose(transforms)
+        np.random.seed(seed)  # the transforms draw from NumPy's global RNG
+        images = torch.randint(
+            0, 256, (batch, size + size // 4, size + size // 2, 3),
+            generator=g, dtype=torch.uint8).numpy()
+        data = default_collate([pipeline(dict(img=img)) for img in images])
+        data['inputs'] = [v.to(device) for v in data['inputs']]
+        return data
     num_views = 1 if name == 'mae' else 2
     views = [
         torch.randint(0, 256, (batch, 3, size, size), generator=g,
                       dtype=torch.uint8).to(device)
         for _ in range(num_views)
     ]
-    samples = []
-    for _ in range(batch):
-        sample = DataSample()
-        if name == 'siameseim':
-            mask = np.zeros(grid * grid, dtype=bool)
-            mask[rng.choice(grid * grid, arch['num_masked'],
-                            replace=False)] = True
-            sample.set_mask(torch.from_numpy(mask.reshape(grid, grid)))
-            h1, w1 = rng.uniform(0.3, 1.0, 2)
-            h2, w2 = rng.uniform(0.3, 1.0, 2)
-            rel = np.array([
-                rng.uniform(-0.5, 0.5),
-                rng.uniform(-0.5, 0.5), h2 / h1, w2 / w1,
-                float(rng.integers(2)),
-                rng.uniform(0., 2.)
-            ],
-                           dtype=np.float32)
-            sample.set_field(rel, 'rel_pos')
-        samples.append(sample)
     inputs = views[0] if name == 'mae' else views
-    return dict(inputs=inputs, data_samples=samples)
+    from mmpretrain.structures import DataSample
+    return dict(
+        inputs=inputs, data_samples=[DataSample() for _ in range(batch)])
 
 
 def compile_model(model: torch.nn.Module,
@@ -473,7 +511,7 @@ def run_one(name: str, batch: int, dtype: str, compile_target: str,
         model = compile_model(model, compile_target, args.compile_backend)
     optim_wrapper = build_optim_wrapper(model, cfg, dtype, device,
                                         args.fused_adamw)
-    data = make_batch(name, batch, device, args.tiny, args.seed)
+    data = make_batch(name, batch, device, args.tiny, args.seed, cfg, model)
     last = {}
 
     def step():

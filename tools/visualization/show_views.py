@@ -238,9 +238,8 @@ def make_views(views_cfg: dict, mask_cfg: dict, img_rgb: np.ndarray,
                seed: int) -> Dict:
     """Run the views transform and the mask generator on one RGB image.
 
-    The crop boxes are recorded by wrapping the transform's
-    ``sample_view_params``; everything else is the transform's own code
-    (including its colour sub-pipelines).
+    Everything is the transforms' own code and outputs (the crop boxes are
+    the transform's ``view_boxes``), colour sub-pipelines included.
 
     Args:
         views_cfg (dict): ``SiameseIMViews`` config.
@@ -249,8 +248,8 @@ def make_views(views_cfg: dict, mask_cfg: dict, img_rgb: np.ndarray,
         seed (int): Seed of NumPy's global RNG.
 
     Returns:
-        dict: ``views`` (two RGB ``(S, S, 3)`` arrays), ``params`` (two
-        :data:`ViewParams`), ``rel_pos``, ``mask`` (bool ``(g, g)``),
+        dict: ``views`` (two RGB ``(S, S, 3)`` arrays), ``params`` (the
+        two :data:`ViewParams` boxes), ``rel_pos``, ``mask`` (bool ``(g, g)``),
         ``results`` (the raw result dict, in the transform's channel order)
         and ``img_size``.
     """
@@ -259,14 +258,6 @@ def make_views(views_cfg: dict, mask_cfg: dict, img_rgb: np.ndarray,
     import mmsiameseim  # noqa: F401  registers the transforms
     views = TRANSFORMS.build(views_cfg)
     masker = TRANSFORMS.build(mask_cfg)
-    recorded: List = []
-    sample = views.sample_view_params
-
-    def record(height: int, width: int):
-        recorded[:] = sample(height, width)
-        return tuple(recorded)
-
-    views.sample_view_params = record
     bgr = views.channel_order == 'bgr'
     img = np.ascontiguousarray(img_rgb[..., ::-1]) if bgr else img_rgb
     np.random.seed(seed)
@@ -279,7 +270,7 @@ def make_views(views_cfg: dict, mask_cfg: dict, img_rgb: np.ndarray,
     ]
     return dict(
         views=out,
-        params=list(recorded),
+        params=list(results['view_boxes']),
         rel_pos=np.asarray(results['rel_pos'], dtype=np.float64),
         mask=np.asarray(results['mask'], dtype=bool),
         results=results,
@@ -306,9 +297,9 @@ def load_model(config, checkpoint: str, trusted: bool, device: str):
 def dense_features(model, pair: Dict) -> Tuple[np.ndarray, np.ndarray]:
     """Predicted and target dense features of one view pair.
 
-    Follows ``SiameseIM.loss`` (online branch on the masked view 1, then the
-    momentum encoder or the patch pixels for view 2) without the momentum
-    update; both sides get the normalisation the loss applies.
+    ``SiameseIM.predict_dense`` on the packed pair (no momentum update),
+    normalised as the loss compares them (``normalise`` of the head's
+    loss module).
 
     Args:
         model (SiameseIM): A built SiameseIM in eval mode.
@@ -318,30 +309,15 @@ def dense_features(model, pair: Dict) -> Tuple[np.ndarray, np.ndarray]:
         tuple[np.ndarray, np.ndarray]: ``(L, D)`` predictions and targets.
     """
     import torch
-    import torch.nn.functional as F
     from mmengine.dataset import default_collate
     from mmpretrain.registry import TRANSFORMS
     pack = TRANSFORMS.build(
         dict(type='PackInputs', algorithm_keys=['rel_pos']))
     batch = default_collate([pack(dict(pair['results']))])
-    device = next(model.parameters()).device
     with torch.no_grad():
         data = model.data_preprocessor(batch, False)
-        view1, view2 = data['inputs']
-        mask, rel_pos = model.gather_meta(data['data_samples'], device)
-        latent = model.neck(model.backbone(view1, mask))
-        _, pred = model.head(latent, mask, rel_pos)
-        if model.target_type == 'pixel':
-            target = model.compute_targets(view2)
-        else:
-            target = model.target_encoder(view2)[:, 1:]
-    loss = model.head.loss_module
-    norms = dict(
-        ln=lambda x: F.layer_norm(x, x.shape[-1:]),
-        l2=lambda x: F.normalize(x, dim=-1),
-        none=lambda x: x)
-    pred = norms[getattr(loss, 'pred_norm', 'none')](pred.float())
-    target = norms[getattr(loss, 'target_norm', 'none')](target.float())
+        out = model.predict_dense(data['inputs'], data['data_samples'])
+        pred, target = model.head.loss_module.normalise(out.pred, out.target)
     return pred[0].cpu().numpy(), target[0].cpu().numpy()
 
 

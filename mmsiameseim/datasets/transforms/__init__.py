@@ -1,6 +1,6 @@
 """Image loading, two-view transforms, colour ops and mask generators."""
 from .color import (SimColorJitter, SimGaussianBlur, SimRandomGrayscale,
-                    SimSolarize)
+                    SimSolarize, patch_mmcv_adjust_hue)
 from .loading import BadImageError, RobustLoadImageFromFile
 from .masking import BlockwiseMaskGenerator, RandomPatchMaskGenerator
 from .siamese_views import SiameseIMViews
@@ -8,5 +8,6 @@ from .siamese_views import SiameseIMViews
 __all__ = [
     'BadImageError', 'BlockwiseMaskGenerator', 'RandomPatchMaskGenerator',
     'RobustLoadImageFromFile', 'SiameseIMViews', 'SimColorJitter',
-    'SimGaussianBlur', 'SimRandomGrayscale', 'SimSolarize'
+    'SimGaussianBlur', 'SimRandomGrayscale', 'SimSolarize',
+    'patch_mmcv_adjust_hue'
 ]

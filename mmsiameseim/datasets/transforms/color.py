@@ -2,8 +2,10 @@
 
 All ops read and write ``results['img']``, an ``(H, W, 3)`` uint8 array that
 they treat as **RGB** (``SiameseIMViews`` converts mmcv's BGR images to RGB
-before running the colour sub-pipelines, docs/method.md §1, §7). Every op
-is applied with probability ``prob``.
+before running the colour sub-pipelines, docs/method.md §1, §7). Every op is
+applied with probability ``prob``. :func:`patch_mmcv_adjust_hue` is the
+package's fix for mmcv 2.1's ``adjust_hue`` under NumPy 2, for pipelines
+that use mmpretrain's own colour ops.
 
 Randomness comes only from NumPy's global RNG (``np.random``), the same
 generator mmpretrain's own transforms use, so ``mmengine``'s
@@ -97,13 +99,57 @@ def adjust_hue(img: np.ndarray, hue_shift: float) -> np.ndarray:
 
     The rotation runs on float32 HSV with the hue in degrees and the modulo
     taken in floating point, so negative shifts work under NumPy 2 (unlike
-    mmcv 2.1's ``adjust_hue``, which overflows a uint8) and no 8-bit hue
-    quantisation is introduced.
+    mmcv 2.1's ``adjust_hue``, which overflows a uint8; see
+    :func:`patch_mmcv_adjust_hue`) and no 8-bit hue quantisation is
+    introduced.
     """
     hsv = cv2.cvtColor(img.astype(np.float32) / 255., cv2.COLOR_RGB2HSV)
     hsv[..., 0] = np.mod(hsv[..., 0] + 360. * hue_shift, 360.)
     rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     return _to_uint8(rgb * 255.)
+
+
+def patch_mmcv_adjust_hue() -> bool:
+    """Make ``mmcv.adjust_hue`` (mmcv 2.1) work with NumPy >= 2.
+
+    The package's one workaround for mmcv's hue op: our own colour ops use
+    :func:`adjust_hue` above and never call mmcv's; pipelines that use
+    mmpretrain's ``ColorJitter`` (e.g. MoCo v3's) call this once first
+    (``tools/benchmarks/pipeline_throughput.py`` does). mmcv adds the hue
+    shift to a uint8 channel with ``np.uint8(hue_factor * 255)``, which
+    NumPy 2 rejects for negative
+    factors (``OverflowError``), so mmpretrain's MoCo-v3 ``ColorJitter``
+    crashes on about half of the jittered images. NumPy 1 wrapped the
+    truncated value modulo 256; this wrapper does the same arithmetic
+    explicitly for negative factors (the same PIL / cv2 operations, hence
+    the same cost) and calls mmcv's function otherwise.
+
+    Returns:
+        bool: Whether the patch was (already) installed.
+    """
+    import mmcv
+    original = mmcv.adjust_hue
+    if getattr(original, 'numpy2_safe', False):
+        return True
+
+    def adjust_hue(img, hue_factor, backend=None):
+        if hue_factor >= 0:
+            return original(img, hue_factor, backend=backend)
+        shift = np.uint8(int(hue_factor * 255) % 256)  # NumPy 1 wrap
+        if (backend or mmcv.image.io.imread_backend) == 'pillow':
+            hsv = Image.fromarray(np.ascontiguousarray(img[..., ::-1]))
+            h, s, v = hsv.convert('HSV').split()
+            h = np.array(h, dtype=np.uint8)
+            h += shift
+            rgb = Image.merge('HSV', (Image.fromarray(h), s, v))
+            return np.array(rgb.convert('RGB'), dtype=img.dtype)[..., ::-1]
+        hsv = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL)
+        hsv[..., 0] += shift
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL).astype(img.dtype)
+
+    adjust_hue.numpy2_safe = True
+    mmcv.adjust_hue = adjust_hue
+    return True
 
 
 class _RandomColorOp(BaseTransform):

@@ -59,7 +59,10 @@ class SiameseIMViews(BaseTransform):
     **Added Keys**: ``rel_pos``: the float32 ``(6,)`` record of
     :class:`~mmsiameseim.models.utils.RelPos` (``di, dj, dh, dw, rflip,
     dj_flip``), computed from the two crop boxes in each view's flipped
-    frame and the original width.
+    frame and the original width; ``view_boxes``: the two
+    :data:`~mmsiameseim.models.utils.relative_position.ViewBox` records
+    ``(flip, (top, left, height, width))`` it was computed from (for
+    visualisation; ``PackInputs`` does not pack it unless asked).
 
     Randomness comes from NumPy's global RNG (``np.random``).
 
@@ -272,8 +275,8 @@ class SiameseIMViews(BaseTransform):
             results (dict): Result dict with ``img``.
 
         Returns:
-            dict: With ``img`` = [view1, view2], ``img_shape`` and
-            ``rel_pos``.
+            dict: With ``img`` = [view1, view2], ``img_shape``,
+            ``rel_pos`` and ``view_boxes``.
         """
         img = results['img']
         if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
@@ -300,6 +303,7 @@ class SiameseIMViews(BaseTransform):
         results['img'] = [view1, view2]
         results['img_shape'] = (self.img_size, self.img_size)
         results['rel_pos'] = self.compute_rel_pos(params1, params2, width)
+        results['view_boxes'] = (params1, params2)
         return results
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ from mmpretrain.models.utils import CosineEMA
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils.token_index import unmasked_index
+from ..heads.siameseim_predictor import SiameseIMPrediction
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -28,17 +28,23 @@ class SiameseIM(BaseSelfSupervisor):
     The online branch (backbone on the masked view 1, projector, predictor)
     predicts the dense features of view 2 from a momentum (EMA) copy of
     backbone + projector, placed by the two crops' relative geometry, with
-    the UniGrad dense loss. The order inside one step follows spec §4.2:
-    online forward, EMA update from the current online weights, target
-    forward, loss. Only parameters are averaged: the target's BN running
-    statistics are updated by the target batches alone (its projector runs
-    in train mode), as in the original implementation.
+    the UniGrad dense loss. The order inside one step follows
+    docs/method.md §3: online forward, EMA update from the current online
+    weights, target forward, loss. Only parameters are averaged: the
+    target's BN running statistics are updated by the target batches alone
+    (its projector runs in train mode), as in the original implementation.
 
-    Besides the method itself, three switches express the paper's ablation
-    rows (spec §10.3): ``target_type`` (``'feature'`` or ``'pixel'``),
-    ``loss_type`` (``'dense'`` or ``'global'``: the cls outputs), and
-    ``loss_tokens`` (``'all'`` view-2 tokens, or only the ``'masked'`` ones,
-    meaningful for same-view rows).
+    :meth:`predict_dense` is the one forward of both branches (the loss,
+    the visualiser and the tools call it); :meth:`loss` is that stage plus
+    the head's loss, which picks the tokens and the loss normalises them.
+
+    Besides the method itself, switches express the rows of the paper's
+    ablation table (Table 3): ``target_type`` (``'feature'`` or
+    ``'pixel'``) here; ``loss_type`` (``'dense'`` or ``'global'``: the cls
+    outputs) and ``loss_tokens`` (``'all'`` view-2 tokens, or only the
+    ``'masked'`` ones) belong to the head (:class:`SiameseIMPredictor`),
+    which selects the tokens; this class accepts them too and passes them
+    on, so that a config may write ``model.loss_type``.
 
     Args:
         backbone (dict): :class:`SiameseIMViT` config.
@@ -46,9 +52,10 @@ class SiameseIM(BaseSelfSupervisor):
         head (dict): :class:`SiameseIMPredictor` config (holds the loss).
         target_type (str): ``'feature'`` or ``'pixel'``. Defaults to
             ``'feature'``.
-        loss_type (str): ``'dense'`` or ``'global'``. Defaults to
-            ``'dense'``.
-        loss_tokens (str): ``'all'`` or ``'masked'``. Defaults to ``'all'``.
+        loss_type (str, optional): Sets ``head.loss_type`` (``'dense'`` or
+            ``'global'``). Defaults to None (the head's, ``'dense'``).
+        loss_tokens (str, optional): Sets ``head.loss_tokens`` (``'all'``
+            or ``'masked'``). Defaults to None (the head's, ``'all'``).
         base_momentum (float): EMA weight of the online model at the start,
             mmengine convention (0.005 = momentum 0.995). Defaults to 0.005.
         end_momentum (float): The same at the end. Defaults to 0.
@@ -71,28 +78,26 @@ class SiameseIM(BaseSelfSupervisor):
                  neck: dict,
                  head: dict,
                  target_type: str = 'feature',
-                 loss_type: str = 'dense',
-                 loss_tokens: str = 'all',
+                 loss_type: Optional[str] = None,
+                 loss_tokens: Optional[str] = None,
                  base_momentum: float = 0.005,
                  end_momentum: float = 0.,
                  sync_free_ema: bool = True,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        for name, value, allowed in (
-            ('target_type', target_type, ('feature', 'pixel')),
-            ('loss_type', loss_type, ('dense', 'global')),
-            ('loss_tokens', loss_tokens, ('all', 'masked')),
-        ):
-            if value not in allowed:
-                raise ValueError(f'SiameseIM: {name} must be one of '
-                                 f'{allowed}, got {value!r}')
-        if target_type == 'pixel' and loss_type == 'global':
-            raise ValueError('SiameseIM: a pixel target has no global form; '
-                             "use loss_type='dense'")
-        if loss_type == 'global' and loss_tokens == 'masked':
-            raise ValueError("SiameseIM: loss_tokens='masked' needs "
-                             "loss_type='dense'")
+        if target_type not in ('feature', 'pixel'):
+            raise ValueError("SiameseIM: target_type must be one of "
+                             f"('feature', 'pixel'), got {target_type!r}")
+        head = dict(head)
+        for name, value in (('loss_type', loss_type), ('loss_tokens',
+                                                       loss_tokens)):
+            if value is not None:
+                if head.get(name, value) != value:
+                    raise ValueError(
+                        f'SiameseIM: {name}={value!r} disagrees with '
+                        f'head.{name}={head[name]!r}')
+                head[name] = value
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -101,8 +106,9 @@ class SiameseIM(BaseSelfSupervisor):
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         self.target_type = target_type
-        self.loss_type = loss_type
-        self.loss_tokens = loss_tokens
+        if target_type == 'pixel' and self.head.loss_type == 'global':
+            raise ValueError('SiameseIM: a pixel target has no global form; '
+                             "use loss_type='dense'")
         self._check_sizes()
         self.sync_free_ema = sync_free_ema
         # host copy of target_encoder.steps (a plain dict: not a submodule,
@@ -223,7 +229,11 @@ class SiameseIM(BaseSelfSupervisor):
     @staticmethod
     def gather_meta(data_samples: List[DataSample],
                     device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Stack masks and relative geometry onto ``device`` (spec P1)."""
+        """Stack masks and relative geometry onto ``device``.
+
+        The model moves them itself (one copy each per batch) rather than
+        relying on DDP's input scatter, so single-device runs work too.
+        """
         masks, rel = [], []
         for sample in data_samples:
             if 'mask' not in sample or 'rel_pos' not in sample:
@@ -351,18 +361,81 @@ class SiameseIM(BaseSelfSupervisor):
         self._ema_steps_cache.update(
             tensor=ema.steps, version=ema.steps._version, value=steps + 1)
 
-    def compute_targets(self, view2: torch.Tensor) -> torch.Tensor:
-        """Targets for view 2: EMA tokens ``(B, 1 + L, C)`` or pixels."""
+    @property
+    def loss_type(self) -> str:
+        """``head.loss_type``: ``'dense'`` or ``'global'``."""
+        return self.head.loss_type
+
+    @property
+    def loss_tokens(self) -> str:
+        """``head.loss_tokens``: ``'all'`` or ``'masked'``."""
+        return self.head.loss_tokens
+
+    def compute_targets(self,
+                        view2: torch.Tensor,
+                        update_target: bool = True) -> torch.Tensor:
+        """Targets for view 2: EMA tokens ``(B, 1 + L, C)`` or pixels.
+
+        Args:
+            view2 (Tensor): ``(B, 3, H, W)`` view 2.
+            update_target (bool): Step the momentum (EMA) encoder towards
+                the online weights first, as a training step does. Defaults
+                to True.
+        """
         if self.target_type == 'pixel':
             patch = self.backbone.patch_embed.projection.kernel_size[0]
             return patchify(view2, patch)
         with torch.no_grad():
-            self._momentum_step()
+            if update_target:
+                self._momentum_step()
             return self.target_encoder(view2)
+
+    def predict_dense(self,
+                      inputs: List[torch.Tensor],
+                      data_samples: List[DataSample],
+                      update_target: bool = False) -> SiameseIMPrediction:
+        """Both branches on one batch: the predictions and their targets.
+
+        The online branch (backbone on the masked view 1, projector,
+        predictor placed by the relative geometry) and the target branch
+        (momentum encoder, or the patch pixels, on view 2), in the order of
+        a training step. :meth:`loss` is this plus ``head.loss``; tools
+        that show or measure predictions call this instead of the parts.
+
+        Args:
+            inputs (list[Tensor]): ``[view1, view2]``, each
+                ``(B, 3, H, W)``, as the data preprocessor gives them.
+            data_samples (list[DataSample]): With ``mask`` and ``rel_pos``.
+            update_target (bool): Step the momentum encoder before the
+                target forward, as training does (:meth:`loss` passes
+                True). Defaults to False: the weights stay as they are
+                (in train mode BatchNorm running statistics update, as in
+                any forward).
+
+        Returns:
+            SiameseIMPrediction: Dense and cls predictions and targets, the
+            view-1 mask and the relative geometry (unnormalised; the loss
+            normalises with ``head.loss_module.normalise``).
+        """
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise TypeError('SiameseIM expects inputs=[view1, view2]; check '
+                            'that the pipeline uses SiameseIMViews')
+        view1, view2 = inputs
+        mask, rel_pos = self.gather_meta(data_samples, view1.device)
+        latent = self.neck(self.backbone(view1, mask))
+        cls_pred, pred = self.head(latent, mask, rel_pos)
+        target = self.compute_targets(view2, update_target)
+        cls_target = None
+        if self.target_type == 'feature':
+            cls_target, target = target[:, :1], target[:, 1:]
+        # the masked count is known from the number of visible tokens
+        num_masked = mask.shape[1] + 1 - latent.shape[1]
+        return SiameseIMPrediction(pred, target, cls_pred, cls_target, mask,
+                                   rel_pos, num_masked)
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
-        """One training step's loss.
+        """One training step's loss: :meth:`predict_dense` + ``head.loss``.
 
         Args:
             inputs (list[Tensor]): ``[view1, view2]``, each ``(B, 3, H, W)``.
@@ -371,26 +444,6 @@ class SiameseIM(BaseSelfSupervisor):
         Returns:
             dict[str, Tensor]: ``dict(loss=...)``.
         """
-        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-            raise TypeError('SiameseIM expects inputs=[view1, view2]; check '
-                            'that the pipeline uses SiameseIMViews')
-        view1, view2 = inputs
-        mask, rel_pos = self.gather_meta(data_samples, view1.device)
-        latent = self.neck(self.backbone(view1, mask))
-        cls_pred, dense_pred = self.head(latent, mask, rel_pos)
-        target = self.compute_targets(view2)
-        if self.loss_type == 'global':
-            pred, target = cls_pred, target[:, :1]
-        else:
-            pred = dense_pred
-            if self.target_type == 'feature':
-                target = target[:, 1:]
-            if self.loss_tokens == 'masked':
-                # == x[mask] per row, without a host sync: the masked count
-                # is known from the number of visible tokens in ``latent``.
-                index = unmasked_index(~mask, mask.shape[1] + 1 -
-                                       latent.shape[1])[..., None]
-                pred = pred.gather(1, index.expand(-1, -1, pred.shape[-1]))
-                target = target.gather(
-                    1, index.expand(-1, -1, target.shape[-1]))
-        return dict(loss=self.head.loss(pred, target))
+        prediction = self.predict_dense(
+            inputs, data_samples, update_target=True)
+        return dict(loss=self.head.loss(prediction))

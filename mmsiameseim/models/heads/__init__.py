@@ -1,4 +1,4 @@
 """Heads."""
-from .siameseim_predictor import SiameseIMPredictor
+from .siameseim_predictor import SiameseIMPrediction, SiameseIMPredictor
 
-__all__ = ['SiameseIMPredictor']
+__all__ = ['SiameseIMPrediction', 'SiameseIMPredictor']

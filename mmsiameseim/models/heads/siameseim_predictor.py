@@ -1,5 +1,5 @@
-"""Predictor (head) of SiameseIM."""
-from typing import Optional, Tuple
+"""Predictor (head) of SiameseIM, and the loss's choice of tokens."""
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -8,9 +8,48 @@ from mmpretrain.models.utils import build_2d_sincos_position_embedding
 from mmpretrain.registry import MODELS
 
 from ..necks.siameseim_projector import build_blocks
-from ..utils.relative_position import relative_sincos_embedding
+from ..utils.relative_position import RelPos, relative_sincos_embedding
 from ..utils.token_index import unmasked_index
 from ..utils.weight_init import xavier_init_linears
+
+LOSS_TYPES = ('dense', 'global')
+LOSS_TOKENS = ('all', 'masked')
+
+
+class SiameseIMPrediction(NamedTuple):
+    """What :meth:`SiameseIM.predict_dense` returns for a batch.
+
+    The raw outputs of both branches, before the loss picks its tokens
+    (:meth:`SiameseIMPredictor.select_tokens`) and normalises them
+    (:meth:`UniGradDenseLoss.normalise`).
+
+    Attributes:
+        pred (Tensor): Dense predictions for every view-2 patch
+            ``(B, L, O)``, raster order.
+        target (Tensor): Dense targets of view 2 ``(B, L, O)``: the EMA
+            branch's patch tokens, or the patch pixels for a pixel target.
+        cls_pred (Tensor): Predictor output at the cls position
+            ``(B, 1, O)``.
+        cls_target (Tensor | None): The EMA branch's cls token
+            ``(B, 1, O)``; None for a pixel target.
+        mask (Tensor): ``(B, L)`` bool, True = masked view-1 patch.
+        rel_pos (Tensor): ``(B, 6)`` :class:`RelPos` records of view 2
+            relative to view 1 (named columns: :attr:`geometry`).
+        num_masked (int): Masked patches per row of ``mask`` (the same in
+            every row), known on the host.
+    """
+    pred: torch.Tensor
+    target: torch.Tensor
+    cls_pred: torch.Tensor
+    cls_target: Optional[torch.Tensor]
+    mask: torch.Tensor
+    rel_pos: torch.Tensor
+    num_masked: int
+
+    @property
+    def geometry(self) -> RelPos:
+        """:attr:`rel_pos` with named ``(B,)`` columns."""
+        return RelPos.unpack(self.rel_pos, 'SiameseIMPrediction')
 
 
 @MODELS.register_module()
@@ -20,10 +59,15 @@ class SiameseIMPredictor(BaseModule):
     Input sequence (docs/method.md §3): the projected cls token (plus the
     zero cls row of the fixed table), the projected visible view-1 tokens
     plus the fixed sin-cos table at their own grid positions, and one shared
-    mask token per view-2 patch plus ``Linear(relative sin-cos code)`` placed
-    by the two crops' relative geometry. Then ``depth`` transformer blocks and
-    an output Linear; the outputs at the view-2 positions are the dense
-    predictions, the output at the cls position serves the global-loss rows.
+    mask token per view-2 patch plus ``Linear(relative sin-cos code)``
+    placed by the two crops' relative geometry. Then ``depth`` transformer
+    blocks and an output Linear; the outputs at the view-2 positions are the
+    dense predictions, the output at the cls position serves the
+    global-loss rows.
+
+    The head also owns which outputs the loss compares with which targets
+    (:meth:`select_tokens`, as mmpretrain's MAE head owns its masked loss),
+    and the loss module owns their normalisation.
 
     Args:
         embed_dims (int): Width. Defaults to 768.
@@ -36,6 +80,13 @@ class SiameseIMPredictor(BaseModule):
             ``embed_dims`` (feature targets). Pixel targets use
             ``patch_size**2 * 3``.
         loss (dict): Loss config. Defaults to ``UniGradDenseLoss``.
+        loss_type (str): ``'dense'``: the loss compares the view-2 patch
+            predictions with their targets; ``'global'``: the cls outputs
+            (ablation row (k) of the paper's Table 3). Defaults to
+            ``'dense'``.
+        loss_tokens (str): ``'all'`` view-2 patches, or only the
+            ``'masked'`` ones (meaningful for same-view rows, MAE-like).
+            Defaults to ``'all'``.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -48,8 +99,21 @@ class SiameseIMPredictor(BaseModule):
                  grid_size: int = 14,
                  out_channels: Optional[int] = None,
                  loss: dict = dict(type='UniGradDenseLoss'),
+                 loss_type: str = 'dense',
+                 loss_tokens: str = 'all',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        for name, value, allowed in (('loss_type', loss_type, LOSS_TYPES),
+                                     ('loss_tokens', loss_tokens,
+                                      LOSS_TOKENS)):
+            if value not in allowed:
+                raise ValueError(f'SiameseIMPredictor: {name} must be one of '
+                                 f'{allowed}, got {value!r}')
+        if loss_type == 'global' and loss_tokens == 'masked':
+            raise ValueError("SiameseIMPredictor: loss_tokens='masked' needs "
+                             "loss_type='dense'")
+        self.loss_type = loss_type
+        self.loss_tokens = loss_tokens
         if embed_dims % 4:
             raise ValueError(f'SiameseIMPredictor: embed_dims ({embed_dims}) '
                              'must be divisible by 4 for the sin-cos codes')
@@ -109,6 +173,41 @@ class SiameseIMPredictor(BaseModule):
         z = self.out_proj(z)
         return z[:, :1], z[:, num_tokens:]
 
-    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Loss between predictions and targets of the same shape."""
-        return self.loss_module(pred, target)
+    def select_tokens(self, prediction: SiameseIMPrediction
+                      ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The predictions and targets the loss compares.
+
+        Args:
+            prediction (SiameseIMPrediction): Both branches' outputs.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``(pred, target)`` of the same shape: the
+            cls outputs ``(B, 1, O)`` for ``loss_type='global'``, else the
+            dense ones ``(B, L, O)``, or ``(B, num_masked, O)`` for
+            ``loss_tokens='masked'``.
+        """
+        if self.loss_type == 'global':
+            if prediction.cls_target is None:
+                raise ValueError("SiameseIMPredictor: loss_type='global' "
+                                 'needs a cls target (a feature target)')
+            return prediction.cls_pred, prediction.cls_target
+        pred, target = prediction.pred, prediction.target
+        if self.loss_tokens == 'masked':
+            # == x[mask] per row, without a host sync: every row masks
+            # ``num_masked`` patches.
+            index = unmasked_index(~prediction.mask,
+                                   prediction.num_masked)[..., None]
+            pred = pred.gather(1, index.expand(-1, -1, pred.shape[-1]))
+            target = target.gather(1, index.expand(-1, -1, target.shape[-1]))
+        return pred, target
+
+    def loss(self, prediction: SiameseIMPrediction) -> torch.Tensor:
+        """The loss of one batch: :meth:`select_tokens`, then the loss.
+
+        Args:
+            prediction (SiameseIMPrediction): Both branches' outputs.
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        return self.loss_module(*self.select_tokens(prediction))

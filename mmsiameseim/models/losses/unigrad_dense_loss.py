@@ -1,4 +1,6 @@
 """UniGrad loss on dense (per-token) predictions, as used by SiameseIM."""
+from typing import Tuple
+
 import torch
 import torch.distributed as dist
 import torch.nn as nn
@@ -84,6 +86,25 @@ class UniGradDenseLoss(nn.Module):
         self.eps = eps
         self.loss_weight = loss_weight
 
+    def normalise(self, pred: torch.Tensor, target: torch.Tensor
+                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Predictions and targets as the loss compares them.
+
+        ``pred_norm`` / ``target_norm`` over the last dimension, in fp32
+        with autocast off; the target is detached.
+
+        Args:
+            pred (Tensor): Predictions ``(..., D)``.
+            target (Tensor): Targets ``(..., D)``.
+
+        Returns:
+            tuple[Tensor, Tensor]: The normalised ``(pred, target)``.
+        """
+        with torch.autocast(device_type=pred.device.type, enabled=False):
+            return (_normalise(pred.float(), self.pred_norm, self.eps),
+                    _normalise(target.detach().float(), self.target_norm,
+                               self.eps))
+
     def forward(self, pred: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
         """Compute the loss.
@@ -100,9 +121,7 @@ class UniGradDenseLoss(nn.Module):
                              f'target {tuple(target.shape)} differ in shape')
         dims = pred.shape[-1]
         with torch.autocast(device_type=pred.device.type, enabled=False):
-            p = _normalise(pred.float(), self.pred_norm, self.eps)
-            y = _normalise(target.detach().float(), self.target_norm,
-                           self.eps)
+            p, y = self.normalise(pred, target)
             p = p.reshape(-1, dims)
             y = y.reshape(-1, dims)
             loss = (p - y).pow(2).sum(-1).mean()

@@ -203,3 +203,39 @@ def test_bad_image_type():
         SimSolarize(prob=1.)(dict(img=np.zeros((4, 4, 3), np.float32)))
     with pytest.raises(ValueError, match='H, W, 3'):
         SimSolarize(prob=1.)(dict(img=np.zeros((4, 4), np.uint8)))
+
+
+def test_mmcv_adjust_hue_patch_handles_negative_shift(monkeypatch):
+    """NumPy 2: mmcv 2.1's op raises for negative shifts; the patched one
+    rotates the 8-bit hue by ``int(f * 255) mod 256`` (NumPy 1's wrap), the
+    colorsys rotation up to the 8-bit hue step, and keeps positive
+    shifts bit-identical."""
+    import mmcv
+
+    from mmsiameseim.datasets.transforms import patch_mmcv_adjust_hue
+    monkeypatch.setattr(mmcv, 'adjust_hue', mmcv.adjust_hue)  # restore
+    original = mmcv.adjust_hue
+    if int(np.__version__.split('.')[0]) >= 2:
+        with pytest.raises(OverflowError):
+            original(rand_img(4, 4), -0.1, backend='cv2')
+    assert patch_mmcv_adjust_hue()
+    assert mmcv.adjust_hue is not original
+    assert patch_mmcv_adjust_hue()  # idempotent
+    rgb = rand_img(9, 11, seed=3)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    turns = (int(-0.1 * 255) % 256) / 256  # -25 of 256 hue steps
+    expected = np.empty(rgb.shape, dtype=int)
+    for idx in np.ndindex(rgb.shape[:2]):
+        h, s, v = colorsys.rgb_to_hsv(*(rgb[idx] / 255.))
+        expected[idx] = np.floor(
+            np.array(colorsys.hsv_to_rgb((h + turns) % 1.0, s, v)) * 255 +
+            0.5)
+    for backend in ('pillow', 'cv2'):
+        out = mmcv.adjust_hue(bgr, -0.1, backend=backend)
+        assert out.shape == bgr.shape and out.dtype == np.uint8
+        diff = np.abs(out[..., ::-1].astype(int) - expected)
+        # one 8-bit hue step moves a saturated channel by up to ~6 levels
+        assert diff.max() <= 8 and diff.mean() < 1.5, (backend, diff.max())
+        assert np.array_equal(
+            mmcv.adjust_hue(bgr, 0.1, backend=backend),
+            original(bgr, 0.1, backend=backend))

@@ -1,4 +1,5 @@
 """The SiameseIM algorithm: numbers, not only shapes."""
+import copy
 import math
 
 import numpy as np
@@ -259,3 +260,78 @@ def test_ablation_variants_train(overrides):
     assert losses[-1] < losses[0]
     if overrides.get('target_type') == 'pixel':
         assert not hasattr(model, 'target_encoder')
+
+
+PIXEL = dict(
+    target_type='pixel',
+    head=dict(
+        out_channels=8 * 8 * 3,
+        loss=dict(type='UniGradDenseLoss', lambda_neg=0.)))
+
+
+@pytest.mark.parametrize('overrides', [
+    dict(),
+    dict(loss_type='global'),
+    dict(loss_tokens='masked'),
+    dict(PIXEL, loss_tokens='masked'),
+], ids=['dense', 'global', 'masked', 'pixel-masked'])
+def test_predict_dense_gives_exactly_the_loss(overrides):
+    """``loss`` == ``head.loss(predict_dense(..., update_target=True))``
+    bit for bit (EMA state too), and the predictions with the tokens picked
+    by hand give the loss by the formula."""
+    torch.manual_seed(0)
+    model = build_tiny(**overrides)
+    twin = copy.deepcopy(model)
+    for step in range(2):  # the second step has a real EMA update
+        views, samples = make_batch(seed=step)
+        loss = model.loss(views, samples)['loss']
+        out = twin.predict_dense(views, samples, update_target=True)
+        assert torch.equal(twin.head.loss(out), loss)
+    for (name, a), b in zip(model.state_dict().items(),
+                            twin.state_dict().values()):
+        assert torch.equal(a, b), name
+    pixel = overrides.get('target_type') == 'pixel'
+    assert out.pred.shape == (3, GRID * GRID, 8 * 8 * 3 if pixel else EMBED)
+    assert out.target.shape == out.pred.shape
+    assert (out.cls_target is None) == pixel
+    assert out.num_masked == 9 and out.mask.sum(1).tolist() == [9] * 3
+    rel = torch.stack([torch.as_tensor(s.rel_pos) for s in samples])
+    torch.testing.assert_close(out.geometry.dh, rel[:, 2])
+    if overrides.get('loss_type') == 'global':
+        pred, target = out.cls_pred, out.cls_target
+    elif overrides.get('loss_tokens') == 'masked':
+        pred = out.pred[out.mask].reshape(3, 9, -1)
+        target = out.target[out.mask].reshape(3, 9, -1)
+    else:
+        pred, target = out.pred, out.target
+    lam = 0. if pixel else 0.02
+    assert loss.item() == pytest.approx(
+        _reference_loss(pred, target, lam), rel=1e-5)
+
+
+def test_predict_dense_alone_leaves_the_weights():
+    model = build_tiny()
+    views, samples = make_batch()
+    model.loss(views, samples)  # step 0: the EMA copies the online weights
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.eval()
+    with torch.no_grad():
+        out = model.predict_dense(views, samples)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    # the target is the momentum encoder on view 2, unchanged by the call
+    with torch.no_grad():
+        want = model.target_encoder(views[1])
+    assert torch.equal(out.target, want[:, 1:])
+    assert torch.equal(out.cls_target, want[:, :1])
+
+
+def test_loss_switches_live_in_the_head():
+    model = build_tiny(loss_type='global')
+    assert model.head.loss_type == model.loss_type == 'global'
+    assert build_tiny(head=dict(loss_tokens='masked')).loss_tokens == 'masked'
+    with pytest.raises(ValueError, match="loss_tokens='all' disagrees with "
+                       "head.loss_tokens='masked'"):
+        build_tiny(loss_tokens='all', head=dict(loss_tokens='masked'))
+    with pytest.raises(ValueError, match="loss_tokens='masked' needs"):
+        build_tiny(loss_type='global', loss_tokens='masked')

@@ -21,7 +21,7 @@ CPU cores):
         work_dirs/demo/epoch_4.pth work_dirs/demo/backbone.pth
     python tools/benchmarks/fashion_mnist_eval_study.py --stage lr \\
         --pretrained work_dirs/demo/backbone.pth \\
-        --out docs/evaluation/runs.jsonl
+        --out docs/evaluation/fashion_mnist_cpu.jsonl
 """
 import argparse
 import json

@@ -24,10 +24,10 @@ class SiameseIMViT(VisionTransformer):
     - the absolute position embedding is the fixed 2-D sin-cos table (cls row
       zero) and never trained;
     - the patch embedding is frozen at its random (xavier) init by default,
-      as in SiameseIM pretraining (spec P4);
+      as in SiameseIM pretraining (docs/method.md §3);
     - ``forward(x, mask)`` embeds all patches, adds the table, then keeps the
       visible tokens in raster order and prepends the cls token;
-    - no final norm by default (``final_norm=False``, spec P5);
+    - no final norm by default (``final_norm=False``, docs/method.md §6);
     - frozen stages stay in eval mode through ``train()`` (the linear
       probe: ``frozen_stages=num_layers`` freezes every parameter and keeps
       the whole backbone in eval mode).

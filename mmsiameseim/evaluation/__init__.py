@@ -7,7 +7,7 @@ class-subset accuracy of ImageNet-A/-R and the ImageNet-C corruption error.
 """
 from . import classifier_load_spec  # noqa: F401  registers a load check
 from .dense_probe import (DenseProbeHead, extract_patch_features,
-                          predict_dense, train_dense_probe)
+                          predict_dense_labels, train_dense_probe)
 from .frozen_encoder import FrozenEncoder, build_frozen_encoder
 from .imagenet_classes import (IMAGENET_A_WNIDS, IMAGENET_C_CORRUPTIONS,
                                IMAGENET_R_WNIDS, IMAGENET_WNIDS,
@@ -28,7 +28,7 @@ __all__ = [
     'pool_features', 'collapse_signal', 'FrozenEncoder',
     'build_frozen_encoder', 'LinearProbeHead', 'lars_param_groups',
     'build_lars', 'train_linear_probe', 'DenseProbeHead',
-    'extract_patch_features', 'train_dense_probe', 'predict_dense',
+    'extract_patch_features', 'train_dense_probe', 'predict_dense_labels',
     'confusion_matrix', 'miou_from_confusion', 'IMAGENET_WNIDS',
     'IMAGENET_A_WNIDS', 'IMAGENET_R_WNIDS', 'IMAGENET_C_CORRUPTIONS',
     'load_wnids', 'class_subset_indices', 'ClassSubsetAccuracy',

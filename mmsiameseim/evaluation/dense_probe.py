@@ -135,10 +135,10 @@ def train_dense_probe(train_feats: Tensor,
 
 
 @torch.no_grad()
-def predict_dense(head: DenseProbeHead,
-                  feats: Tensor,
-                  out_size: Sequence[int],
-                  batch_size: int = 256) -> Tensor:
+def predict_dense_labels(head: DenseProbeHead,
+                         feats: Tensor,
+                         out_size: Sequence[int],
+                         batch_size: int = 256) -> Tensor:
     """Pixel predictions ``(N, H, W)`` (int64, CPU) of patch features."""
     device = next(head.parameters()).device
     head.eval()

@@ -46,7 +46,7 @@ from probe_cli import (add_common_args, append_jsonl,  # noqa: E402
 from mmsiameseim.datasets.fashion_scenes import (  # noqa: E402
     DEFAULT_SEEDS, NUM_SCENE_CLASSES, make_split_scenes, write_scenes)
 from mmsiameseim.evaluation.dense_probe import (  # noqa: E402
-    extract_patch_features, predict_dense, train_dense_probe)
+    extract_patch_features, predict_dense_labels, train_dense_probe)
 from mmsiameseim.evaluation.segmentation_metrics import (  # noqa: E402
     confusion_matrix, miou_from_confusion)
 
@@ -149,7 +149,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         lr=args.lr,
         seed=args.seed,
         device=device)
-    pred = predict_dense(head, test_feats, out_size)
+    pred = predict_dense_labels(head, test_feats, out_size)
     target = torch.from_numpy(test_masks).long()
     cm = confusion_matrix(pred, target, NUM_SCENE_CLASSES, ignore_index=None)
     result = miou_from_confusion(cm)

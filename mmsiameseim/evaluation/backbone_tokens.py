@@ -2,7 +2,7 @@
 
 Shared by the kNN monitor (:func:`~mmsiameseim.evaluation.knn.
 extract_features`) and the offline probes (:class:`~mmsiameseim.evaluation.
-probes.FrozenEncoder`), so both see the same features whatever the
+frozen_encoder.FrozenEncoder`), so both see the same features whatever the
 backbone's defaults: ``MoCoV3ViT`` returns only the cls token
 (``out_type='cls_token'``) and ``MAEViT`` masks 75 % of its input unless
 called with ``mask=None``. mmpretrain has no such "give me the tokens"

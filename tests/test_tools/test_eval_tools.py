@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmsiameseim.evaluation import (LARS, FrozenEncoder, build_frozen_encoder,
+from mmsiameseim.evaluation import (FrozenEncoder, build_frozen_encoder,
                                     confusion_matrix, miou_from_confusion,
                                     train_linear_probe)
 
@@ -145,25 +145,6 @@ def test_confusion_matrix_against_loop():
 # ---------------------------------------------------------------- probe
 
 
-def test_lars_step_by_hand():
-    w = torch.nn.Parameter(torch.tensor([[3., 4.]]))
-    b = torch.nn.Parameter(torch.tensor([1.]))
-    opt = LARS([w, b], lr=2., momentum=0.9, trust_coefficient=0.01)
-    w.grad = torch.tensor([[0., 10.]])
-    b.grad = torch.tensor([0.5])
-    opt.step()
-    # ||w|| = 5, ||g|| = 10: update = 0.01 * 5 / 10 * g = [0, 0.05]
-    assert torch.allclose(w.data, torch.tensor([[3., 4. - 2 * 0.05]]))
-    assert torch.allclose(b.data, torch.tensor([1. - 2 * 0.5]))
-    w.grad = torch.tensor([[0., 10.]])
-    b.grad = torch.tensor([0.])
-    opt.step()
-    norm = torch.tensor([3., 3.9]).norm()
-    step = 0.9 * 0.05 + 0.01 * norm / 10 * 10
-    assert torch.allclose(w.data[0, 1], torch.tensor(3.9) - 2 * step)
-    assert torch.allclose(b.data, torch.tensor([0. - 2 * 0.9 * 0.5]))
-
-
 def separable(n, seed, shuffle_labels=False):
     g = torch.Generator().manual_seed(seed)
     centers = torch.randn(10, 16, generator=torch.Generator().manual_seed(9))
@@ -175,10 +156,14 @@ def separable(n, seed, shuffle_labels=False):
 
 
 def test_linear_probe_separable_toy_reaches_100():
+    # the recipe's 90 epochs (10 warm-up): 180 steps. (With 30 epochs,
+    # mmpretrain's LARS, which keeps the lr in its momentum buffer, takes
+    # smaller steps than the original rule during warm-up and stops at 81 %
+    # on this toy; docs/evaluation.md.)
     (x, y), (xt, yt) = separable(500, 0), separable(200, 1)
-    res = train_linear_probe(x, y, xt, yt, num_classes=10, epochs=30)
+    res = train_linear_probe(x, y, xt, yt, num_classes=10)
     assert res['top1'] >= 99.5 and res['train_top1'] >= 99.5
-    assert res['steps'] == 30 * 2
+    assert res['steps'] == 90 * 2
 
 
 def test_linear_probe_cannot_learn_random_labels():

@@ -31,22 +31,24 @@ import sys
 import time
 from typing import Optional, Sequence
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+HERE = osp.dirname(osp.abspath(__file__))
+REPO_ROOT = osp.dirname(osp.dirname(HERE))
+for _path in (REPO_ROOT, HERE):  # the package, then probe_cli.py
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 import torch  # noqa: E402
 
+from probe_cli import (add_common_args, append_jsonl,  # noqa: E402
+                       base_record, check_sizes, encoder_from_args,
+                       resolve_device)
+
 from mmsiameseim.datasets.fashion_scenes import (  # noqa: E402
     DEFAULT_SEEDS, NUM_SCENE_CLASSES, make_split_scenes, write_scenes)
-from mmsiameseim.evaluation.probes import (add_common_args,  # noqa: E402
-                                           append_jsonl, base_record,
-                                           check_sizes, confusion_matrix,
-                                           encoder_from_args,
-                                           extract_patch_features,
-                                           miou_from_confusion,
-                                           predict_dense, resolve_device,
-                                           train_dense_probe)
+from mmsiameseim.evaluation.dense_probe import (  # noqa: E402
+    extract_patch_features, predict_dense_labels, train_dense_probe)
+from mmsiameseim.evaluation.segmentation_metrics import (  # noqa: E402
+    confusion_matrix, miou_from_confusion)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -147,7 +149,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         lr=args.lr,
         seed=args.seed,
         device=device)
-    pred = predict_dense(head, test_feats, out_size)
+    pred = predict_dense_labels(head, test_feats, out_size)
     target = torch.from_numpy(test_masks).long()
     cm = confusion_matrix(pred, target, NUM_SCENE_CLASSES, ignore_index=None)
     result = miou_from_confusion(cm)

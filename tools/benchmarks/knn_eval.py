@@ -20,14 +20,18 @@ import sys
 import time
 from typing import Optional, Sequence
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+HERE = osp.dirname(osp.abspath(__file__))
+REPO_ROOT = osp.dirname(osp.dirname(HERE))
+for _path in (REPO_ROOT, HERE):  # the package, then probe_cli.py
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from probe_cli import (add_common_args, append_jsonl,  # noqa: E402
+                       base_record, check_sizes,
+                       encode_classification_splits, encoder_from_args,
+                       resolve_device)
 
 from mmsiameseim.evaluation.knn import knn_accuracy  # noqa: E402
-from mmsiameseim.evaluation.probes import (  # noqa: E402
-    add_common_args, append_jsonl, base_record, check_sizes,
-    encode_classification_splits, encoder_from_args, resolve_device)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -1,17 +1,21 @@
 """Linear probe of a frozen pretrained backbone on Fashion-MNIST.
 
-The SiameseIM / MAE linear-probing recipe (spec 7.2) scaled down to cached
+The SiameseIM / MAE linear-probing recipe (the head of
+``configs/siameseim/benchmarks/*-linear-*``) scaled down to cached
 features: the first ``--train-size`` train and ``--test-size`` test images
 (resized to ``--img-size``) are encoded once by the frozen ``model.backbone``
 of a *pretraining* config and pooled (``--pool avg``: mean of the patch
 tokens, the recipe's choice; ``cls``: the cls token). A head of
 parameter-free LayerNorm (eps 1e-6), BatchNorm1d without affine parameters
-(eps 1e-6) and a Linear layer (trunc-normal std 0.01) is trained with LARS
-(momentum 0.9, trust 0.001, weight decay 0) at the recipe's learning rate
+(eps 1e-6) and a Linear layer (trunc-normal std 0.01) is trained with
+mmpretrain's LARS (momentum 0.9, trust 0.001, weight decay 0, the bias
+excluded from the trust ratio) at the recipe's learning rate
 6.4 (not rescaled to the smaller batch: LARS fixes the relative step size,
 see ``train_linear_probe``), 90 epochs, linear warm-up 10 then cosine to 0,
 cross-entropy, no augmentation. Reports test top-1. Prints one JSON line
-and appends it to ``--out``.
+and appends it to ``--out``. The Runner version of the same probe is the
+config ``vit-mini-p4_1xb256-linear-coslr-10e_fashion-mnist.py``
+(``docs/evaluation.md`` compares the two).
 
 Example:
     python tools/benchmarks/linear_probe.py \\
@@ -24,14 +28,19 @@ import sys
 import time
 from typing import Optional, Sequence
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+HERE = osp.dirname(osp.abspath(__file__))
+REPO_ROOT = osp.dirname(osp.dirname(HERE))
+for _path in (REPO_ROOT, HERE):  # the package, then probe_cli.py
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
-from mmsiameseim.evaluation.probes import (  # noqa: E402
-    add_common_args, append_jsonl, base_record, check_sizes,
-    encode_classification_splits, encoder_from_args, resolve_device,
-    train_linear_probe)
+from probe_cli import (add_common_args, append_jsonl,  # noqa: E402
+                       base_record, check_sizes,
+                       encode_classification_splits, encoder_from_args,
+                       resolve_device)
+
+from mmsiameseim.evaluation.linear_probe import \
+    train_linear_probe  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

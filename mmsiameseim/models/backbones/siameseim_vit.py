@@ -24,10 +24,18 @@ class SiameseIMViT(VisionTransformer):
     - the absolute position embedding is the fixed 2-D sin-cos table (cls row
       zero) and never trained;
     - the patch embedding is frozen at its random (xavier) init by default,
-      as in SiameseIM pretraining (spec P4);
+      as in SiameseIM pretraining (docs/method.md §3);
     - ``forward(x, mask)`` embeds all patches, adds the table, then keeps the
       visible tokens in raster order and prepends the cls token;
-    - no final norm by default (``final_norm=False``, spec P5).
+    - no final norm by default (``final_norm=False``, docs/method.md §6);
+    - frozen stages stay in eval mode through ``train()`` (the linear
+      probe: ``frozen_stages=num_layers`` freezes every parameter and keeps
+      the whole backbone in eval mode).
+
+    Fine-tuning and linear probing use it too (``out_type='avg_featmap'``,
+    ``freeze_patch_embed=False``): the fixed sin-cos table then stays fixed,
+    as in the original fine-tuning, while mmpretrain's ``VisionTransformer``
+    would train it.
 
     Args:
         arch (str | dict): ViT architecture. Defaults to ``'b'``.
@@ -45,6 +53,10 @@ class SiameseIMViT(VisionTransformer):
             to True.
         with_cp (bool): Activation checkpointing of every layer (saves
             memory for ViT-L). Defaults to False.
+        frozen_stages (int): Freeze the patch embedding, the cls token and
+            the first ``frozen_stages`` layers (and the final norms when
+            all layers are frozen), keeping them in eval mode. -1 freezes
+            nothing. Defaults to -1.
         patch_cfg (dict): Extra patch-embedding config. Defaults to ``{}``.
         layer_cfgs (dict | Sequence[dict]): Extra layer configs.
             Defaults to ``{}``.
@@ -73,6 +85,7 @@ class SiameseIMViT(VisionTransformer):
                  patch_cfg: dict = dict(),
                  layer_cfgs: Union[dict, Sequence[dict]] = dict(),
                  num_masked: Optional[int] = None,
+                 frozen_stages: int = -1,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(
             arch=arch,
@@ -85,6 +98,7 @@ class SiameseIMViT(VisionTransformer):
             final_norm=final_norm,
             out_type=out_type,
             with_cls_token=True,
+            frozen_stages=frozen_stages,
             patch_cfg=patch_cfg,
             layer_cfgs=layer_cfgs,
             init_cfg=init_cfg)
@@ -102,6 +116,16 @@ class SiameseIMViT(VisionTransformer):
             raise ValueError('SiameseIMViT: `num_masked` must be an int in '
                              f'[0, {self.num_patches}), got {num_masked!r}')
         self.num_masked = num_masked
+
+    def train(self, mode: bool = True) -> 'SiameseIMViT':
+        """Set the mode; frozen stages stay in eval mode (all of the
+        backbone when every layer is frozen)."""
+        if mode and self.frozen_stages >= self.num_layers:
+            return super().train(False)
+        super().train(mode)
+        if mode and self.frozen_stages > 0:
+            self._freeze_stages()
+        return self
 
     def init_weights(self) -> None:
         """Fixed sin-cos table, xavier linears and patch embedding."""

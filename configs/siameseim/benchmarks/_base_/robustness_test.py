@@ -1,0 +1,32 @@
+# Shared by the robustness test configs: the fine-tuned ViT-B/16 of
+# ../vit-base-p16_8xb128-coslr-100e_in1k.py evaluated on an ImageNet variant
+# with `tools/test.py CONFIG FINETUNED.pth` (the paper evaluates the
+# ImageNet-fine-tuned model). The test set's images are labelled with
+# ImageNet-1k indices (ImageNetWnidFolder); each config sets the dataset and
+# the metric. Test transform: resize 256 bicubic + centre crop 224.
+_base_ = ['../vit-base-p16_8xb128-coslr-100e_in1k.py']
+
+# the fine-tuned checkpoint is loaded by tools/test.py, not the encoder
+model = dict(backbone=dict(init_cfg=None))
+custom_hooks = []
+
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='ResizeEdge',
+        scale=256,
+        edge='short',
+        backend='pillow',
+        interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
+test_dataloader = dict(
+    batch_size=128,
+    num_workers=5,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        _delete_=True,
+        type='ImageNetWnidFolder',
+        classes='imagenet',
+        pipeline=test_pipeline))

@@ -1,0 +1,14 @@
+# ImageNet-A (7,500 natural adversarial images, 200 classes): top-1 of the
+# fine-tuned ViT-B/16 with the 1000 logits restricted to the 200 classes
+# (ClassSubsetAccuracy, index map of mmsiameseim/evaluation/imagenet_classes.py,
+# as the benchmark's reference code). Paper: 43.8 (1600-epoch SiameseIM).
+# Layout: data/imagenet-a/<wnid>/<image>, the published archive's.
+_base_ = ['./_base_/robustness_test.py']
+
+test_dataloader = dict(
+    dataset=dict(data_root='data/imagenet-a', classes='imagenet-a'))
+test_evaluator = dict(
+    _delete_=True,
+    type='ClassSubsetAccuracy',
+    classes='imagenet-a',
+    topk=(1, 5))

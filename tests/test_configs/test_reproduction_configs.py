@@ -26,6 +26,7 @@ from mmpretrain.registry import DATASETS, MODELS
 
 import mmsiameseim  # noqa: F401  registration
 from mmsiameseim.datasets import FashionMNISTIDX
+from mmsiameseim.utils.config_sizes import TINY_SIZES, apply_sizes
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(ROOT, 'configs', 'reproduction')
@@ -33,8 +34,6 @@ CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
 DATA_ROOT = osp.join(ROOT, 'data', 'fashion-mnist')
 NAME = re.compile(r'^(?P<algo>[a-z0-9-]+)_vit-tiny-p4_1xb256-amp-coslr-100e_'
                   r'fashion-mnist\.py$')
-TINY_ARCH = dict(
-    embed_dims=32, num_layers=1, num_heads=2, feedforward_channels=64)
 
 
 def _load(name, path):
@@ -73,29 +72,6 @@ def cached_idx_files():
         mp.setattr(FashionMNISTIDX, '_read_split',
                    lambda self: read(self.data_root, self.split))
         yield
-
-
-def shrink(model_cfg):
-    """Tiny widths for the three algorithm families (sizes only)."""
-    cfg = copy.deepcopy(model_cfg)
-    cfg.backbone.arch = dict(TINY_ARCH)
-    dims = TINY_ARCH['embed_dims']
-    if cfg.type == 'SiameseIM':
-        cfg.neck.update(in_channels=dims, embed_dims=dims, num_heads=2)
-        cfg.head.update(embed_dims=dims, num_heads=2, depth=1)
-    elif cfg.type == 'MAE':
-        cfg.neck.update(
-            embed_dim=dims,
-            decoder_embed_dim=dims,
-            decoder_depth=1,
-            decoder_num_heads=2)
-    elif cfg.type == 'MoCoV3':
-        cfg.neck.update(in_channels=dims, hid_channels=64, out_channels=16)
-        cfg.head.predictor.update(
-            in_channels=16, hid_channels=64, out_channels=16)
-    else:
-        raise AssertionError(f'unexpected model type {cfg.type}')
-    return cfg
 
 
 def test_config_set_and_names():
@@ -174,7 +150,16 @@ def _two_train_steps(path, cfg):
         counts = {int(torch.as_tensor(s.mask).sum()) for s in samples}
         assert counts == {38}
 
-    model = MODELS.build(shrink(cfg.model))
+    # the steps run at the one tiny test size (model and pipeline together)
+    tiny = apply_sizes(
+        copy.deepcopy(cfg), osp.join(ROOT, TINY_SIZES),
+        {'MAE': 'mae_model', 'MoCoV3': 'mocov3_model'}.get(
+            cfg.model.type, 'model'))
+    dataset_cfg = copy.deepcopy(tiny.train_dataloader.dataset)
+    dataset_cfg.update(data_root=DATA_ROOT, indices=8)
+    dataset = DATASETS.build(dataset_cfg)
+    batch = collate([dataset[i] for i in range(4)])
+    model = MODELS.build(tiny.model)
     model.init_weights()
     wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
     wrapper_cfg.type = 'OptimWrapper'  # fp32 on CPU

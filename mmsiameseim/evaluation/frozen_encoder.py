@@ -216,7 +216,8 @@ def build_frozen_encoder(config: str,
     from mmpretrain.registry import MODELS
 
     import mmsiameseim  # noqa: F401  registers our modules
-    from ..utils import load_backbone_weights
+    from ..utils import check_loaded_weights, load_backbone_weights
+    from .classifier_load_spec import resize_pos_embed_like
 
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
@@ -247,6 +248,17 @@ def build_frozen_encoder(config: str,
                 f'{checkpoint} lacks {len(missing)} backbone parameters of '
                 f'{info["backbone"]} (e.g. {missing[:3]}): wrong config or '
                 'not an mmpretrain checkpoint')
+        # load_state_dict's pre-hooks may transform tensors (mmpretrain
+        # resizes pos_embed): compare what arrived with the file.
+        report = check_loaded_weights(
+            backbone.state_dict(),
+            state,
+            transforms={r'pos_embed': resize_pos_embed_like})
+        if report.mismatched or report.shape_mismatch:
+            raise ValueError(
+                f'{checkpoint}: tensors differ after loading into '
+                f'{info["backbone"]}: '
+                f'{sorted(report.mismatched) + sorted(report.shape_mismatch)}')
         info.update(
             checkpoint_loaded=True,
             unexpected_keys=len(result.unexpected_keys))

@@ -249,6 +249,31 @@ def test_checkpoint_loading(tmp_path):
         build_frozen_encoder(config, partial)
 
 
+def test_checkpoint_loading_compares_what_arrived(tmp_path, monkeypatch):
+    """A load that silently leaves a tensor as it was (a pre-hook, a
+    strict=False path) is caught by comparing tensors, not keys."""
+    from mmpretrain.registry import MODELS
+    config = write_config(tmp_path)
+    backbone = MODELS.build(BACKBONES['siameseim']['backbone'])
+    for p in backbone.parameters():
+        p.data.normal_()
+    path = osp.join(str(tmp_path), 'enc.pth')
+    torch.save({f'backbone.{k}': v
+                for k, v in backbone.state_dict().items()}, path)
+    real_load = torch.nn.Module.load_state_dict
+
+    def drop_one_tensor(module, state_dict, strict=True, **kwargs):
+        state_dict = dict(state_dict)
+        key = 'layers.0.attn.qkv.weight'
+        if key in state_dict:  # the key stays, the value is not copied
+            state_dict[key] = module.state_dict()[key].clone()
+        return real_load(module, state_dict, strict=strict, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, 'load_state_dict', drop_one_tensor)
+    with pytest.raises(ValueError, match=r'layers\.0\.attn\.qkv\.weight'):
+        build_frozen_encoder(config, path)
+
+
 # ---------------------------------------------------------------- tools
 
 COMMON_KEYS = {

@@ -11,7 +11,6 @@ so the expected numbers are known.
 """
 import copy
 import glob
-import importlib.util
 import os
 import os.path as osp
 
@@ -29,6 +28,7 @@ from mmsiameseim.evaluation import (IMAGENET_A_WNIDS, IMAGENET_C_CORRUPTIONS,
 from mmsiameseim.evaluation.metrics.corruption_error import \
     ALEXNET_MEAN_ERRORS
 from mmsiameseim.utils import check_backbone_load
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BENCH = osp.join(ROOT, 'configs', 'siameseim', 'benchmarks')
@@ -45,10 +45,7 @@ def _config(name):
 def _load_converter():
     path = osp.join(ROOT, 'tools', 'model_converters',
                     'siameseim_to_backbone.py')
-    spec = importlib.util.spec_from_file_location('bench_converter', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(path, 'bench_converter')
 
 
 def shrink(cfg):

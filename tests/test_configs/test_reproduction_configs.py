@@ -9,7 +9,6 @@ import copy
 import functools
 import glob
 import gzip
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -27,6 +26,7 @@ from mmpretrain.registry import DATASETS, MODELS
 import mmsiameseim  # noqa: F401  registration
 from mmsiameseim.datasets import FashionMNISTIDX
 from mmsiameseim.utils.config_sizes import TINY_SIZES, apply_sizes
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(ROOT, 'configs', 'reproduction')
@@ -37,10 +37,7 @@ NAME = re.compile(r'^(?P<algo>[a-z0-9-]+)_vit-tiny-p4_1xb256-amp-coslr-100e_'
 
 
 def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(path, name)
 
 
 summarize = _load(

@@ -4,7 +4,6 @@ benchmark's run and the pretrained-load check command, on tiny data.
 The scenes come from the real Fashion-MNIST files; the encoder is the CPU
 demo's size (128 wide, 4 blocks, 2 heads, 32 px, patch 4), random.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -18,6 +17,7 @@ from PIL import Image
 from mmsiameseim.datasets.fashion_scenes import (SCENE_CLASSES,
                                                  make_split_scenes)
 from mmsiameseim.datasets.fashion_scenes_mmseg import write_mmseg_scenes
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA = osp.join(ROOT, 'data', 'fashion-mnist')
@@ -28,10 +28,7 @@ SCENE_CFG = dict(canvas=64, min_size=20, max_size=40)
 
 
 def _load(rel, name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, rel))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(osp.join(ROOT, rel), name)
 
 
 @pytest.fixture(scope='module')

@@ -13,7 +13,6 @@
   64 px crop and fp32 set through config options.
 """
 import copy
-import importlib.util
 import os
 import os.path as osp
 
@@ -26,6 +25,7 @@ from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from mmsiameseim.utils import check_backbone_load
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(
@@ -55,11 +55,7 @@ CPU_OPTIONS = {
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('_sim_to_backbone_ade',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(TOOL, '_sim_to_backbone_ade')
 
 
 @pytest.fixture(scope='module')

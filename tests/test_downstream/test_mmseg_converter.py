@@ -4,7 +4,6 @@ Sources are real models' state dicts: our tiny SiameseIM (online encoder,
 EMA copy, projector, predictor) and mmpretrain's own ``MAE`` algorithm
 (``MAEViT`` with its final norm ``ln1``, decoder, head).
 """
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -15,14 +14,12 @@ from test_models.siameseim_tiny import EMBED, build_tiny
 from mmsiameseim.downstream.mmseg_mae import (compare_with_mae,
                                               resize_pos_embed)
 from mmsiameseim.utils import check_backbone_load, mmsiameseim_to_backbone
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'model_converters', 'siameseim_to_backbone.py')
 DEPTH = 2  # build_tiny: 2 blocks, 32 px, patch 8
-_spec = importlib.util.spec_from_file_location('_sim_to_backbone_mmseg',
-                                               TOOL)
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
+tool = load_tool(TOOL, '_sim_to_backbone_mmseg')
 
 #: Keys of an mmpretrain VisionTransformer encoder block, written out.
 BLOCK_KEYS = ('ln1.weight', 'ln1.bias', 'attn.qkv.weight', 'attn.qkv.bias',

@@ -1,5 +1,4 @@
 """The ``vitdet`` converter layout loads into WindowedViT, checked."""
-import importlib.util
 import os.path as osp
 
 import torch
@@ -8,6 +7,7 @@ from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from mmsiameseim.downstream.vitdet import WindowedViT
 from mmsiameseim.utils import check_backbone_load, mmsiameseim_to_backbone
 from test_models.siameseim_tiny import EMBED, build_tiny
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -15,10 +15,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 def _tool():
     path = osp.join(ROOT, 'tools', 'model_converters',
                     'siameseim_to_backbone.py')
-    spec = importlib.util.spec_from_file_location('to_backbone', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(path, 'to_backbone')
 
 
 def windowed_like(embed, layers, heads, img, patch, checkpoint):

@@ -1,5 +1,4 @@
 """The 1 % evaluation: logistic regression, the subset list, the tool."""
-import importlib.util
 import os
 import os.path as osp
 
@@ -13,6 +12,7 @@ from mmsiameseim.evaluation import (IMAGENET_WNIDS, check_subset_list,
                                     fit_logistic_regression,
                                     logistic_regression_accuracy,
                                     preprocess_rows, read_subset_list)
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -134,10 +134,7 @@ def test_subset_list_checker(tmp_path):
 
 def _tool():
     path = osp.join(ROOT, 'tools', 'benchmarks', 'few_shot_logistic.py')
-    spec = importlib.util.spec_from_file_location('bench_few_shot', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(path, 'bench_few_shot')
 
 
 def test_few_shot_tool_end_to_end(tmp_path):

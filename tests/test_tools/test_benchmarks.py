@@ -1,20 +1,16 @@
 """Benchmark tools: smoke runs on the CPU, FLOP counts, JPEG corpus."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BENCH = osp.join(ROOT, 'tools', 'benchmarks')
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(
-        f'bench_{name}', osp.join(BENCH, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(osp.join(BENCH, f'{name}.py'), f'bench_{name}')
 
 
 @pytest.fixture(scope='module')

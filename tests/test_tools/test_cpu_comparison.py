@@ -6,7 +6,6 @@ pipeline and optimiser settings. Checked on the config dicts, then one real
 fp32 ``train_step`` per method on a batch of 4 from its own pipeline.
 """
 import copy
-import importlib.util
 import math
 import os.path as osp
 
@@ -20,13 +19,10 @@ from mmengine.registry import FUNCTIONS, init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
 
 import mmsiameseim  # noqa: F401  registration
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-spec = importlib.util.spec_from_file_location(
-    '_cpu_comparison',
-    osp.join(ROOT, 'tools', 'benchmarks', 'cpu_comparison.py'))
-tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tool)
+tool = load_tool('tools/benchmarks/cpu_comparison.py', '_cpu_comparison')
 
 DEMO_ARCH = dict(
     embed_dims=128, num_layers=4, num_heads=2, feedforward_channels=512)

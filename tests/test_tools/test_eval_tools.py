@@ -1,5 +1,4 @@
 """Tests of the offline probes and tools/benchmarks/*.py."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,6 +13,7 @@ import torch
 from mmsiameseim.evaluation import (FrozenEncoder, build_frozen_encoder,
                                     confusion_matrix, miou_from_confusion,
                                     train_linear_probe)
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools', 'benchmarks')
@@ -91,12 +91,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'bench_{name}', osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_bench(name):
+    return load_tool(osp.join(TOOLS, f'{name}.py'), f'bench_{name}')
 
 
 def read_lines(path):
@@ -283,7 +279,7 @@ COMMON_KEYS = {
 
 
 def test_knn_tool(tmp_path, data_root):
-    tool = load_tool('knn_eval')
+    tool = load_bench('knn_eval')
     out = osp.join(str(tmp_path), 'sub', 'results.jsonl')
     config = write_config(tmp_path)
     argv = [
@@ -306,7 +302,7 @@ def test_knn_tool(tmp_path, data_root):
 
 
 def test_knn_tool_with_mae_config(tmp_path, data_root):
-    tool = load_tool('knn_eval')
+    tool = load_bench('knn_eval')
     record = tool.main([
         write_config(tmp_path, 'mae'), 'none', '--data-root', data_root,
         '--device', 'cpu', '--train-size', '40', '--test-size', '20'
@@ -316,7 +312,7 @@ def test_knn_tool_with_mae_config(tmp_path, data_root):
 
 
 def test_linear_probe_tool(tmp_path, data_root):
-    tool = load_tool('linear_probe')
+    tool = load_bench('linear_probe')
     out = osp.join(str(tmp_path), 'results.jsonl')
     record = tool.main([
         write_config(tmp_path), 'none', '--data-root', data_root,
@@ -330,7 +326,7 @@ def test_linear_probe_tool(tmp_path, data_root):
 
 
 def test_dense_probe_tool(tmp_path, data_root):
-    tool = load_tool('dense_probe')
+    tool = load_bench('dense_probe')
     out = osp.join(str(tmp_path), 'results.jsonl')
     dump = osp.join(str(tmp_path), 'scenes')
     record = tool.main([

@@ -1,7 +1,6 @@
 """The short GPU study's pieces (tools/benchmarks/gpu/study.py): sizing,
 worker split, the toy data copy, the per-method configs, the timing and
 deadline hook, the in-process CLI runner."""
-import importlib.util
 import os.path as osp
 import sys
 import time
@@ -9,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GPU = osp.join(ROOT, 'tools', 'benchmarks', 'gpu')
@@ -16,11 +16,7 @@ DATA = osp.join(ROOT, 'data', 'fashion-mnist')
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f'gpu_{name}',
-                                                  osp.join(GPU, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(osp.join(GPU, f'{name}.py'), f'gpu_{name}')
 
 
 @pytest.fixture(scope='module')

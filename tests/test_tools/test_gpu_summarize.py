@@ -1,23 +1,19 @@
 """Summaries of the short GPU commands (tools/benchmarks/gpu/summarize.py)
 and the preparation tool (tools/benchmarks/gpu/prepare.py), on
 hand-written records and wheel files."""
-import importlib.util
 import json
 import os.path as osp
 import zipfile
 
 import pytest
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GPU = osp.join(ROOT, 'tools', 'benchmarks', 'gpu')
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f'gpu_{name}',
-                                                  osp.join(GPU, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(osp.join(GPU, f'{name}.py'), f'gpu_{name}')
 
 
 @pytest.fixture(scope='module')

@@ -1,10 +1,10 @@
 """What the short GPU throughput command asks of pretrain_throughput.py:
 the run order (eager first, then the compiled models) and the deadline."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -12,10 +12,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 @pytest.fixture(scope='module')
 def throughput():
     path = osp.join(ROOT, 'tools', 'benchmarks', 'pretrain_throughput.py')
-    spec = importlib.util.spec_from_file_location('gpu_throughput', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(path, 'gpu_throughput')
 
 
 def _plan(throughput, *argv):

@@ -1,6 +1,5 @@
 """The two checkpoint converter CLIs, on temporary files."""
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import random
@@ -11,6 +10,7 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 from test_models.siameseim_tiny import build_tiny
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools', 'model_converters')
@@ -19,10 +19,7 @@ BACKBONE_TOOL = osp.join(TOOLS, 'siameseim_to_backbone.py')
 
 
 def _load_module(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(path, name)
 
 
 official_tool = _load_module(OFFICIAL_TOOL, 'siameseim_official_tool')

@@ -1,6 +1,5 @@
 """Tests of tools/visualization/show_views.py."""
 import copy
-import importlib.util
 import os.path as osp
 
 import cv2
@@ -10,16 +9,14 @@ import torch
 from mmpretrain.registry import MODELS
 
 from mmsiameseim.datasets.transforms import SiameseIMViews
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'visualization', 'show_views.py')
 
 
 def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(path, name)
 
 
 show_views = _load('_show_views', TOOL)

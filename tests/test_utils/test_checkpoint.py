@@ -1,5 +1,4 @@
 """The checkpoint service: resume, the run's manifest, the trust policy."""
-import importlib.util
 import itertools
 import json
 import os.path as osp
@@ -20,6 +19,7 @@ from mmsiameseim.utils import (MANIFEST_NAME, SafeResumeRunner,
                                UntrustedCheckpointError, load_backbone_weights,
                                read_checkpoint, read_state_dict,
                                written_by_run)
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # Set by _mark_unpickled when a malicious payload gets unpickled.
@@ -397,10 +397,7 @@ def test_backbone_extraction_through_the_service(trained, tmp_path):
 
 def _load_tool(name):
     path = osp.join(ROOT, 'tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_ckpt_test_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(path, f'_ckpt_test_{name}')
 
 
 def test_train_tool_merge_args(tmp_path):

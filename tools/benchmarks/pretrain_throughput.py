@@ -761,7 +761,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     compile=target or False, img_per_s=None,
                     peak_mem_gib=None, tflops=None, status='error',
                     error=f'{type(exc).__name__}: {exc}'[:500])
-        record['seconds'] = round(time.monotonic() - start - elapsed, 1)
+        record['seconds'] = round(time.monotonic() - start - elapsed, 3)
         record.update(env)
         line = json.dumps(record, sort_keys=False)
         print(line, flush=True)

@@ -27,10 +27,10 @@ from types import SimpleNamespace
 from typing import Dict, List, Mapping, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmseg.models.backbones import MAE
 
-from ..utils.weight_check import BackboneLoadSpec, register_load_spec
+from ..utils.weight_check import (BackboneLoadSpec, register_load_spec,
+                                  resize_pos_embed)
 
 #: Keys of mmseg's ``MAE`` that no encoder file sets: BEiT-style layer scale
 #: (``init_values``), relative position bias tables (zero-initialised by
@@ -46,37 +46,6 @@ MAE_FRESH_PER_LAYER: Tuple[str, ...] = (
 MAE_FINAL_NORM: Tuple[str, ...] = (r'ln1\.weight', r'ln1\.bias')
 
 
-def resize_pos_embed(source: torch.Tensor,
-                     target: torch.Tensor) -> torch.Tensor:
-    """A ``(1, 1 + s*s, C)`` table on the ``(1, 1 + t*t, C)`` grid.
-
-    The documented resize of mmseg's ``MAE.resize_abs_pos_embed``, written
-    out here as the oracle of the load check: the cls row is kept, the
-    ``s x s`` grid is resized to ``t x t`` bicubically
-    (``align_corners=False``, computed in float64 here).
-
-    Args:
-        source (torch.Tensor): The file's table.
-        target (torch.Tensor): The model's table (only its shape is used).
-
-    Returns:
-        torch.Tensor: The table the model should hold.
-    """
-    n_src, n_dst = source.shape[1] - 1, target.shape[1] - 1
-    s, t = int(round(n_src**0.5)), int(round(n_dst**0.5))
-    if s * s != n_src or t * t != n_dst:
-        raise ValueError(f'pos_embed of shapes {tuple(source.shape)} -> '
-                         f'{tuple(target.shape)} is not 1 + square grid')
-    if s == t:
-        return source
-    dims = source.shape[-1]
-    grid = source[:, 1:].double().reshape(1, s, s, dims).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=(t, t), mode='bicubic',
-                         align_corners=False)
-    grid = grid.permute(0, 2, 3, 1).reshape(1, t * t, dims)
-    return torch.cat([source[:, :1].double(), grid], 1).to(source.dtype)
-
-
 @register_load_spec('MAE')
 def mae_load_spec(backbone: torch.nn.Module) -> BackboneLoadSpec:
     """The load spec of an mmseg ``MAE`` backbone.
@@ -87,7 +56,8 @@ def mae_load_spec(backbone: torch.nn.Module) -> BackboneLoadSpec:
     Returns:
         BackboneLoadSpec: Fresh keys :data:`MAE_FRESH_PER_LAYER` (plus the
         final norm when ``final_norm=True``), ``pos_embed`` compared after
-        :func:`resize_pos_embed`, bare source keys.
+        :func:`~mmsiameseim.utils.weight_check.resize_pos_embed`, bare
+        source keys.
     """
     fresh = list(MAE_FRESH_PER_LAYER)
     if getattr(backbone, 'final_norm', False):

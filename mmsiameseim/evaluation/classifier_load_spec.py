@@ -10,42 +10,8 @@ pooling (``ln2``, the fine-tuning ``fc_norm``) starts fresh (plus ``ln1``
 for a backbone built with a final norm the file lacks). A position table
 of another grid is compared after the bicubic resize mmpretrain applies.
 """
-import torch
-import torch.nn.functional as F
-
-from ..utils.weight_check import BackboneLoadSpec, register_load_spec
-
-
-def resize_pos_embed_like(source: torch.Tensor,
-                          target: torch.Tensor) -> torch.Tensor:
-    """A ``(1, 1 + h*w, C)`` table resized (bicubic) to ``target``'s grid.
-
-    The cls row is kept; square grids only.
-
-    Args:
-        source (Tensor): The file's table.
-        target (Tensor): The model's table.
-
-    Returns:
-        Tensor: ``source`` on ``target``'s grid (``source`` itself when the
-        shapes already match).
-    """
-    if source.shape == target.shape:
-        return source
-    channels = source.shape[-1]
-    src_side = int(round((source.shape[1] - 1)**0.5))
-    dst_side = int(round((target.shape[1] - 1)**0.5))
-    if src_side**2 + 1 != source.shape[1] or \
-            dst_side**2 + 1 != target.shape[1]:
-        return source  # not square with a cls row: reported as a mismatch
-    grid = source[:, 1:].reshape(1, src_side, src_side, channels)
-    grid = F.interpolate(
-        grid.permute(0, 3, 1, 2).float(),
-        size=(dst_side, dst_side),
-        mode='bicubic',
-        align_corners=False)
-    grid = grid.permute(0, 2, 3, 1).reshape(1, dst_side**2, channels)
-    return torch.cat([source[:, :1].float(), grid], dim=1)
+from ..utils.weight_check import (BackboneLoadSpec, register_load_spec,
+                                  resize_pos_embed)
 
 
 @register_load_spec('SiameseIMViT')
@@ -74,5 +40,5 @@ def siameseim_vit_load_spec(backbone) -> BackboneLoadSpec:
         prefix += '.'  # as mmengine's loader reads it
     return BackboneLoadSpec(
         expected_fresh=fresh,
-        transforms={r'pos_embed': resize_pos_embed_like},
+        transforms={r'pos_embed': resize_pos_embed},
         source_prefix=prefix)

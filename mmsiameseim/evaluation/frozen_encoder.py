@@ -217,7 +217,7 @@ def build_frozen_encoder(config: str,
 
     import mmsiameseim  # noqa: F401  registers our modules
     from ..utils import check_loaded_weights, load_backbone_weights
-    from .classifier_load_spec import resize_pos_embed_like
+    from ..utils.weight_check import resize_pos_embed
 
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
@@ -253,7 +253,7 @@ def build_frozen_encoder(config: str,
         report = check_loaded_weights(
             backbone.state_dict(),
             state,
-            transforms={r'pos_embed': resize_pos_embed_like})
+            transforms={r'pos_embed': resize_pos_embed})
         if report.mismatched or report.shape_mismatch:
             raise ValueError(
                 f'{checkpoint}: tensors differ after loading into '

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 
 #: ``{regex: fn(source_tensor, model_tensor) -> expected model tensor}``.
 Transforms = Mapping[str, Callable[[torch.Tensor, torch.Tensor],
@@ -142,6 +143,38 @@ def check_loaded_weights(model_state: Mapping[str, torch.Tensor],
         else:
             report.unexpected_fresh.append(key)
     return report
+
+
+def resize_pos_embed(source: torch.Tensor,
+                     target: torch.Tensor) -> torch.Tensor:
+    """A ``(1, 1 + s*s, C)`` table on the ``(1, 1 + t*t, C)`` grid.
+
+    The resize mmpretrain's ``VisionTransformer`` and mmseg's
+    ``MAE.resize_abs_pos_embed`` apply when they load a table of another
+    grid, written out here as the oracle of the load checks: the cls row is
+    kept, the ``s x s`` grid is resized to ``t x t`` bicubically
+    (``align_corners=False``, computed in float64 here).
+
+    Args:
+        source (torch.Tensor): The file's table.
+        target (torch.Tensor): The model's table (only its shape is used).
+
+    Returns:
+        torch.Tensor: The table the model should hold.
+    """
+    n_src, n_dst = source.shape[1] - 1, target.shape[1] - 1
+    s, t = int(round(n_src**0.5)), int(round(n_dst**0.5))
+    if s * s != n_src or t * t != n_dst:
+        raise ValueError(f'pos_embed of shapes {tuple(source.shape)} -> '
+                         f'{tuple(target.shape)} is not 1 + square grid')
+    if s == t:
+        return source
+    dims = source.shape[-1]
+    grid = source[:, 1:].double().reshape(1, s, s, dims).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(t, t), mode='bicubic',
+                         align_corners=False)
+    grid = grid.permute(0, 2, 3, 1).reshape(1, t * t, dims)
+    return torch.cat([source[:, :1].double(), grid], 1).to(source.dtype)
 
 
 # --------------------------------------------------------------------------

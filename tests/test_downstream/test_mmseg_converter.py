@@ -11,9 +11,9 @@ import torch
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from test_models.siameseim_tiny import EMBED, build_tiny
 
-from mmsiameseim.downstream.mmseg_mae import (compare_with_mae,
-                                              resize_pos_embed)
+from mmsiameseim.downstream.mmseg_mae import compare_with_mae
 from mmsiameseim.utils import check_backbone_load, mmsiameseim_to_backbone
+from mmsiameseim.utils.weight_check import resize_pos_embed
 from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

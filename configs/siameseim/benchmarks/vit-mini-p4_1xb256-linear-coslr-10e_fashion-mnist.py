@@ -27,16 +27,8 @@ model = dict(
 
 train_dataloader = dict(
     batch_size=256,
-    num_workers=1,
-    persistent_workers=True,
     drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type='FashionMNISTIDX',
-        data_root={{_base_.data_root}},
-        split='train',
-        indices=10240,
-        pipeline={{_base_.test_pipeline}}))
+    dataset=dict(pipeline={{_base_.test_pipeline}}))
 
 max_epochs = 10
 warmup_epochs = 1

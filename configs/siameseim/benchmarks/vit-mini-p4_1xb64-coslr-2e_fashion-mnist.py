@@ -29,17 +29,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=64,
-    num_workers=1,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type='FashionMNISTIDX',
-        data_root={{_base_.data_root}},
-        split='train',
-        indices=10240,
-        pipeline=train_pipeline))
+    batch_size=64, drop_last=True, dataset=dict(pipeline=train_pipeline))
 
 max_epochs = 2
 optim_wrapper = dict(

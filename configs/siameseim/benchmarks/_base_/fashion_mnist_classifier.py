@@ -41,6 +41,17 @@ test_pipeline = [
     dict(type='Resize', scale=(32, 32), interpolation='bicubic'),
     dict(type='PackInputs'),
 ]
+# the first 10,240 training images (the demo's pretraining set); each
+# config sets its batch size, drop_last and pipeline
+train_dataloader = dict(
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='FashionMNISTIDX',
+        data_root=data_root,
+        split='train',
+        indices=10240))
 val_dataloader = dict(
     batch_size=256,
     num_workers=1,

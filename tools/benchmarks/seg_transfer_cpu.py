@@ -29,7 +29,7 @@ the same minutes). One JSON line per run goes to ``--out``.
 
 Example::
 
-    flock /tmp/cpu_heavy.lock python tools/benchmarks/seg_transfer_cpu.py \\
+    python tools/benchmarks/seg_transfer_cpu.py \\
         --out docs/downstream/fashion_scenes_cpu.jsonl
     python tools/benchmarks/seg_transfer_cpu.py \\
         --summarize docs/downstream/fashion_scenes_cpu.jsonl

@@ -10,17 +10,6 @@ _base_ = ['../vit-base-p16_8xb128-coslr-100e_in1k.py']
 model = dict(backbone=dict(init_cfg=None))
 custom_hooks = []
 
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=256,
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs'),
-]
 test_dataloader = dict(
     batch_size=128,
     num_workers=5,
@@ -29,4 +18,4 @@ test_dataloader = dict(
         _delete_=True,
         type='ImageNetWnidFolder',
         classes='imagenet',
-        pipeline=test_pipeline))
+        pipeline={{_base_.test_pipeline}}))  # the fine-tuning test transform

@@ -25,6 +25,7 @@ from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from mmsiameseim.utils import check_backbone_load
+from mmsiameseim.utils.weight_check import resize_pos_embed
 from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -140,6 +141,45 @@ def test_the_converter_default_file_loads_nothing_and_the_check_fails(
     assert report.equal == []
     assert not torch.equal(backbone.layers[0].attn.qkv.weight,
                            vitb_files['online']['layers.0.attn.qkv.weight'])
+
+
+def test_the_timm_file_loads_two_tensors_and_the_check_fails(
+        vitb_files, segmentor, tmp_path):
+    """docs/downstream.md: of a ``--layout timm`` file only ``cls_token``
+    and ``pos_embed`` (names shared by both layouts) arrive: 2 of 148.
+
+    The encoder is perturbed first, so that no tensor equals mmseg's own
+    initialisation (zero biases, unit LN weights) by chance.
+    """
+    _, model = segmentor
+    gen = torch.Generator().manual_seed(1)
+    online = {k: v + 0.01 * torch.randn(v.shape, generator=gen)
+              for k, v in vitb_files['online'].items()}
+    src, timm = tmp_path / 'perturbed.pth', tmp_path / 'timm.pth'
+    torch.save(dict(state_dict={'backbone.' + k: v
+                                for k, v in online.items()}), src)
+    assert _load_tool().main([str(src), str(timm), '--layout', 'timm']) == 0
+    backbone = copy.deepcopy(model.backbone)
+    backbone.pretrained = str(timm)
+    backbone.init_cfg = dict(type='Pretrained', checkpoint=str(timm))
+    backbone.init_weights()  # mmseg's own init, then the non-strict load
+    state = backbone.state_dict()
+
+    def arrived(key):
+        if key == 'pos_embed':  # resized 14 x 14 -> 32 x 32 at load
+            expected = resize_pos_embed(online[key], state[key])
+            return torch.allclose(state[key], expected, atol=1e-5)
+        return torch.equal(state[key], online[key])
+
+    assert all(key in state for key in online)
+    assert sorted(k for k in online if arrived(k)) == ['cls_token',
+                                                       'pos_embed']
+    report = check_backbone_load(backbone)
+    assert not report.ok and len(report.not_in_model) == 146
+    # and the doc says so
+    with open(osp.join(ROOT, 'docs', 'downstream.md')) as f:
+        doc = f.read()
+    assert '| `--layout timm` | 2 of 148 tensors:' in doc
 
 
 def test_layer_decay_scales_and_amp_wrapper(segmentor, monkeypatch):
@@ -260,3 +300,31 @@ def test_ade20k_config_trains_two_iterations_and_validates(
     factor = 1e-6 + (1 - 1e-6) * 2 / 1499
     assert max(lrs) == pytest.approx(1e-4 * factor, rel=1e-6)
     init_default_scope('mmpretrain')
+
+
+def test_documented_converter_output_of_a_vit_b_pretraining_checkpoint(
+        monkeypatch, capsys):
+    """docs/downstream.md step 2: the converter's report on a checkpoint of
+    the ViT-B pretraining config (451 keys: both encoders, projectors,
+    predictor, BN buffers, the EMA counter), run in-process on the built
+    model's state dict instead of an 860 MB file."""
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'siameseim',
+                 'siameseim_vit-base-p16_16xb256-amp-coslr-400e_in1k.py'))
+    state = MODELS.build(cfg.model).state_dict()
+    assert len(state) == 451
+    tool = _load_tool()
+    monkeypatch.setattr(tool, 'read_state_dict',
+                        lambda path, trusted=False: (state, 'mmsiameseim'))
+    monkeypatch.setattr(tool.torch, 'save', lambda *args, **kwargs: None)
+    dst = 'checkpoints/siameseim_vit-base-p16_mmseg.pth'
+    assert tool.main(['CKPT', dst, '--layout', 'mmseg']) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    with open(osp.join(ROOT, 'docs', 'downstream.md')) as f:
+        doc = f.read()
+    block = doc[doc.index('Step 2 prints, for a ViT-B:'):]
+    block = block[block.index('```\n') + 4:]
+    block = block[:block.index('```')].strip().splitlines()
+    assert printed == block

@@ -91,6 +91,8 @@ def test_coco_config_is_the_recipe():
     b = cfg.model.backbone
     assert (b.type, b.arch, b.img_size, b.patch_size, b.window_size,
             b.drop_path_rate) == ('WindowedViT', 'base', 1024, 16, 14, 0.1)
+    # detectron2's pretrain_img_size / pretrain_use_cls_token
+    assert (b.pretrain_img_size, b.pretrain_use_cls_token) == (224, True)
     assert cfg.model.neck.scale_factors == (4.0, 2.0, 1.0, 0.5)
     assert cfg.model.neck.out_channels == 256
     assert cfg.model.rpn_head.num_convs == 2
@@ -147,7 +149,8 @@ def test_coco_run_checked_the_encoder_load(coco_run):
     assert 'PretrainedLoadCheckHook' in [type(h).__name__
                                          for h in runner.hooks]
     assert report.ok, report.summary()
-    assert report.transformed == ['pos_embed']
+    assert report.transformed == []  # the 14 x 14 table is the parameter
+    assert runner.model.backbone.pos_embed.shape == (1, 1 + 14 * 14, 768)
     # patch embedding (2), pos_embed, 12 tensors in each of 12 blocks
     assert len(report.equal) == 2 + 1 + 12 * 12
     assert sorted(report.fresh) == sorted(
@@ -179,8 +182,8 @@ def test_layer_decay_lr_scales(coco_run):
 def test_wrong_encoder_file_stops_the_run(tmp_path):
     """A file whose keys the backbone does not know fails before training.
 
-    (``backbone.``-prefixed keys: mmengine's loader reports the mismatch at
-    INFO level and goes on with a random backbone.)
+    (``backbone.``-prefixed keys: mmengine's loader logs the mismatch at
+    WARNING level and goes on with a random backbone.)
     """
     from mmsiameseim.downstream.vitdet import WindowedViT
     arch = dict(embed_dims=96, num_layers=2, num_heads=2,

@@ -1,5 +1,6 @@
 """WindowedViT and SimpleFeaturePyramid against independent references."""
 import itertools
+import math
 
 import pytest
 import torch
@@ -12,10 +13,12 @@ from mmsiameseim.downstream.vitdet import (SimpleFeaturePyramid,
 C, HEADS = 32, 2
 
 
-def tiny_vit(window_size, global_idx=(1, ), layers=3, img=32, **kw):
+def tiny_vit(window_size, global_idx=(1, ), layers=3, img=32, patch=4,
+             pretrain_img=32, **kw):
     arch = dict(embed_dims=C, num_layers=layers, num_heads=HEADS,
                 feedforward_channels=2 * C, global_attn_indexes=global_idx)
-    model = WindowedViT(arch=arch, img_size=img, patch_size=4,
+    model = WindowedViT(arch=arch, img_size=img, patch_size=patch,
+                        pretrain_img_size=pretrain_img,
                         window_size=window_size, drop_path_rate=0., **kw)
     model.init_weights()
     return model.eval()
@@ -47,7 +50,8 @@ def test_one_window_over_the_grid_equals_a_global_vit():
         final_norm=False)
     ref.eval()
     state = {k: v for k, v in ours.state_dict().items() if 'rel_pos' not in k}
-    state['pos_embed'] = state['pos_embed'].flatten(1, 2)
+    assert state['pos_embed'].shape == (1, 1 + 64, C)  # 8 x 8 + cls row
+    state['pos_embed'] = state['pos_embed'][:, 1:]
     ref.load_state_dict(state, strict=True)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -135,25 +139,142 @@ def test_drop_path_covers_both_branches():
     assert rates == pytest.approx([0., 0.1, 0.2, 0.3])
 
 
-def test_pretrained_position_table_resized_at_load():
-    """(1, 1 + 4*4, C) -> cls row dropped, bicubic to the 8x8 grid."""
+def bicubic_matrix(n_out, n_in):
+    """``(n_out, n_in)`` weights of a 1-D bicubic resize, written out.
+
+    Keys' cubic convolution with a = -0.75 (PyTorch's), half-pixel centres
+    (``align_corners=False``), no antialias, border samples repeated.
+    """
+    a = -0.75
+
+    def kernel(t):
+        t = abs(t)
+        if t <= 1:
+            return (a + 2) * t**3 - (a + 3) * t**2 + 1
+        if t < 2:
+            return a * t**3 - 5 * a * t**2 + 8 * a * t - 4 * a
+        return 0.
+
+    weights = torch.zeros(n_out, n_in, dtype=torch.float64)
+    for i in range(n_out):
+        x = (i + 0.5) * n_in / n_out - 0.5
+        left = math.floor(x)
+        for j in range(left - 1, left + 3):
+            weights[i, min(max(j, 0), n_in - 1)] += kernel(x - j)
+    return weights
+
+
+def resized_table(table, hw, cls_row=True):
+    """The ``(1, h, w, C)`` grid a ``(1, [1 +] n*n, C)`` table becomes."""
+    grid = table[0, int(cls_row):].double()
+    n = math.isqrt(grid.shape[0])
+    grid = grid.reshape(n, n, -1)
+    rows, cols = bicubic_matrix(hw[0], n), bicubic_matrix(hw[1], n)
+    return torch.einsum('hi,wj,ijc->hwc', rows, cols, grid)[None]
+
+
+def test_bicubic_matrix_is_pytorchs_bicubic():
+    """The written-out oracle agrees with F.interpolate (up- and down)."""
+    torch.manual_seed(7)
+    grid = torch.randn(1, 3, 5, 6, dtype=torch.float64)
+    for size in [(12, 9), (3, 4), (5, 6)]:
+        expected = F.interpolate(grid, size=size, mode='bicubic',
+                                 align_corners=False)
+        ours = torch.einsum('hi,wj,bcij->bchw', bicubic_matrix(size[0], 5),
+                            bicubic_matrix(size[1], 6), grid)
+        torch.testing.assert_close(ours, expected, atol=1e-12, rtol=0)
+
+
+def _first_block_input(model, x):
+    seen = []
+    handle = model.layers[0].register_forward_pre_hook(
+        lambda module, args: seen.append(args[0]))
+    with torch.no_grad():
+        out = model(x)
+    handle.remove()
+    return seen[0], out
+
+
+@pytest.mark.parametrize('size', [(1024, 1024), (192, 288)])
+def test_pretraining_table_resized_at_every_forward(size):
+    """ViTDet's ``get_abs_pos``: the (1, 1 + 14*14, C) table is the
+    parameter; the tokens entering block 0 are the patch embedding plus
+    that table resized (cls row dropped) to the input's grid."""
     torch.manual_seed(4)
-    model = tiny_vit(window_size=4)
-    src = torch.randn(1, 17, C)
-    state = dict(model.state_dict(), pos_embed=src.clone())
-    model.load_state_dict(state)
-    grid = src[:, 1:].reshape(1, 4, 4, C).permute(0, 3, 1, 2)
-    expected = F.interpolate(grid, size=(8, 8), mode='bicubic',
-                             align_corners=False).permute(0, 2, 3, 1)
-    torch.testing.assert_close(model.pos_embed.data, expected)
-    # the cls row plays no part; an unreadable table is refused by name
-    state['pos_embed'] = torch.cat([src[:, :1] + 5., src[:, 1:]], dim=1)
-    model.load_state_dict(state)
-    torch.testing.assert_close(model.pos_embed.data, expected)
-    with pytest.raises(ValueError, match='pos_embed of shape'):
-        model.pos_embed_from_pretrained(torch.zeros(1, 18, C))
-    with pytest.raises(ValueError, match='pos_embed of shape'):
-        model.pos_embed_from_pretrained(torch.zeros(1, 17, C + 1))
+    model = tiny_vit(window_size=14, global_idx=(1, ), layers=2, img=1024,
+                     patch=16, pretrain_img=224)
+    assert model.pos_embed.shape == (1, 1 + 14 * 14, C)
+    table = torch.randn(1, 1 + 14 * 14, C)
+    model.load_state_dict(dict(model.state_dict(), pos_embed=table))
+    assert torch.equal(model.pos_embed.data, table)  # no resize at load
+    x = torch.randn(1, 3, *size)
+    tokens, _ = _first_block_input(model, x)
+    hw = (size[0] // 16, size[1] // 16)
+    with torch.no_grad():
+        patches = model.patch_embed(x)[0].reshape(1, *hw, C)
+    expected = patches.double() + resized_table(table, hw)
+    torch.testing.assert_close(tokens.double(), expected, atol=2e-5, rtol=0)
+    # the cls row takes no part
+    model.pos_embed.data[:, 0] += 5.
+    tokens2, _ = _first_block_input(model, x)
+    assert torch.equal(tokens, tokens2)
+
+
+def test_forward_at_1024_equals_the_table_resized_once_at_load():
+    """At the configs' 1024 px input the outputs are those of a 64 x 64
+    table made from the file at load (the former behaviour): same weights,
+    same outputs."""
+    torch.manual_seed(5)
+    model = tiny_vit(window_size=14, global_idx=(1, ), layers=2, img=1024,
+                     patch=16, pretrain_img=224)
+    table = torch.randn(1, 1 + 14 * 14, C)
+    model.load_state_dict(dict(model.state_dict(), pos_embed=table))
+    x = torch.randn(1, 3, 1024, 1024)
+    with torch.no_grad():
+        out, = model(x)
+        # the former path: the file's grid resized to 64 x 64 once, then
+        # added to the patch tokens as a fixed (1, 64, 64, C) table
+        grid = table[:, 1:].reshape(1, 14, 14, C).permute(0, 3, 1, 2)
+        at_load = F.interpolate(grid, size=(64, 64), mode='bicubic',
+                                align_corners=False).permute(0, 2, 3, 1)
+        y = model.patch_embed(x)[0].reshape(1, 64, 64, C) + at_load
+        for layer in model.layers:
+            y = layer(y)
+    assert torch.equal(out, y.permute(0, 3, 1, 2))
+
+
+def test_table_of_another_shape_is_refused_naming_both(tmp_path):
+    """A file with a 64 x 64 grid table (the former load-time resize) or a
+    table without cls row stops the load instead of being skipped."""
+    from mmengine.runner.checkpoint import load_checkpoint
+    model = tiny_vit(window_size=14, layers=2, img=1024, patch=16,
+                     pretrain_img=224)
+    for bad in (torch.zeros(1, 64, 64, C), torch.zeros(1, 14 * 14, C),
+                torch.zeros(1, 1 + 16 * 16, C)):
+        state = dict(model.state_dict(), pos_embed=bad)
+        with pytest.raises(ValueError) as err:
+            model.load_state_dict(state)
+        assert str(tuple(bad.shape)) in str(err.value)
+        assert str((1, 197, C)) in str(err.value)
+        # mmengine's non-strict loader (init_cfg Pretrained) stops too
+        path = str(tmp_path / 'bad.pth')
+        torch.save(dict(state_dict=state), path)
+        with pytest.raises(ValueError, match=r'pos_embed of shape'):
+            load_checkpoint(model, path, strict=False)
+    # a backbone built for a table without cls row takes one
+    plain = tiny_vit(window_size=14, layers=2, img=1024, patch=16,
+                     pretrain_img=224, pretrain_use_cls_token=False)
+    assert plain.pos_embed.shape == (1, 196, C)
+    table = torch.randn(1, 196, C)
+    plain.load_state_dict(dict(plain.state_dict(), pos_embed=table))
+    x = torch.randn(1, 3, 160, 96)
+    tokens, _ = _first_block_input(plain, x)
+    with torch.no_grad():
+        patches = plain.patch_embed(x)[0].reshape(1, 10, 6, C)
+    expected = patches.double() + resized_table(table, (10, 6), False)
+    torch.testing.assert_close(tokens.double(), expected, atol=2e-5, rtol=0)
+    with pytest.raises(ValueError, match='multiple of patch_size'):
+        tiny_vit(window_size=4, pretrain_img=30)
 
 
 def test_random_init_and_layer_depth():

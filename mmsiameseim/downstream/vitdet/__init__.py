@@ -8,13 +8,13 @@ and the ``NumPy2LVISMetric``; and the pretrained-load check of
 ``custom_imports = dict(imports=['mmsiameseim.downstream.vitdet'])``.
 """
 from .layer_decay import ViTLayerDecayOptimWrapperConstructor
-from .load_check import VITDET_FRESH, expected_pos_embed
+from .load_check import VITDET_FRESH
 from .lvis_metric import NumPy2LVISMetric, numpy_float_alias
 from .simple_feature_pyramid import LN2D, SimpleFeaturePyramid
 from .windowed_vit import WindowedBlock, WindowedViT
 
 __all__ = [
     'ViTLayerDecayOptimWrapperConstructor', 'VITDET_FRESH',
-    'expected_pos_embed', 'NumPy2LVISMetric', 'numpy_float_alias', 'LN2D',
+    'NumPy2LVISMetric', 'numpy_float_alias', 'LN2D',
     'SimpleFeaturePyramid', 'WindowedBlock', 'WindowedViT'
 ]

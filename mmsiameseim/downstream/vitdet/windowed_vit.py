@@ -7,14 +7,15 @@ mmdet's wheel has no ViT backbone (ViTDet lives in its source tree's
 depth to the FFN branch only. This module reuses ViTSAM's layer (window
 partition with padding, ``Attention`` with decomposed relative position)
 and writes only what is missing: stochastic depth on both residual
-branches, loading a ``(1, 1 + L, C)`` table (cls row dropped, bicubically
-resized to the detection grid) and the layer depth for layer-wise lr decay.
+branches, the pretraining-size ``(1, [1 +] L, C)`` position table resized to
+the input's grid at every forward (detectron2's ``get_abs_pos``), and the
+layer depth for layer-wise lr decay.
 """
-import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 from mmcv.cnn.bricks.transformer import PatchEmbed
 from mmdet.registry import MODELS
@@ -23,7 +24,6 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer,
                                                  window_partition,
                                                  window_unpartition)
-from mmpretrain.models.utils import resize_pos_embed
 
 
 class WindowedBlock(TransformerEncoderLayer):
@@ -72,11 +72,18 @@ class WindowedViT(BaseModule):
     ``window_size x window_size`` windows (the grid is zero-padded to a
     multiple of the window); the others attend globally. Every block adds a
     decomposed relative position bias (zero-initialised: no pretrained
-    encoder has it). The absolute position table lives at the detection
-    grid (``img_size / patch_size``, 64 x 64 for 1024 px at patch 16); a
-    pretrained ``(1, 1 + L, C)`` (or ``(1, L, C)``) table is loaded by
-    dropping its cls row and resizing it bicubically (``align_corners``
-    False). Inputs of another size get the table resized on the fly.
+    encoder has it).
+
+    The absolute position table is the pretraining encoder's, as in
+    detectron2's ViTDet: a ``(1, [1 +] n*n, C)`` parameter for the
+    ``pretrain_img_size`` grid (``n = pretrain_img_size / patch_size``, 14
+    for ViT-B/16 at 224 px), with a cls row when ``pretrain_use_cls_token``
+    (the row is kept in the parameter and never used). At every forward the
+    ``n x n`` grid is resized bicubically (``align_corners`` False, no
+    antialias) to the input's patch grid, so fine-tuning trains the ``n*n``
+    pretraining positions through the interpolation, whatever the input
+    size. A pretrained file must hold a table of exactly the parameter's
+    shape: loading one of another shape stops with an error naming both.
 
     There is no cls token and no final norm: the simple feature pyramid
     reads the last block's output. Parameter names are mmpretrain's
@@ -90,9 +97,13 @@ class WindowedViT(BaseModule):
             ``feedforward_channels`` and ``global_attn_indexes``.
             Defaults to ``'base'`` (768 wide, 12 blocks, 12 heads, global
             attention in blocks 2, 5, 8, 11).
-        img_size (int | tuple): Input size the position table and the
-            global blocks' relative tables are built for. Defaults to 1024.
+        img_size (int | tuple): Input size the global blocks' relative
+            tables are built for. Defaults to 1024.
         patch_size (int): Patch size. Defaults to 16.
+        pretrain_img_size (int): Image size of the pretraining encoder,
+            which fixes the position table's grid. Defaults to 224.
+        pretrain_use_cls_token (bool): Whether the pretraining table has a
+            cls row first (a ViT with a cls token). Defaults to True.
         in_channels (int): Input channels. Defaults to 3.
         window_size (int): Window side of the windowed blocks, in patches.
             Defaults to 14 (the 224 px pretraining grid at patch 16).
@@ -105,8 +116,6 @@ class WindowedViT(BaseModule):
             (as the pretraining encoder).
         out_indices (Sequence[int] | int): Blocks whose output is returned
             as ``(B, C, H, W)``. Defaults to -1 (the last).
-        interpolate_mode (str): Resize mode of the position table.
-            Defaults to ``'bicubic'``.
         init_cfg (dict | list, optional): mmengine init config; a
             ``Pretrained`` entry loads an encoder file. Without it the
             weights get ViTDet's random init (truncated normal, std 0.02,
@@ -140,6 +149,8 @@ class WindowedViT(BaseModule):
                  arch: Union[str, dict] = 'base',
                  img_size: Union[int, Tuple[int, int]] = 1024,
                  patch_size: int = 16,
+                 pretrain_img_size: int = 224,
+                 pretrain_use_cls_token: bool = True,
                  in_channels: int = 3,
                  window_size: int = 14,
                  use_rel_pos: bool = True,
@@ -147,7 +158,6 @@ class WindowedViT(BaseModule):
                  qkv_bias: bool = True,
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
                  out_indices: Union[Sequence[int], int] = -1,
-                 interpolate_mode: str = 'bicubic',
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
@@ -163,7 +173,6 @@ class WindowedViT(BaseModule):
         self.global_attn_indexes = tuple(
             i % self.num_layers for i in arch['global_attn_indexes'])
         self.window_size = window_size
-        self.interpolate_mode = interpolate_mode
 
         self.patch_embed = PatchEmbed(
             in_channels=in_channels,
@@ -173,9 +182,16 @@ class WindowedViT(BaseModule):
             kernel_size=patch_size,
             stride=patch_size)
         self.patch_resolution = tuple(self.patch_embed.init_out_size)
+        if pretrain_img_size % patch_size:
+            raise ValueError(
+                f'pretrain_img_size {pretrain_img_size} is not a multiple of '
+                f'patch_size {patch_size}')
+        self.pretrain_grid = pretrain_img_size // patch_size
+        self.pretrain_use_cls_token = pretrain_use_cls_token
+        num_positions = self.pretrain_grid**2 + int(pretrain_use_cls_token)
         self.pos_embed = nn.Parameter(
-            torch.zeros(1, *self.patch_resolution, self.embed_dims))
-        self._register_load_state_dict_pre_hook(self._prepare_pos_embed)
+            torch.zeros(1, num_positions, self.embed_dims))
+        self._register_load_state_dict_pre_hook(self._check_pos_embed_shape)
 
         rates = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
         self.layers = ModuleList()
@@ -225,60 +241,55 @@ class WindowedViT(BaseModule):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def _prepare_pos_embed(self, state_dict, prefix, *args, **kwargs):
-        """Turn a pretrained position table into this backbone's grid."""
-        name = prefix + 'pos_embed'
-        if name not in state_dict:
-            return
-        state_dict[name] = self.pos_embed_from_pretrained(state_dict[name])
+    def _check_pos_embed_shape(self, state_dict, prefix, *args, **kwargs):
+        """Refuse a position table of another shape, naming both shapes.
 
-    def pos_embed_from_pretrained(self, table: torch.Tensor) -> torch.Tensor:
-        """``(1, [1 +] n*n, C)`` or ``(1, h, w, C)`` -> ``(1, H, W, C)``.
+        mmengine's non-strict load would only log the size mismatch and keep
+        the random table.
+        """
+        table = state_dict.get(prefix + 'pos_embed')
+        if table is None or tuple(table.shape) == tuple(self.pos_embed.shape):
+            return
+        cls_row = ' plus a cls row' if self.pretrain_use_cls_token else ''
+        raise ValueError(
+            f'pos_embed of shape {tuple(table.shape)} in the file does not '
+            f"fit this backbone's {tuple(self.pos_embed.shape)} (the table "
+            f'of a {self.pretrain_grid} x {self.pretrain_grid} pretraining '
+            f'grid{cls_row}): set pretrain_img_size / '
+            "pretrain_use_cls_token to the encoder's pretraining, or convert "
+            'the encoder with tools/model_converters/siameseim_to_backbone.py'
+            ' --layout vitdet')
+
+    def abs_pos_embed(self, hw: Tuple[int, int]) -> torch.Tensor:
+        """The position table on an ``h x w`` patch grid: ``(1, h, w, C)``.
+
+        detectron2's ``get_abs_pos``: the cls row (if any) is dropped and
+        the pretraining grid resized bicubically (``align_corners`` False,
+        no antialias) when its size differs from ``hw``.
 
         Args:
-            table (torch.Tensor): A pretrained absolute position table: a
-                ViT's ``(1, 1 + n*n, C)`` (the cls row is dropped) or
-                ``(1, n*n, C)``, or a grid ``(1, h, w, C)``.
+            hw (tuple[int, int]): The input's patch grid.
 
         Returns:
-            torch.Tensor: The table at :attr:`patch_resolution`.
-
-        Raises:
-            ValueError: If the table has another width or no square grid.
+            torch.Tensor: The table to add to the patch tokens.
         """
-        if table.shape[-1] != self.embed_dims or table.ndim not in (3, 4):
-            raise ValueError(
-                f'pos_embed of shape {tuple(table.shape)} does not fit a '
-                f'{self.embed_dims}-wide backbone: expected (1, [1 +] n*n, '
-                f'{self.embed_dims}) or (1, h, w, {self.embed_dims})')
-        if table.ndim == 4:
-            src = tuple(table.shape[1:3])
-            flat = table.flatten(1, 2)
-        else:
-            side = math.isqrt(table.shape[1])
-            extra = table.shape[1] - side * side
-            if extra not in (0, 1):
-                raise ValueError(
-                    f'pos_embed of shape {tuple(table.shape)}: '
-                    f'{table.shape[1]} rows are neither a square grid nor a '
-                    'grid plus a cls row')
-            src = (side, side)
-            flat = table[:, extra:]
-        out = resize_pos_embed(flat, src, self.patch_resolution,
-                               self.interpolate_mode, 0)
-        return out.reshape(1, *self.patch_resolution, self.embed_dims)
+        n = self.pretrain_grid
+        grid = self.pos_embed[:, int(self.pretrain_use_cls_token):]
+        grid = grid.reshape(1, n, n, self.embed_dims)
+        if tuple(hw) == (n, n):
+            return grid
+        resized = F.interpolate(
+            grid.permute(0, 3, 1, 2),
+            size=tuple(hw),
+            mode='bicubic',
+            align_corners=False)
+        return resized.permute(0, 2, 3, 1)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """``(B, 3, H, W)`` -> one ``(B, C, H/p, W/p)`` map per out index."""
         x, hw = self.patch_embed(x)
         x = x.view(x.shape[0], *hw, self.embed_dims)
-        pos = resize_pos_embed(
-            self.pos_embed.flatten(1, 2),
-            self.patch_resolution,
-            hw,
-            mode=self.interpolate_mode,
-            num_extra_tokens=0)
-        x = x + pos.view(1, *hw, self.embed_dims)
+        x = x + self.abs_pos_embed(hw)
         outs = []
         for i, layer in enumerate(self.layers):
             x = layer(x)

@@ -3,7 +3,8 @@
 # "mask_rcnn_vitdet_b_100ep") in an installed mmdet 3.3.
 # * backbone: plain ViT-B/16 at 1024 px, 14x14 window attention in blocks
 #   0,1,3,4,6,7,9,10, global in 2,5,8,11, decomposed relative position bias
-#   (zero init), the 14x14 pretraining pos-embed resized to 64x64 at load,
+#   (zero init), the pretraining pos-embed (1 + 14x14 rows) kept as the
+#   parameter and resized to the input grid (64x64) at every forward,
 #   drop path 0.1 (WindowedViT);
 # * neck: simple feature pyramid, scales 4, 2, 1, 0.5 (+ max-pooled stride
 #   64 level), channel LayerNorm, 256 channels;
@@ -42,6 +43,10 @@ model = dict(
         arch='base',
         img_size=image_size[0],
         patch_size=16,
+        # detectron2's pretrain_img_size / pretrain_use_cls_token: the
+        # table of the 224 px pretraining with its cls row
+        pretrain_img_size=224,
+        pretrain_use_cls_token=True,
         window_size=14,
         drop_path_rate=0.1,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),

@@ -4,7 +4,8 @@
 # 4conv1fc box head and mask head with LayerNorm, AdamW wd 0.1 with layer
 # decay 0.7, warm-up then x0.1 at 89 % and 96 %) at the size of the
 # `make demo` encoder: 128 wide, 4 blocks, 2 heads, patch 4.
-# * 64 px scenes -> 16x16 patch grid; windows of 8x8 patches (the 32 px
+# * 64 px scenes -> 16x16 patch grid (the encoder's 8x8 table of its 32 px
+#   pretraining resized to it at every forward); windows of 8x8 patches (the 32 px
 #   pretraining grid, as 14 is ViT-B's) in blocks 0 and 2, global attention
 #   in blocks 1 and 3 (every other block, the last one global);
 # * pyramid scales 1, 0.5, 0.25, 0.125 (+ max-pooled level) of the
@@ -42,6 +43,7 @@ model = dict(
             global_attn_indexes=(1, 3)),
         img_size=64,
         patch_size=4,
+        pretrain_img_size=32,  # the demo encoder's 8 x 8 table (+ cls row)
         window_size=8,
         drop_path_rate=0.1,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),

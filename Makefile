@@ -4,6 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_CONFIG ?= configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py
 DEMO_WORK_DIR ?= work_dirs/demo
+# the repository root on the path, as OpenMMLab's launchers do: the study
+# bench (projects/study_bench) is importable by name from tools and tests
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .PHONY: env data demo test lint clean-env
 

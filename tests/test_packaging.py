@@ -29,7 +29,8 @@ from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
 from mmsiameseim.config_scope import collate_fn_without_scope
-from mmsiameseim.utils import SafeResumeRunner, read_checkpoint
+from mmsiameseim.checkpoints import (read_checkpoint)
+from mmsiameseim.engine import SafeResumeRunner
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # What the build needs from the checkout (setup.py, MANIFEST.in).

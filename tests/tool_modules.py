@@ -1,22 +1,23 @@
-"""Import a script of ``tools/`` (not a package) as a module, for tests."""
-import importlib.util
+"""Import a command-line tool of ``tools/`` by its module name, for tests.
+
+The repository root is on the path (the editable install, or the test
+run's ``conftest.py``), so ``tools/benchmarks/knn_eval.py`` is the module
+``tools.benchmarks.knn_eval``.
+"""
+import importlib
 import os.path as osp
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def load_tool(path: str, name: str):
-    """Execute the file ``path`` as a fresh module called ``name``.
+def load_tool(path: str):
+    """The module of a tool script, imported by its dotted name.
 
     Args:
         path (str): The script, absolute or relative to the repository.
-        name (str): The module name (distinct per test file, so that two
-            test files get independent module objects).
 
     Returns:
-        module: The executed module.
+        module: ``importlib.import_module('tools.<...>')``.
     """
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    rel = osp.relpath(osp.join(ROOT, path), ROOT)
+    return importlib.import_module(rel[:-len('.py')].replace(osp.sep, '.'))

@@ -7,11 +7,9 @@ went. Used by ``make demo``.
 import argparse
 import os
 import os.path as osp
-import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def main() -> None:

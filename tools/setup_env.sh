@@ -88,14 +88,19 @@ step "install the OpenMMLab stack"
 # Cython, ...) are already satisfied or unused at run time; its np.float
 # call under NumPy 2 is handled by NumPy2LVISMetric (mmsiameseim.downstream.vitdet).
 "${PIP[@]}" --no-deps "lvis==0.5.3"
-step "install mmsiameseim (editable)"
-"${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT"
+step "install mmsiameseim (editable; the repository root on the path)"
+# compat mode: a .pth file puts the repository root on sys.path, so the
+# study bench (`projects.study_bench`) is importable by name from the tools
+# and the tests, as in an OpenMMLab source checkout.
+"${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT" \
+  --config-settings editable_mode=compat
 
 step "verify imports (mmcv.ops, mmseg.models, mmdet.models, mmsiameseim)"
 "$PY" - <<'PYEOF'
 import mmcv, mmcv.ops  # noqa: F401  compiled ops present
 import mmseg.models, mmdet.models  # noqa: F401
 import mmsiameseim  # noqa: F401
+import projects.study_bench  # noqa: F401  the repository root is on the path
 print('[setup_env] ok: mmcv', mmcv.__version__)
 PYEOF
 echo "$STAMP_SRC" > "$STAMP"

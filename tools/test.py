@@ -7,16 +7,11 @@ Examples:
 import argparse
 import os
 import os.path as osp
-import sys
 
-# Make `import mmsiameseim` work from a source checkout without installing.
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
 
-import mmengine  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
+import mmengine
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
 
 # mmsiameseim (torch, mmpretrain) is imported in main(), after the command
 # line is parsed, so that `test.py -h` answers at once.
@@ -103,7 +98,7 @@ def main(argv=None) -> None:
     # registers our modules and the `mmsiameseim::` config prefix
     import mmsiameseim  # noqa: F401
     from mmengine.evaluator import DumpResults
-    from mmsiameseim.utils import SafeResumeRunner
+    from mmsiameseim.engine import SafeResumeRunner
     cfg = merge_args(Config.fromfile(args.config), args)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)

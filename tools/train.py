@@ -7,15 +7,10 @@ Examples:
 import argparse
 import os
 import os.path as osp
-import sys
 
-# Make `import mmsiameseim` work from a source checkout without installing.
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
 
 # mmsiameseim (torch, mmpretrain) is imported in main(), after the command
 # line is parsed: `mim train` runs `train.py -h` before every training run.
@@ -160,7 +155,7 @@ def build_runner(cfg: Config):
     ``SafeResumeRunner`` behaves like mmengine's ``Runner`` but can resume
     its own checkpoints under torch >= 2.6.
     """
-    from mmsiameseim.utils import SafeResumeRunner
+    from mmsiameseim.engine import SafeResumeRunner
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return SafeResumeRunner.from_cfg(cfg)

@@ -22,8 +22,8 @@ from mmpretrain.datasets import BaseDataset
 from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
 from mmpretrain.registry import DATASETS
 
-from ..evaluation.imagenet_classes import (IMAGENET_C_CORRUPTIONS,
-                                           IMAGENET_WNIDS, load_wnids)
+from .imagenet_classes import (IMAGENET_C_CORRUPTIONS, IMAGENET_WNIDS,
+                               load_wnids)
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
@@ -48,7 +48,7 @@ def scan_wnid_folders(root: str,
     Args:
         root (str): The folder holding one sub-folder per class.
         classes (str | Sequence[str]): The expected classes (see
-            :func:`~mmsiameseim.evaluation.imagenet_classes.load_wnids`).
+            :func:`~mmsiameseim.datasets.imagenet_classes.load_wnids`).
         strict (bool): Require a folder for every expected class.
             Defaults to True.
         extensions (Sequence[str]): Image file endings (lower case).

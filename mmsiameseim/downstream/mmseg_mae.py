@@ -14,23 +14,20 @@ one ``attn.qkv.bias`` (``MAE`` builds its layers with ``bias=True``, unlike
 ``BEiT``'s separate ``q_bias`` / ``v_bias``), the same tensor as ours.
 
 Importing this module registers :func:`mae_load_spec` for the class name
-``MAE``, which :func:`~mmsiameseim.utils.weight_check.check_backbone_load`,
+``MAE``, which :func:`~mmsiameseim.checkpoints.check_backbone_load`,
 :class:`~mmsiameseim.engine.hooks.PretrainedLoadCheckHook` and
 ``tools/analysis/check_pretrained_load.py`` use. The configs under
 ``configs/siameseim/benchmarks/mmseg/`` import it through
 ``custom_imports``.
 """
-import re
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from types import SimpleNamespace
-from typing import Dict, List, Mapping, Tuple
+from typing import Mapping, Tuple
 
 import torch
 from mmseg.models.backbones import MAE
 
-from ..utils.weight_check import (BackboneLoadSpec, register_load_spec,
-                                  resize_pos_embed)
+from ..checkpoints import (BackboneLoadSpec, WeightCheckReport,
+                           check_loaded_weights, register_load_spec,
+                           resize_pos_embed)
 
 #: Keys of mmseg's ``MAE`` that no encoder file sets: BEiT-style layer scale
 #: (``init_values``), relative position bias tables (zero-initialised by
@@ -56,7 +53,7 @@ def mae_load_spec(backbone: torch.nn.Module) -> BackboneLoadSpec:
     Returns:
         BackboneLoadSpec: Fresh keys :data:`MAE_FRESH_PER_LAYER` (plus the
         final norm when ``final_norm=True``), ``pos_embed`` compared after
-        :func:`~mmsiameseim.utils.weight_check.resize_pos_embed`, bare
+        :func:`~mmsiameseim.checkpoints.resize_pos_embed`, bare
         source keys.
     """
     fresh = list(MAE_FRESH_PER_LAYER)
@@ -66,37 +63,6 @@ def mae_load_spec(backbone: torch.nn.Module) -> BackboneLoadSpec:
         expected_fresh=fresh,
         transforms={'pos_embed': resize_pos_embed},
         source_prefix='')
-
-
-@dataclass
-class TargetComparison:
-    """A converted encoder file against an mmseg ``MAE`` of its size.
-
-    Attributes:
-        arch (dict): The ``MAE`` arguments inferred from the file.
-        missing (list[str]): Backbone keys the file does not set.
-        unexpected (list[str]): File keys the backbone does not have (the
-            ``strict=False`` load would drop them).
-        shape_mismatch (dict): ``{key: (file shape, backbone shape)}``.
-        fresh (list[str]): The subset of ``missing`` that is documented to
-            start fresh (:data:`MAE_FRESH_PER_LAYER`).
-    """
-    arch: dict
-    missing: List[str] = field(default_factory=list)
-    unexpected: List[str] = field(default_factory=list)
-    shape_mismatch: Dict[str, tuple] = field(default_factory=dict)
-    fresh: List[str] = field(default_factory=list)
-
-    @property
-    def undocumented_missing(self) -> List[str]:
-        """Missing keys that would silently stay random."""
-        return [k for k in self.missing if k not in self.fresh]
-
-    @property
-    def ok(self) -> bool:
-        """Every file tensor loads and only documented keys stay fresh."""
-        return not (self.unexpected or self.shape_mismatch
-                    or self.undocumented_missing)
 
 
 def infer_mae_arch(encoder: Mapping[str, torch.Tensor]) -> dict:
@@ -141,33 +107,38 @@ def infer_mae_arch(encoder: Mapping[str, torch.Tensor]) -> dict:
         init_values=1.0)
 
 
-def compare_with_mae(encoder: Mapping[str, torch.Tensor]) -> TargetComparison:
-    """Compare an encoder file's keys and shapes with mmseg's ``MAE``.
+def compare_with_mae(
+        encoder: Mapping[str, torch.Tensor]) -> WeightCheckReport:
+    """Load an encoder file into an mmseg ``MAE`` of its size, and check it.
 
-    Builds the backbone at the file's own size (:func:`infer_mae_arch`) and
-    compares key sets and shapes, i.e. what its ``strict=False`` load
-    would do with the file.
+    Builds the backbone at the file's own size (:func:`infer_mae_arch`),
+    loads every file tensor whose name and shape it has (what its
+    ``strict=False`` load keeps) and compares, as
+    :class:`~mmsiameseim.engine.PretrainedLoadCheckHook` does after a real
+    run's ``init_weights()``.
 
     Args:
         encoder (Mapping): Bare encoder keys.
 
     Returns:
-        TargetComparison: Missing, unexpected and mis-shaped keys.
+        WeightCheckReport: Equal, unloadable (``not_in_model``), mis-shaped
+        and fresh keys; ``arch`` holds the inferred ``MAE`` arguments.
     """
     arch = infer_mae_arch(encoder)
-    target = OrderedDict(
-        (k, tuple(v.shape)) for k, v in MAE(**arch).state_dict().items())
-    spec = mae_load_spec(SimpleNamespace(final_norm=arch['final_norm']))
-    patterns = [re.compile(p) for p in spec.expected_fresh]
-    result = TargetComparison(arch=arch)
-    for key, value in encoder.items():
-        if key not in target:
-            result.unexpected.append(key)
-        elif tuple(value.shape) != target[key]:
-            result.shape_mismatch[key] = (tuple(value.shape), target[key])
-    for key in target:
-        if key not in encoder:
-            result.missing.append(key)
-            if any(p.fullmatch(key) for p in patterns):
-                result.fresh.append(key)
-    return result
+    backbone = MAE(**arch)
+    own = backbone.state_dict()
+    backbone.load_state_dict(
+        {
+            k: v
+            for k, v in encoder.items()
+            if k in own and tuple(v.shape) == tuple(own[k].shape)
+        },
+        strict=False)
+    spec = mae_load_spec(backbone)
+    report = check_loaded_weights(
+        backbone.state_dict(),
+        encoder,
+        expected_fresh=spec.expected_fresh,
+        transforms=spec.transforms)
+    report.arch = arch
+    return report

@@ -1,9 +1,11 @@
-"""Runner-side parts: the resumable train loop, hooks, RNG state."""
+"""Runner-side parts: runner, resumable train loop, hooks, RNG state."""
 from .hooks import KNNMonitorHook, NumericsGuardHook, PretrainedLoadCheckHook
 from .loops import ResumableEpochBasedTrainLoop
 from .rng_state import capture_rng_state, restore_rng_state
+from .runner import SafeResumeRunner
 
 __all__ = [
     'KNNMonitorHook', 'NumericsGuardHook', 'PretrainedLoadCheckHook',
-    'ResumableEpochBasedTrainLoop', 'capture_rng_state', 'restore_rng_state'
+    'ResumableEpochBasedTrainLoop', 'SafeResumeRunner', 'capture_rng_state',
+    'restore_rng_state'
 ]

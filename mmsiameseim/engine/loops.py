@@ -15,7 +15,7 @@ lost; the process RNGs are reseeded, not restored. This loop
 * on resume, starts the sampler after the samples of the current epoch that
   were already trained on and numbers the batches from there;
 * saves its state in every checkpoint (through
-  :class:`~mmsiameseim.utils.SafeResumeRunner`): the sampler's seed and
+  :class:`~mmsiameseim.engine.SafeResumeRunner`): the sampler's seed and
   epoch and every rank's RNG states (Python, NumPy, torch CPU and CUDA), and
   restores the RNGs where the interrupted run would have continued;
 * gives the dataloader iterators their own generator, so that starting a

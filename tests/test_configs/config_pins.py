@@ -36,6 +36,13 @@ def shipped_configs() -> Dict[str, str]:
     return found
 
 
+def config_path(name: str) -> str:
+    """The path of a shipped config by its file name (with or without
+    ``.py``), wherever it lives (plugin or study bench)."""
+    stem = name[:-3] if name.endswith('.py') else name
+    return shipped_configs()[stem]
+
+
 def names_and_shapes(state: Dict[str, torch.Tensor]) -> str:
     text = '\n'.join(f'{k} {tuple(v.shape)}' for k, v in state.items())
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -22,13 +22,13 @@ from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS
 from mmpretrain.registry import MODELS
 from PIL import Image
-
-from mmsiameseim.evaluation import (IMAGENET_A_WNIDS, IMAGENET_C_CORRUPTIONS,
-                                    IMAGENET_R_WNIDS, IMAGENET_WNIDS)
-from mmsiameseim.evaluation.metrics.corruption_error import \
-    ALEXNET_MEAN_ERRORS
-from mmsiameseim.utils import check_backbone_load
+from test_configs.config_pins import config_path
 from tool_modules import load_tool
+
+from mmsiameseim.checkpoints import check_backbone_load
+from mmsiameseim.datasets import (IMAGENET_A_WNIDS, IMAGENET_C_CORRUPTIONS,
+                                  IMAGENET_R_WNIDS, IMAGENET_WNIDS)
+from mmsiameseim.evaluation.metrics.corruption_error import ALEXNET_MEAN_ERRORS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BENCH = osp.join(ROOT, 'configs', 'siameseim', 'benchmarks')
@@ -39,13 +39,13 @@ EMBED, LAYERS = 32, 2
 
 
 def _config(name):
-    return Config.fromfile(osp.join(BENCH, name))
+    return Config.fromfile(config_path(name))
 
 
 def _load_converter():
     path = osp.join(ROOT, 'tools', 'model_converters',
                     'siameseim_to_backbone.py')
-    return load_tool(path, 'bench_converter')
+    return load_tool(path)
 
 
 def shrink(cfg):
@@ -382,4 +382,9 @@ def test_every_benchmark_config_is_tested():
         for s in ('a', 'r', 'sketch', 'c')
     }
     on_disk = {osp.basename(p) for p in glob.glob(osp.join(BENCH, '*.py'))}
+    on_disk |= {
+        osp.basename(p)
+        for p in glob.glob(osp.join(ROOT, 'projects', 'study_bench',
+                                    'configs', 'evaluation', '*.py'))
+    }
     assert on_disk == tested

@@ -31,7 +31,10 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_ROOT = osp.join(ROOT, 'data', 'fashion-mnist')
 DEMO = osp.join(ROOT, 'configs', 'demo',
                 'siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py')
-REPRO = sorted(glob.glob(osp.join(ROOT, 'configs', 'reproduction', '*.py')))
+REPRO = sorted(
+    glob.glob(
+        osp.join(ROOT, 'projects', 'study_bench', 'configs', 'reproduction',
+                 '*.py')))
 
 DEMO_LOSSES = [1.9039273262023926, 1.2949364185333252, 1.014419436454773]
 # name -> (parameter count, names-and-shapes digest, one loss)

@@ -1,7 +1,7 @@
 """Every SiameseIM pretraining config loads, says what it claims, and trains.
 
 Each config is resized to the tiny test sizes
-(configs/siameseim/_base_/siameseim_tiny-sizes.py: 32 px inputs, 4x4 patch
+(projects/study_bench/configs/_base_/sizes/tiny.py: 32 px inputs, 4x4 patch
 grid, tiny widths), its own training pipeline (minus the file loading) runs
 on real Fashion-MNIST images, and the model takes two optimiser steps.
 """
@@ -20,8 +20,8 @@ from mmengine.optim import OptimWrapper
 from mmpretrain.registry import MODELS, TRANSFORMS
 
 import mmsiameseim  # noqa: F401  registration
-from mmsiameseim.datasets import FashionMNISTIDX
-from mmsiameseim.utils.config_sizes import TINY_SIZES, apply_sizes
+from mmpretrain.datasets import FashionMNIST
+from projects.study_bench.sizes import TINY_SIZES, apply_sizes
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_ROOT = osp.join(ROOT, 'data', 'fashion-mnist')
@@ -49,8 +49,9 @@ def tiny_pipeline(pipeline_cfg):
 
 
 def real_batch(pipeline_cfg, n=4):
-    dataset = FashionMNISTIDX(
-        data_root=DATA_ROOT, split='train', indices=n, pipeline=[])
+    dataset = FashionMNIST(
+        data_root=DATA_ROOT, split='train', download=False, indices=n,
+        pipeline=[])
     transforms = tiny_pipeline(pipeline_cfg)
     samples = []
     for i in range(n):

@@ -8,7 +8,6 @@ expected table.
 import copy
 import functools
 import glob
-import gzip
 import json
 import math
 import os.path as osp
@@ -24,12 +23,12 @@ from mmengine.registry import FUNCTIONS, init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
 
 import mmsiameseim  # noqa: F401  registration
-from mmsiameseim.datasets import FashionMNISTIDX
-from mmsiameseim.utils.config_sizes import TINY_SIZES, apply_sizes
+from projects.study_bench.sizes import TINY_SIZES, apply_sizes
 from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG_DIR = osp.join(ROOT, 'configs', 'reproduction')
+CONFIG_DIR = osp.join(ROOT, 'projects', 'study_bench', 'configs',
+                      'reproduction')
 CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
 DATA_ROOT = osp.join(ROOT, 'data', 'fashion-mnist')
 NAME = re.compile(r'^(?P<algo>[a-z0-9-]+)_vit-tiny-p4_1xb256-amp-coslr-100e_'
@@ -37,7 +36,7 @@ NAME = re.compile(r'^(?P<algo>[a-z0-9-]+)_vit-tiny-p4_1xb256-amp-coslr-100e_'
 
 
 def _load(name, path):
-    return load_tool(path, name)
+    return load_tool(path)
 
 
 summarize = _load(
@@ -55,22 +54,6 @@ def load_config(path):
     return copy.deepcopy(_parsed(path))
 
 
-@pytest.fixture(scope='module')
-def cached_idx_files():
-    """Read each Fashion-MNIST split once while the smoke tests run."""
-    original = FashionMNISTIDX._read_split
-
-    @functools.lru_cache(maxsize=None)
-    def read(root, split):
-        return original(
-            FashionMNISTIDX(data_root=root, split=split, lazy_init=True))
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(FashionMNISTIDX, '_read_split',
-                   lambda self: read(self.data_root, self.split))
-        yield
-
-
 def test_config_set_and_names():
     names = [osp.basename(c) for c in CONFIGS]
     algos = {NAME.match(n).group('algo') for n in names if NAME.match(n)}
@@ -84,9 +67,10 @@ def test_config_set_and_names():
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_contract(path):
     cfg = load_config(path)
-    assert cfg.custom_imports.imports == ['mmsiameseim']
+    assert cfg.custom_imports.imports[0] == 'mmsiameseim'
     loader = cfg.train_dataloader
-    assert loader.dataset.type == 'FashionMNISTIDX'
+    assert loader.dataset.type == 'FashionMNIST'
+    assert loader.dataset.download is False
     assert loader.dataset.indices is None  # the full 60k train split
     assert loader.batch_size == 256
     assert cfg.train_cfg.max_epochs == 100
@@ -98,7 +82,7 @@ def test_config_contract(path):
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_knn_monitor_datasets_build(path, cached_idx_files):
+def test_knn_monitor_datasets_build(path):
     # A plain dict(base, dataset=dict(indices=...)) in a config replaces the
     # whole dataset; the hook then fails at before_train on the GPU.
     cfg = load_config(path)
@@ -116,7 +100,7 @@ def test_knn_monitor_datasets_build(path, cached_idx_files):
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_two_train_steps_on_cpu(path, cached_idx_files):
+def test_two_train_steps_on_cpu(path):
     cfg = load_config(path)
     init_default_scope('mmpretrain')
     threads = torch.get_num_threads()
@@ -275,17 +259,16 @@ def test_make_heldout_split(tmp_path):
                         ('train-labels-idx1-ubyte', labels)):
         header = bytes([0, 0, 8, array.ndim])
         header += b''.join(int(d).to_bytes(4, 'big') for d in array.shape)
-        with gzip.open(src / (name + '.gz'), 'wb') as f:
+        with open(src / name, 'wb') as f:
             f.write(header + array.tobytes())
     summarize.main([
         str(tmp_path / 'unused.jsonl'), '--make-heldout',
         str(src),
         str(dst), '--num-heldout', '5'
     ])
-    from mmsiameseim.datasets import FashionMNISTIDX
-    bank = FashionMNISTIDX(data_root=str(dst), split='train')
-    queries = FashionMNISTIDX(data_root=str(dst), split='test')
+    from projects.study_bench.fashion_mnist import load_split
+    bank, _ = load_split(str(dst), 'train')
+    queries, query_labels = load_split(str(dst), 'test')
     assert len(bank) == 7 and len(queries) == 5
-    np.testing.assert_array_equal(
-        queries.get_data_info(0)['img'][..., 0], images[7])
-    assert queries.get_gt_labels().tolist() == labels[7:].tolist()
+    np.testing.assert_array_equal(queries[0], images[7])
+    np.testing.assert_array_equal(query_labels, labels[7:])

@@ -8,12 +8,12 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from mmsiameseim.datasets.fashion_scenes import (generate_scenes,
-                                                 load_fashion_split,
-                                                 make_split_scenes,
-                                                 resize_bilinear)
-from mmsiameseim.datasets.fashion_scenes_coco import (MIN_VISIBLE_AREA,
-                                                      write_coco_scenes)
+from projects.study_bench.scenes.coco import (MIN_VISIBLE_AREA,
+                                              write_coco_scenes)
+from projects.study_bench.scenes.generate import (generate_scenes,
+                                                  load_fashion_split,
+                                                  make_split_scenes,
+                                                  resize_bilinear)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REAL_DATA = osp.join(ROOT, 'data', 'fashion-mnist')
@@ -122,12 +122,13 @@ def test_coco_json_agrees_with_scene_masks(coco_scenes):
 
 def test_mmdet_reads_the_export(coco_scenes):
     from mmdet.datasets import CocoDataset
-    from mmsiameseim.datasets import FASHION_MNIST_CLASSES
+
+    from projects.study_bench.fashion_mnist import CLASSES
     out, paths = coco_scenes
     ds = CocoDataset(
         data_root=out, ann_file=paths['ann_file'],
         data_prefix=dict(img='test/'),
-        metainfo=dict(classes=FASHION_MNIST_CLASSES), pipeline=[],
+        metainfo=dict(classes=CLASSES), pipeline=[],
         test_mode=True)
     with open(paths['ann_file']) as f:
         coco = json.load(f)

@@ -13,22 +13,22 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 from PIL import Image
-
-from mmsiameseim.datasets.fashion_scenes import (SCENE_CLASSES,
-                                                 make_split_scenes)
-from mmsiameseim.datasets.fashion_scenes_mmseg import write_mmseg_scenes
 from tool_modules import load_tool
+
+from projects.study_bench.scenes.generate import (SCENE_CLASSES,
+                                                  make_split_scenes)
+from projects.study_bench.scenes.mmseg import write_mmseg_scenes
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA = osp.join(ROOT, 'data', 'fashion-mnist')
 SMALL = osp.join(
-    ROOT, 'configs', 'siameseim', 'benchmarks', 'mmseg',
+    ROOT, 'projects', 'study_bench', 'configs', 'mmseg',
     'siameseim_vit-mini-p4-upernet_1xb8-800i_fashion-scenes-64x64.py')
 SCENE_CFG = dict(canvas=64, min_size=20, max_size=40)
 
 
 def _load(rel, name):
-    return load_tool(osp.join(ROOT, rel), name)
+    return load_tool(osp.join(ROOT, rel))
 
 
 @pytest.fixture(scope='module')

@@ -23,10 +23,9 @@ from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
-
-from mmsiameseim.utils import check_backbone_load
-from mmsiameseim.utils.weight_check import resize_pos_embed
 from tool_modules import load_tool
+
+from mmsiameseim.checkpoints import check_backbone_load, resize_pos_embed
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(
@@ -56,7 +55,7 @@ CPU_OPTIONS = {
 
 
 def _load_tool():
-    return load_tool(TOOL, '_sim_to_backbone_ade')
+    return load_tool(TOOL)
 
 
 @pytest.fixture(scope='module')
@@ -316,8 +315,8 @@ def test_documented_converter_output_of_a_vit_b_pretraining_checkpoint(
     state = MODELS.build(cfg.model).state_dict()
     assert len(state) == 451
     tool = _load_tool()
-    monkeypatch.setattr(tool, 'read_state_dict',
-                        lambda path, trusted=False: (state, 'mmsiameseim'))
+    monkeypatch.setattr(tool, 'read_checkpoint',
+                        lambda path, trusted=False: state)
     monkeypatch.setattr(tool.torch, 'save', lambda *args, **kwargs: None)
     dst = 'checkpoints/siameseim_vit-base-p16_mmseg.pth'
     assert tool.main(['CKPT', dst, '--layout', 'mmseg']) == 0

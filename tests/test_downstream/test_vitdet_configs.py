@@ -54,7 +54,7 @@ def _run(cfg, before_train=None):
 
 def _check_after_init(runner):
     """``init_weights()`` (the Runner does not repeat it) and the check."""
-    from mmsiameseim.utils import check_backbone_load
+    from mmsiameseim.checkpoints import (check_backbone_load)
     runner.model.init_weights()
     return check_backbone_load(runner.model.backbone)
 
@@ -64,15 +64,14 @@ def vit_b_encoder(tmp_path_factory):
     """A randomly initialised ViT-B/16 encoder, converted to ``vitdet``."""
     from mmpretrain.models import VisionTransformer
 
-    from mmsiameseim.utils import mmsiameseim_to_backbone
+    from mmsiameseim.checkpoints import (convert_checkpoint)
     torch.manual_seed(0)
     vit = VisionTransformer(arch='b', img_size=224, patch_size=16,
                             final_norm=False)
     vit.init_weights()
     state = {'backbone.' + k: v for k, v in vit.state_dict().items()}
     path = str(tmp_path_factory.mktemp('enc') / 'vit-b_vitdet.pth')
-    torch.save(dict(state_dict=mmsiameseim_to_backbone(
-        state, layout='vitdet')), path)
+    torch.save(dict(state_dict=convert_checkpoint(state, layout='vitdet').state_dict), path)
     return path
 
 

@@ -5,11 +5,11 @@ import os.path as osp
 import torch
 from mmengine.logging import MMLogger
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
-
-from mmsiameseim.downstream.vitdet import WindowedViT
-from mmsiameseim.utils import check_backbone_load, mmsiameseim_to_backbone
 from test_models.siameseim_tiny import EMBED, build_tiny
 from tool_modules import load_tool
+
+from mmsiameseim.checkpoints import check_backbone_load, convert_checkpoint
+from mmsiameseim.downstream.vitdet import WindowedViT
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -17,7 +17,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 def _tool():
     path = osp.join(ROOT, 'tools', 'model_converters',
                     'siameseim_to_backbone.py')
-    return load_tool(path, 'to_backbone')
+    return load_tool(path)
 
 
 def windowed_like(embed, layers, heads, img, patch, checkpoint,
@@ -35,7 +35,7 @@ def test_siameseim_checkpoint_to_vitdet(tmp_path):
     torch.manual_seed(0)
     model = build_tiny()
     state = model.state_dict()
-    out = mmsiameseim_to_backbone(state, layout='vitdet')
+    out = convert_checkpoint(state, layout='vitdet').state_dict
     encoder = {k[len('backbone.'):]: v for k, v in state.items()
                if k.startswith('backbone.')}
     # the online encoder without its cls token (SiameseIM has no final norm)
@@ -76,7 +76,7 @@ def test_mae_checkpoint_to_vitdet_drops_the_final_norm(tmp_path):
     mae.init_weights()
     state = mae.state_dict()
     assert 'backbone.ln1.weight' in state and 'neck.mask_token' in state
-    out = mmsiameseim_to_backbone(dict(state_dict=state), layout='vitdet')
+    out = convert_checkpoint(dict(state_dict=state), layout='vitdet').state_dict
     expected = {k[len('backbone.'):] for k in state
                 if k.startswith('backbone.')}
     assert set(out) == expected - {'cls_token', 'ln1.weight', 'ln1.bias'}
@@ -95,7 +95,7 @@ def test_unconverted_file_fails_the_check(tmp_path):
     torch.manual_seed(2)
     state = build_tiny().state_dict()
     path = str(tmp_path / 'sim_mmpretrain.pth')
-    torch.save(dict(state_dict=mmsiameseim_to_backbone(state)), path)
+    torch.save(dict(state_dict=convert_checkpoint(state, layout='mmpretrain').state_dict), path)
     backbone = windowed_like(EMBED, 2, 2, 32, 8, path)
     records = []
     handler = logging.Handler()
@@ -117,7 +117,7 @@ def test_unconverted_file_fails_the_check(tmp_path):
     assert all(k.startswith('backbone.') for k in report.not_in_model)
     assert 'layers.0.attn.qkv.weight' in report.unexpected_fresh
     # bare keys with the cls token: the token has no place in ViTDet
-    bare = mmsiameseim_to_backbone(state, prefix='')
+    bare = convert_checkpoint(state, prefix='', layout='mmpretrain').state_dict
     torch.save(dict(state_dict=bare), path)
     backbone = windowed_like(EMBED, 2, 2, 32, 8, path)
     backbone.init_weights()
@@ -136,6 +136,6 @@ def test_converter_cli_vitdet_layout(tmp_path):
     saved = torch.load(dst, weights_only=True)
     assert saved['meta']['layout'] == 'vitdet'
     assert set(saved['state_dict']) == set(
-        mmsiameseim_to_backbone(state, layout='vitdet'))
+        convert_checkpoint(state, layout='vitdet').state_dict)
     assert not any(k.startswith(('backbone.', 'cls_token'))
                    for k in saved['state_dict'])

@@ -26,7 +26,7 @@ from mmpretrain.registry import HOOKS, TRANSFORMS
 from PIL import Image
 from train_runs import read_losses, write_tiny_config
 
-from mmsiameseim.utils import SafeResumeRunner
+from mmsiameseim.engine import SafeResumeRunner
 
 _RUNS = itertools.count()
 CRASH_FILE = 'crash_here.png'

@@ -16,7 +16,7 @@ from mmpretrain.registry import MODELS, TRANSFORMS
 from test_models.siameseim_tiny import TINY
 from train_runs import write_tiny_config
 
-from mmsiameseim.utils import SafeResumeRunner
+from mmsiameseim.engine import SafeResumeRunner
 
 _RUNS = itertools.count()
 

@@ -27,7 +27,7 @@ import torch
 from train_runs import (HERE, ROOT, hidden_downstream_dir, read_losses,
                         run_train, write_tiny_config)
 
-from mmsiameseim.utils import read_checkpoint
+from mmsiameseim.checkpoints import read_checkpoint
 
 
 def _free_port():

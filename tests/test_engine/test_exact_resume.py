@@ -20,10 +20,9 @@ optimizer moments), must equal the uninterrupted run's bit for bit.
 import os.path as osp
 
 import torch
-from train_runs import read_losses, run_train, state_tensors, \
-    write_tiny_config
+from train_runs import read_losses, run_train, state_tensors, write_tiny_config
 
-from mmsiameseim.utils import read_checkpoint
+from mmsiameseim.checkpoints import read_checkpoint
 
 
 def _last_checkpoint(work_dir):

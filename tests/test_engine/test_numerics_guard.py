@@ -29,8 +29,8 @@ from mmpretrain.registry import HOOKS
 from test_models.siameseim_tiny import build_tiny, make_batch
 from train_runs import write_tiny_config
 
-from mmsiameseim.engine import NumericsGuardHook
-from mmsiameseim.utils import SafeResumeRunner, read_checkpoint
+from mmsiameseim.checkpoints import read_checkpoint
+from mmsiameseim.engine import NumericsGuardHook, SafeResumeRunner
 
 _RUNS = itertools.count()
 

@@ -10,8 +10,8 @@ import torch
 from mmpretrain.models import MAEViT, MoCoV3ViT
 from mmpretrain.structures import DataSample
 
-from mmsiameseim.evaluation import FrozenEncoder, extract_features
-from mmsiameseim.evaluation.backbone_tokens import backbone_tokens
+from mmsiameseim.evaluation import backbone_tokens, extract_features
+from projects.study_bench.probes.frozen_encoder import FrozenEncoder
 from mmsiameseim.models.backbones import SiameseIMViT
 
 ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)

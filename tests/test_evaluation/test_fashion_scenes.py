@@ -11,11 +11,13 @@ import torch.nn.functional as F
 from mmpretrain.registry import DATASETS
 from PIL import Image
 
-from mmsiameseim.datasets import (SCENE_CLASSES, FashionMNISTScenes,
-                                  generate_scenes, make_split_scenes,
-                                  write_scenes)
-from mmsiameseim.datasets.fashion_scenes import (DEFAULT_SEEDS, render_scene,
-                                                 resize_bilinear)
+from projects.study_bench.scenes.generate import (DEFAULT_SEEDS, SCENE_CLASSES,
+                                                  FashionMNISTScenes,
+                                                  generate_scenes,
+                                                  make_split_scenes,
+                                                  render_scene,
+                                                  resize_bilinear,
+                                                  write_scenes)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REAL_DATA = osp.join(ROOT, 'data', 'fashion-mnist')
@@ -233,7 +235,7 @@ def test_write_scenes_round_trip(source, tmp_path):
 
 def test_real_test_scenes_match_oracle():
     # real data is placed by `make data` (tools/data/fetch_fashion_mnist.sh)
-    from mmsiameseim.datasets.fashion_scenes import load_fashion_split
+    from projects.study_bench.scenes.generate import load_fashion_split
     images, labels = load_fashion_split(REAL_DATA, 'test')
     imgs, masks, meta = make_split_scenes(REAL_DATA, 'test', 3)
     for img, mask, m in zip(imgs, masks, meta):

@@ -1,6 +1,6 @@
 """The ImageNet-A / -R index maps against the benchmarks' published lists.
 
-The wnid lists of ``mmsiameseim/evaluation/imagenet_classes.py`` were
+The wnid lists of ``mmsiameseim/datasets/imagenet_classes.py`` were
 written out from the class lists; the fixtures below are the *other*
 published form of the same subsets, the ImageNet-1k indices the reference
 evaluation code keeps (``output[:, mask]``):
@@ -13,9 +13,9 @@ evaluation code keeps (``output[:, mask]``):
 """
 import pytest
 
-from mmsiameseim.evaluation import (IMAGENET_A_WNIDS, IMAGENET_R_WNIDS,
-                                    IMAGENET_WNIDS, class_subset_indices,
-                                    load_wnids)
+from mmsiameseim.datasets import (IMAGENET_A_WNIDS, IMAGENET_R_WNIDS,
+                                  IMAGENET_WNIDS, class_subset_indices,
+                                  load_wnids)
 
 IMAGENET_R_INDICES = [
     1, 2, 4, 6, 8, 9, 11, 13, 22, 23, 26, 29, 31, 39, 47, 63, 71, 76, 79, 84,

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from mmsiameseim.evaluation import (IMAGENET_WNIDS, check_subset_list,
-                                    fit_logistic_regression,
-                                    logistic_regression_accuracy,
-                                    preprocess_rows, read_subset_list)
+from mmsiameseim.datasets import (IMAGENET_WNIDS, check_subset_list,
+                                  read_subset_list)
+from projects.study_bench.probes.logistic_regression import (
+    fit_logistic_regression, logistic_regression_accuracy, preprocess_rows)
 from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -134,7 +134,7 @@ def test_subset_list_checker(tmp_path):
 
 def _tool():
     path = osp.join(ROOT, 'tools', 'benchmarks', 'few_shot_logistic.py')
-    return load_tool(path, 'bench_few_shot')
+    return load_tool(path)
 
 
 def test_few_shot_tool_end_to_end(tmp_path):

@@ -19,12 +19,14 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmpretrain.registry import MODELS
 
+from test_configs.config_pins import config_path
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BENCH = osp.join(ROOT, 'configs', 'siameseim', 'benchmarks')
 
 
 def _build(name, layers, embed=16):
-    cfg = Config.fromfile(osp.join(BENCH, name))
+    cfg = Config.fromfile(config_path(name))
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.arch = dict(
         embed_dims=embed,

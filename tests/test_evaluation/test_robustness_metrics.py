@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from mmsiameseim.datasets import ImageNetC, ImageNetWnidFolder
-from mmsiameseim.evaluation import (IMAGENET_A_WNIDS, IMAGENET_WNIDS,
-                                    ClassSubsetAccuracy, CorruptionError,
-                                    class_subset_indices, corruption_errors)
+from mmsiameseim.datasets import (IMAGENET_A_WNIDS, IMAGENET_WNIDS,
+                                  class_subset_indices)
+from mmsiameseim.evaluation import (ClassSubsetAccuracy, CorruptionError,
+                                    corruption_errors)
 from mmsiameseim.evaluation.metrics.corruption_error import \
     ALEXNET_MEAN_ERRORS
 

@@ -9,14 +9,14 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmsiameseim  # noqa: F401  registration
-from mmsiameseim.utils.config_sizes import TINY_SIZES, apply_sizes
+from projects.study_bench.sizes import TINY_SIZES, apply_sizes
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _tiny_model():
     """The ViT-B/16 model config at the tiny test sizes (one source:
-    configs/siameseim/_base_/siameseim_tiny-sizes.py), with no fixed mask
+    projects/study_bench/configs/_base_/sizes/tiny.py), with no fixed mask
     count (tests vary it) and an identity data preprocessor."""
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs', 'siameseim', '_base_',

@@ -37,8 +37,19 @@ def tensors_digest(state: Dict[str, torch.Tensor]) -> str:
     return h.hexdigest()[:16]
 
 
+#: Transforms that are part of reading the data, not of what is done with
+#: it: mmpretrain's FashionMNIST gives gray images, and GrayToRGB makes the
+#: three equal channels the former hand-written reader gave (issue #20).
+_READING = ('GrayToRGB', )
+
+
 def scrub(obj, parent=None):
     """Drop where-the-data-is keys of dataset dicts and paths of files."""
+    if isinstance(obj, (list, tuple)):
+        obj = [
+            t for t in obj
+            if not (isinstance(t, dict) and t.get('type') in _READING)
+        ]
     if isinstance(obj, dict):
         return {
             k: scrub(v, k)
@@ -77,7 +88,7 @@ def converter_pins(tmp: str) -> Dict[str, str]:
 
     def run(tool, *args):
         if tool not in tools:
-            tools[tool] = load_tool(tool, '_pins_' + osp.basename(tool)[:-3])
+            tools[tool] = load_tool(tool)
         assert tools[tool].main([str(a) for a in args]) == 0
 
     ours = tmp / 'ours.pth'
@@ -123,7 +134,7 @@ def size_pins() -> Dict[str, list]:
     from mmengine.config import Config
     from tool_modules import load_tool
 
-    from mmsiameseim.utils.config_sizes import TINY_SIZES, apply_sizes
+    from projects.study_bench.sizes import TINY_SIZES, apply_sizes
     from test_configs.config_pins import model_pin
     out = {}
 
@@ -146,17 +157,16 @@ def size_pins() -> Dict[str, list]:
         apply_sizes(cfg, osp.join(ROOT, TINY_SIZES),
                     model_key=tiny_keys.get(method, 'model'))
         out['tiny/' + osp.basename(path)[:-3]] = pin(cfg)
-    comparison = load_tool('tools/benchmarks/cpu_comparison.py',
-                           '_pins_cpu_comparison')
+    comparison = load_tool('tools/benchmarks/cpu_comparison.py')
     for method in sorted(comparison.CONFIGS):
         cfg = comparison.demo_sized(method)
         out['demo_sized/' + method] = pin(cfg) + [run_digest(cfg)]
-    study = load_tool('tools/benchmarks/gpu/study.py', '_pins_gpu_study')
+    study = load_tool('tools/benchmarks/gpu/study.py')
     for method in study.METHODS:
         for size in ('gpu', 'toy'):
             cfg = study.study_config(method, study.SIZES[size], 'w', 2)
             out[f'study/{method}/{size}'] = [run_digest(cfg)]
-    seg = load_tool('tools/benchmarks/seg_transfer_cpu.py', '_pins_seg')
+    seg = load_tool('tools/benchmarks/seg_transfer_cpu.py')
     for pretrained in ('encoder.pth', None):
         args = seg.parse_args(['--max-iters', '20', '--batch-size', '2',
                                '--run-one', 'siameseim'])

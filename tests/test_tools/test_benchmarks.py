@@ -10,7 +10,7 @@ BENCH = osp.join(ROOT, 'tools', 'benchmarks')
 
 
 def _load(name):
-    return load_tool(osp.join(BENCH, f'{name}.py'), f'bench_{name}')
+    return load_tool(osp.join(BENCH, f'{name}.py'))
 
 
 @pytest.fixture(scope='module')
@@ -20,7 +20,8 @@ def throughput():
 
 @pytest.fixture(scope='module')
 def corpus_tool():
-    return _load('make_jpeg_corpus')
+    import projects.study_bench.throughput.jpeg_corpus as corpus
+    return corpus
 
 
 def _json_lines(text):

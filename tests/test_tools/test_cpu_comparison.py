@@ -22,7 +22,7 @@ import mmsiameseim  # noqa: F401  registration
 from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-tool = load_tool('tools/benchmarks/cpu_comparison.py', '_cpu_comparison')
+tool = load_tool('tools/benchmarks/cpu_comparison.py')
 
 DEMO_ARCH = dict(
     embed_dims=128, num_layers=4, num_heads=2, feedforward_channels=512)
@@ -39,7 +39,9 @@ def test_demo_sized_config(method):
     assert cfg.model.backbone.arch == DEMO_ARCH == demo.model.backbone.arch
     loader = cfg.train_dataloader
     assert loader.batch_size == 64 and loader.dataset.indices == 10240
-    assert loader.dataset.pipeline[0].type == FIRST_TRANSFORM[method]
+    # (MoCo v3's colour ops want three channels: GrayToRGB comes first)
+    types = [t.type for t in loader.dataset.pipeline]
+    assert types[int(method == 'mocov3')] == FIRST_TRANSFORM[method]
     assert cfg.optim_wrapper.type == 'OptimWrapper'
     assert 'loss_scale' not in cfg.optim_wrapper
     assert cfg.optim_wrapper.optimizer.type == 'AdamW'

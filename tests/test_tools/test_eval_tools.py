@@ -9,11 +9,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-
-from mmsiameseim.evaluation import (FrozenEncoder, build_frozen_encoder,
-                                    confusion_matrix, miou_from_confusion,
-                                    train_linear_probe)
 from tool_modules import load_tool
+
+from projects.study_bench.probes.frozen_encoder import (FrozenEncoder,
+                                                        build_frozen_encoder)
+from projects.study_bench.probes.linear_probe import train_linear_probe
+from projects.study_bench.probes.segmentation_metrics import (
+    confusion_matrix, miou_from_confusion)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools', 'benchmarks')
@@ -92,7 +94,7 @@ def one_thread():
 
 
 def load_bench(name):
-    return load_tool(osp.join(TOOLS, f'{name}.py'), f'bench_{name}')
+    return load_tool(osp.join(TOOLS, f'{name}.py'))
 
 
 def read_lines(path):
@@ -221,7 +223,7 @@ def test_checkpoint_loading(tmp_path):
     # the flag, or the run's manifest; a work-dir look-alike is not enough.
     from mmengine.logging import HistoryBuffer
 
-    from mmsiameseim.utils import record_run_checkpoint
+    from mmsiameseim.checkpoints import record_run_checkpoint
     run_dir = osp.join(str(tmp_path), 'run')
     os.makedirs(run_dir)
     pickled = osp.join(run_dir, 'epoch_1.pth')

@@ -6,7 +6,6 @@ import sys
 import time
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 from tool_modules import load_tool
 
@@ -16,7 +15,7 @@ DATA = osp.join(ROOT, 'data', 'fashion-mnist')
 
 
 def _load(name):
-    return load_tool(osp.join(GPU, f'{name}.py'), f'gpu_{name}')
+    return load_tool(osp.join(GPU, f'{name}.py'))
 
 
 @pytest.fixture(scope='module')
@@ -69,26 +68,6 @@ def test_split_workers_minimum_and_errors(study):
     }
     with pytest.raises(ValueError, match='positive'):
         study.split_workers(8, {'a': 0.})
-
-
-def test_write_idx_head_matches_the_package_reader(study, tmp_path):
-    from mmsiameseim.datasets.fashion_mnist import read_idx_ubyte
-    dst = study.write_idx_head(DATA, str(tmp_path / 'head'), 12)
-    for prefix in ('train', 't10k'):
-        full = read_idx_ubyte(
-            osp.join(DATA, f'{prefix}-images-idx3-ubyte.gz'), 3)
-        head = read_idx_ubyte(
-            osp.join(dst, f'{prefix}-images-idx3-ubyte.gz'), 3)
-        assert head.shape == (12, 28, 28)
-        np.testing.assert_array_equal(head, full[:12])
-        labels = read_idx_ubyte(
-            osp.join(dst, f'{prefix}-labels-idx1-ubyte.gz'), 1)
-        np.testing.assert_array_equal(
-            labels,
-            read_idx_ubyte(
-                osp.join(DATA, f'{prefix}-labels-idx1-ubyte.gz'), 1)[:12])
-    with pytest.raises(ValueError, match='fewer than'):
-        study.write_idx_head(dst, str(tmp_path / 'again'), 13)
 
 
 def test_study_configs_of_every_method(study, tmp_path):

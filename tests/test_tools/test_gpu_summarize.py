@@ -13,7 +13,7 @@ GPU = osp.join(ROOT, 'tools', 'benchmarks', 'gpu')
 
 
 def _load(name):
-    return load_tool(osp.join(GPU, f'{name}.py'), f'gpu_{name}')
+    return load_tool(osp.join(GPU, f'{name}.py'))
 
 
 @pytest.fixture(scope='module')

@@ -12,7 +12,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 @pytest.fixture(scope='module')
 def throughput():
     path = osp.join(ROOT, 'tools', 'benchmarks', 'pretrain_throughput.py')
-    return load_tool(path, 'gpu_throughput')
+    return load_tool(path)
 
 
 def _plan(throughput, *argv):

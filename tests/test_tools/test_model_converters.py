@@ -12,22 +12,17 @@ from mmengine.logging import HistoryBuffer
 from test_models.siameseim_tiny import build_tiny
 from tool_modules import load_tool
 
+# The oracles (official names, reference forward) of the key-mapping tests.
+import test_utils.test_key_mapping as _oracles  # noqa: E402  isort:skip
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools', 'model_converters')
 OFFICIAL_TOOL = osp.join(TOOLS, 'siameseim_official_to_mmpretrain.py')
 BACKBONE_TOOL = osp.join(TOOLS, 'siameseim_to_backbone.py')
 
 
-def _load_module(path, name):
-    return load_tool(path, name)
-
-
-official_tool = _load_module(OFFICIAL_TOOL, 'siameseim_official_tool')
-backbone_tool = _load_module(BACKBONE_TOOL, 'siameseim_backbone_tool')
-# The oracles (official names, reference forward) of the key-mapping tests.
-_oracles = _load_module(
-    osp.join(ROOT, 'tests', 'test_utils', 'test_key_mapping.py'),
-    'key_mapping_oracles')
+official_tool = load_tool(OFFICIAL_TOOL)
+backbone_tool = load_tool(BACKBONE_TOOL)
 _inputs, _randomise, _tiny_vit = (_oracles._inputs, _oracles._randomise,
                                   _oracles._tiny_vit)
 assert_close, make_official = _oracles.assert_close, _oracles.make_official
@@ -296,7 +291,7 @@ def test_release_key_layout_converts_strictly(tmp_path, capsys):
     model = _small_release_model()
     load = model.load_state_dict(converted, strict=True)
     assert not load.missing_keys and not load.unexpected_keys
-    report = official_tool.convert_official_checkpoint(sd)
+    report = official_tool.convert_checkpoint(sd)
     assert len(report.renamed) == 209 and report.unmapped == []
     for old, new in report.renamed.items():
         assert torch.equal(converted[new], sd[old]), (old, new)

@@ -15,11 +15,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'visualization', 'show_views.py')
 
 
-def _load(name, path):
-    return load_tool(path, name)
-
-
-show_views = _load('_show_views', TOOL)
+show_views = load_tool(TOOL)
 
 
 def _write_image(path, height=40, width=48):
@@ -52,8 +48,7 @@ def test_end_to_end_on_tiny_image(tmp_path):
 
 
 def test_end_to_end_with_checkpoint(tmp_path):
-    tiny = _load('_siameseim_tiny',
-                 osp.join(ROOT, 'tests', 'test_models', 'siameseim_tiny.py'))
+    import test_models.siameseim_tiny as tiny
     model_cfg = copy.deepcopy(tiny.TINY)
     model = MODELS.build(model_cfg)
     model.init_weights()
@@ -189,8 +184,7 @@ def test_dense_features_are_predict_dense_outputs():
     ones ``rel_pos`` was computed from."""
     import torch.nn.functional as F
     from mmpretrain.structures import DataSample
-    tiny = _load('_siameseim_tiny',
-                 osp.join(ROOT, 'tests', 'test_models', 'siameseim_tiny.py'))
+    import test_models.siameseim_tiny as tiny
     torch.manual_seed(0)
     model = MODELS.build(copy.deepcopy(tiny.TINY))
     model.init_weights()

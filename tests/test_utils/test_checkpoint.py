@@ -13,13 +13,14 @@ from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS, RUNNERS
+from tool_modules import load_tool
 from torch.utils.data import Dataset
 
-from mmsiameseim.utils import (MANIFEST_NAME, SafeResumeRunner,
-                               UntrustedCheckpointError, load_backbone_weights,
-                               read_checkpoint, read_state_dict,
-                               written_by_run)
-from tool_modules import load_tool
+from mmsiameseim.checkpoints import (MANIFEST_NAME, UntrustedCheckpointError,
+                                     convert_checkpoint, detect_layout,
+                                     read_checkpoint, unwrap_state_dict,
+                                     written_by_run)
+from mmsiameseim.engine import SafeResumeRunner
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # Set by _mark_unpickled when a malicious payload gets unpickled.
@@ -381,23 +382,28 @@ def test_backbone_extraction_through_the_service(trained, tmp_path):
     ]):
         path = tmp_path / f'ckpt{i}.pth'
         torch.save(wrap({**online, **ema, **extra}), path)
-        got = load_backbone_weights(str(path))
+        got = convert_checkpoint(read_checkpoint(str(path)),
+                                 layout='mmpretrain', prefix='').state_dict
         assert set(got) == {'cls_token', 'layers.0.ln1.weight'}
         assert torch.equal(got['cls_token'], online['backbone.cls_token'])
-        got = load_backbone_weights(str(path), source='target')
+        got = convert_checkpoint(read_checkpoint(str(path)),
+                                 layout='mmpretrain', source='target',
+                                 prefix='').state_dict
         assert torch.equal(got['layers.0.ln1.weight'],
                            online['backbone.layers.0.ln1.weight'] + 1)
-        sd, layout = read_state_dict(str(path))
-        assert layout == 'mmsiameseim' and 'neck.proj.weight' in sd
-    with pytest.raises(ValueError, match='nothing.pth'):
+        sd = unwrap_state_dict(read_checkpoint(str(path)))
+        assert detect_layout(sd) == 'mmsiameseim'
+        assert 'neck.proj.weight' in sd
+    with pytest.raises(ValueError, match='no target encoder'):
         torch.save({'neck.proj.weight': torch.ones(1),
                     'backbone.x': torch.ones(1)}, tmp_path / 'nothing.pth')
-        load_backbone_weights(str(tmp_path / 'nothing.pth'), source='target')
+        convert_checkpoint(read_checkpoint(str(tmp_path / 'nothing.pth')),
+                           layout='mmpretrain', source='target')
 
 
 def _load_tool(name):
     path = osp.join(ROOT, 'tools', f'{name}.py')
-    return load_tool(path, f'_ckpt_test_{name}')
+    return load_tool(path)
 
 
 def test_train_tool_merge_args(tmp_path):

@@ -21,10 +21,15 @@ from test_models.siameseim_tiny import EMBED, GRID, build_tiny
 
 from mmsiameseim.models.utils.relative_position import \
     relative_sincos_embedding
-from mmsiameseim.utils import (convert_official_checkpoint, detect_layout,
-                               mmsiameseim_to_backbone,
-                               official_to_mmsiameseim, rename_keys,
-                               unwrap_state_dict)
+from mmsiameseim.checkpoints import (convert_checkpoint, detect_layout,
+                                     rename_keys, unwrap_state_dict)
+
+
+def official_to_mmsiameseim(checkpoint):
+    """(converted state dict, unmapped keys) of an official checkpoint."""
+    report = convert_checkpoint(checkpoint)
+    return report.state_dict, report.unmapped
+
 
 DEPTH, HEADS, FF, PATCH, IMG = 2, 2, 64, 8, 32
 NECK_DEPTH, HEAD_DEPTH, DEC_FF = 1, 1, 4 * EMBED
@@ -326,7 +331,7 @@ def test_every_tensor_lands_at_its_key(tiny):
 
 def test_mm_pos_embed_is_used_when_present(tiny):
     official = tiny_to_official(tiny, with_mm_pos_embed=True)
-    report = convert_official_checkpoint(official)
+    report = convert_checkpoint(official)
     assert report.unmapped == []
     assert 'target_encoder.module.0.pos_embed' not in report.filled
     assert torch.equal(report.state_dict['target_encoder.module.0.pos_embed'],
@@ -385,9 +390,9 @@ def test_unmapped_and_ignored_keys_are_reported(tiny):
         'model': OrderedDict(('module.' + k, v) for k, v in official.items()),
         'epoch': 3
     }
-    report = convert_official_checkpoint(ckpt)
+    report = convert_checkpoint(ckpt)
     assert sorted(report.unmapped) == sorted(junk)
-    assert list(report.ignored) == ['mm_mask_token']
+    assert list(report.dropped) == ['mm_mask_token']
     assert set(report.filled) == {
         'target_encoder.module.0.pos_embed', 'target_encoder.steps'
     }
@@ -406,7 +411,7 @@ def test_final_norm_maps_to_ln1():
     converted, unmapped = official_to_mmsiameseim(sd)
     assert unmapped == []
     assert torch.equal(converted['backbone.ln1.weight'], sd['norm.weight'])
-    backbone = mmsiameseim_to_backbone(sd, prefix='')
+    backbone = convert_checkpoint(sd, prefix='', layout='mmpretrain').state_dict
     assert 'ln1.weight' in backbone
     vit = _tiny_vit(final_norm=True)
     result = vit.load_state_dict(backbone, strict=True)
@@ -416,7 +421,7 @@ def test_final_norm_maps_to_ln1():
 def test_online_only_checkpoint_gets_no_target_fills():
     sd = OrderedDict(
         (k, v) for k, v in make_official().items() if not k.startswith('mm_'))
-    report = convert_official_checkpoint(sd)
+    report = convert_checkpoint(sd)
     assert report.unmapped == [] and report.filled == {}
     assert not any(k.startswith('target_encoder') for k in report.state_dict)
 
@@ -441,7 +446,7 @@ def test_unwrap_and_detect_layout(tiny):
         'state_dict': ours,
         'meta': {}
     })) == 'mmsiameseim'
-    bare = mmsiameseim_to_backbone(ours, prefix='')
+    bare = convert_checkpoint(ours, prefix='', layout='mmpretrain').state_dict
     assert detect_layout(bare) == 'backbone'
     with pytest.raises(ValueError, match='unrecognised'):
         detect_layout({'foo.weight': torch.ones(1)})
@@ -456,9 +461,7 @@ def test_unwrap_and_detect_layout(tiny):
 
 @pytest.mark.parametrize('source', ['online', 'target'])
 def test_backbone_from_ours_loads_strictly_and_matches(tiny, source):
-    out = mmsiameseim_to_backbone({'state_dict': tiny.state_dict()},
-                                  source=source,
-                                  prefix='')
+    out = convert_checkpoint({'state_dict': tiny.state_dict()}, source=source, prefix='', layout='mmpretrain').state_dict
     vit = _tiny_vit()
     result = vit.load_state_dict(out, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
@@ -474,30 +477,29 @@ def test_backbone_from_ours_loads_strictly_and_matches(tiny, source):
 
 
 def test_backbone_prefix_default_and_bad_args(tiny):
-    out = mmsiameseim_to_backbone(tiny.state_dict())
+    out = convert_checkpoint(tiny.state_dict(), layout='mmpretrain').state_dict
     assert all(k.startswith('backbone.') for k in out)
     assert set(out) == {
         k
         for k in tiny.state_dict() if k.startswith('backbone.')
     }
     with pytest.raises(ValueError, match='source'):
-        mmsiameseim_to_backbone(tiny.state_dict(), source='ema')
+        convert_checkpoint(tiny.state_dict(), source='ema', layout='mmpretrain').state_dict
     with pytest.raises(ValueError, match='layout'):
-        mmsiameseim_to_backbone(tiny.state_dict(), layout='detectron')
+        convert_checkpoint(tiny.state_dict(), layout='detectron').state_dict
     with pytest.raises(ValueError, match='no target encoder'):
-        mmsiameseim_to_backbone({'backbone.cls_token': torch.ones(1)},
-                                source='target')
-    bare = mmsiameseim_to_backbone(tiny.state_dict(), prefix='')
+        convert_checkpoint({'backbone.cls_token': torch.ones(1)}, source='target', layout='mmpretrain').state_dict
+    bare = convert_checkpoint(tiny.state_dict(), prefix='', layout='mmpretrain').state_dict
     with pytest.raises(ValueError, match='no target'):
-        mmsiameseim_to_backbone(bare, source='target')
-    again = mmsiameseim_to_backbone(bare, prefix='')
+        convert_checkpoint(bare, source='target', layout='mmpretrain').state_dict
+    again = convert_checkpoint(bare, prefix='', layout='mmpretrain').state_dict
     assert list(again) == list(bare)
 
 
 @pytest.mark.parametrize('source,mm', [('online', ''), ('target', 'mm_')])
 def test_backbone_directly_from_official(source, mm):
     sd = make_official()
-    out = mmsiameseim_to_backbone({'model': sd}, source=source, prefix='')
+    out = convert_checkpoint({'model': sd}, source=source, prefix='', layout='mmpretrain').state_dict
     vit = _tiny_vit()
     vit.load_state_dict(out, strict=True)
     img = _inputs()[0]
@@ -509,7 +511,7 @@ def test_backbone_directly_from_official(source, mm):
 
 def test_timm_layout_reproduces_official_encoder_keys():
     sd = make_official()
-    out = mmsiameseim_to_backbone(sd, layout='timm')
+    out = convert_checkpoint(sd, layout='timm').state_dict
     expected = {
         k: v
         for k, v in sd.items()
@@ -519,5 +521,5 @@ def test_timm_layout_reproduces_official_encoder_keys():
     assert set(out) == set(expected)
     for k, v in expected.items():
         assert torch.equal(out[k], v), k
-    prefixed = mmsiameseim_to_backbone(sd, layout='timm', prefix='net.')
+    prefixed = convert_checkpoint(sd, layout='timm', prefix='net.').state_dict
     assert set(prefixed) == {'net.' + k for k in expected}

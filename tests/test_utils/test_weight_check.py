@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from mmsiameseim.utils import check_loaded_weights
+from mmsiameseim.checkpoints import check_loaded_weights
 
 
 def _resize_table(src, dst):
@@ -80,7 +80,7 @@ class _ToyBackbone(torch.nn.Module):
         self.gamma = torch.nn.Parameter(torch.ones(3))
 
     def init_weights(self, honest=True):
-        from mmsiameseim.utils import read_checkpoint
+        from mmsiameseim.checkpoints import read_checkpoint
         state = read_checkpoint(self.pretrained)
         if not honest:  # prefixed keys: load_state_dict matches nothing
             state = {'backbone.' + k: v for k, v in state.items()}
@@ -98,8 +98,8 @@ def _runner(model, tmp_path, **cfg):
 def test_hook_catches_a_silently_random_backbone(tmp_path):
     import pytest
 
+    from mmsiameseim.checkpoints import BackboneLoadSpec, register_load_spec
     from mmsiameseim.engine.hooks import PretrainedLoadCheckHook
-    from mmsiameseim.utils import BackboneLoadSpec, register_load_spec
     register_load_spec('_ToyBackbone')(
         lambda m: BackboneLoadSpec(expected_fresh=[r'gamma']))
     torch.manual_seed(0)

@@ -34,14 +34,9 @@ import time
 from collections import Counter
 from typing import List, Optional
 
-# Make `import mmsiameseim` work from a source checkout without installing.
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+from mmengine.config import Config, DictAction
 
-from mmengine.config import Config, DictAction  # noqa: E402
-
-import mmsiameseim  # noqa: E402,F401  registers the check hook and specs
+import mmsiameseim  # noqa: F401  registers the check hook and specs
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -106,7 +101,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import MODELS, init_default_scope
 
-    from mmsiameseim.utils import check_backbone_load, pretrained_path_of
+    from mmsiameseim.checkpoints import (check_backbone_load, pretrained_path_of)
     try:
         cfg = Config.fromfile(args.config)
     except Exception as e:  # a config is Python: any error can come out

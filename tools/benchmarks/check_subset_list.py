@@ -12,16 +12,12 @@ Example:
 """
 import argparse
 import json
-import os.path as osp
 import sys
 from typing import Optional, Sequence
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
 
-from mmsiameseim.evaluation.subset_list import \
-    check_subset_list  # noqa: E402
+from mmsiameseim.datasets.imagenet_subset import \
+    check_subset_list
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

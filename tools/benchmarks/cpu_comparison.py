@@ -1,9 +1,10 @@
 """SiameseIM vs mmpretrain's MAE and MoCo v3 at demo size, on the CPU.
 
 A CPU-sized preview of the GPU mini-reproduction (docs/reproduction.md):
-each method's reproduction config (``configs/reproduction/``, mmpretrain's
+each method's reproduction config (``projects/study_bench/configs/reproduction/``, mmpretrain's
 own MAE / MoCo v3 algorithms and heads) is resized to the CPU demo's
-encoder (``configs/demo/_base_/mini-sizes.py``, which reads the demo's
+encoder (``projects/study_bench/configs/_base_/sizes/mini.py``, which reads
+the demo's
 model, so the sizes live in one place) and given the demo's data, schedule
 and kNN monitor:
 
@@ -40,12 +41,11 @@ from typing import Optional, Sequence
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = 'configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py'
-MINI_SIZES = 'configs/demo/_base_/mini-sizes.py'
 CONFIGS = {
     'siameseim': DEMO,
-    'mae': 'configs/reproduction/'
+    'mae': 'projects/study_bench/configs/reproduction/'
     'mae_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py',
-    'mocov3': 'configs/reproduction/'
+    'mocov3': 'projects/study_bench/configs/reproduction/'
     'mocov3_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py',
 }
 
@@ -74,10 +74,9 @@ def demo_sized(method: str, demo_path: str = DEMO):
     demo = Config.fromfile(osp.join(ROOT, demo_path))
     if CONFIGS[method] == demo_path:
         return demo
-    sys.path.insert(0, ROOT)
-    from mmsiameseim.utils.config_sizes import apply_sizes
+    from projects.study_bench.sizes import MINI_SIZES, apply_sizes
     cfg = Config.fromfile(osp.join(ROOT, CONFIGS[method]))
-    apply_sizes(cfg, osp.join(ROOT, MINI_SIZES), model_key=f'{method}_model')
+    apply_sizes(cfg, MINI_SIZES, model_key=f'{method}_model')
     # data size, batch and loader of the demo; the method's own pipeline
     pipeline = cfg.train_dataloader.dataset.pipeline
     cfg.train_dataloader = demo.train_dataloader
@@ -110,8 +109,7 @@ def pixel_baseline(seed: int = 0,
     """
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
-    sys.path.insert(0, ROOT)
-    import mmsiameseim  # noqa: F401  registers FashionMNISTIDX
+    import mmsiameseim  # noqa: F401  registers the kNN hook
     from mmsiameseim.evaluation import extract_features, knn_accuracy
     init_default_scope('mmpretrain')
     hook = demo_sized('siameseim').custom_hooks[0]
@@ -139,7 +137,6 @@ def run_one(args) -> None:
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    sys.path.insert(0, ROOT)
     os.chdir(ROOT)  # the configs' data roots are relative to the repo
     import mmsiameseim  # noqa: F401
     torch.set_num_threads(max(1, os.cpu_count() or 1))

@@ -1,7 +1,7 @@
 """Dense (per-patch) linear probe on Fashion-MNIST scenes, reported as mIoU.
 
 Train scenes are built from the train split and test scenes from the test
-split by :mod:`mmsiameseim.datasets.fashion_scenes` (seeded, 11 classes:
+split by :mod:`projects.study_bench.scenes.generate` (seeded, 11 classes:
 background + 10 garments). Scenes are rendered at ``--canvas`` pixels
 (default ``2 x img_size``, items ``5/8`` to ``5/4`` of ``img_size`` on a
 side, i.e. 64 px canvases with 20-40 px items for the 32 px demo
@@ -26,28 +26,21 @@ Example:
         --dump-scenes work_dirs/scenes_preview
 """
 import argparse
-import os.path as osp
-import sys
 import time
 from typing import Optional, Sequence
 
-HERE = osp.dirname(osp.abspath(__file__))
-REPO_ROOT = osp.dirname(osp.dirname(HERE))
-for _path in (REPO_ROOT, HERE):  # the package, then probe_cli.py
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
-import torch  # noqa: E402
+import torch
 
-from probe_cli import (add_common_args, append_jsonl,  # noqa: E402
+from projects.study_bench.probes.cli import (add_common_args, append_jsonl,
                        base_record, check_sizes, encoder_from_args,
                        resolve_device)
 
-from mmsiameseim.datasets.fashion_scenes import (  # noqa: E402
+from projects.study_bench.scenes.generate import (
     DEFAULT_SEEDS, NUM_SCENE_CLASSES, make_split_scenes, write_scenes)
-from mmsiameseim.evaluation.dense_probe import (  # noqa: E402
+from projects.study_bench.probes.dense_probe import (
     extract_patch_features, predict_dense_labels, train_dense_probe)
-from mmsiameseim.evaluation.segmentation_metrics import (  # noqa: E402
+from projects.study_bench.probes.segmentation_metrics import (
     confusion_matrix, miou_from_confusion)
 
 

@@ -1,7 +1,7 @@
 """Detection transfer on the CPU: ViTDet Mask R-CNN on Fashion-MNIST scenes.
 
 Fine-tunes the demo-sized ViTDet Mask R-CNN
-(``configs/siameseim/benchmarks/mmdet/siameseim_vit-mini-p4-vitdet-mask-
+(``projects/study_bench/configs/mmdet/siameseim_vit-mini-p4-vitdet-mask-
 rcnn_1xb8-500i_fashion-scenes-64x64.py``) three times, from
 
 * ``siameseim``: a SiameseIM checkpoint (``make demo``),
@@ -40,7 +40,7 @@ import time
 from typing import List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = ('configs/siameseim/benchmarks/mmdet/siameseim_vit-mini-p4-vitdet-'
+CONFIG = ('projects/study_bench/configs/mmdet/siameseim_vit-mini-p4-vitdet-'
           'mask-rcnn_1xb8-500i_fashion-scenes-64x64.py')
 RUNS = ('siameseim', 'mae', 'random')
 METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'segm_mAP',
@@ -54,7 +54,7 @@ def ensure_scenes(data_root: str, fashion_root: str, train_scenes: int,
     Returns:
         dict: ``{split: number of scenes}`` read from the annotation files.
     """
-    from mmsiameseim.datasets.fashion_scenes_coco import write_coco_scenes
+    from projects.study_bench.scenes.coco import write_coco_scenes
     counts = {}
     for split, num in (('train', train_scenes), ('test', test_scenes)):
         ann = osp.join(data_root, 'annotations', f'instances_{split}.json')
@@ -75,11 +75,13 @@ def convert(path: str, out: str, trusted: bool) -> dict:
     """
     import torch
 
-    from mmsiameseim.utils import mmsiameseim_to_backbone, read_state_dict
-    from mmsiameseim.utils.checkpoint import file_sha256
-    state, layout = read_state_dict(path, trusted=trusted)
-    full = mmsiameseim_to_backbone(state, layout='mmpretrain', prefix='')
-    encoder = mmsiameseim_to_backbone(state, layout='vitdet')
+    from mmsiameseim.checkpoints import (convert_checkpoint, detect_layout,
+                                         read_checkpoint, unwrap_state_dict)
+    from mmsiameseim.checkpoints.reading import file_sha256
+    state = unwrap_state_dict(read_checkpoint(path, trusted=trusted))
+    layout = detect_layout(state)
+    full = convert_checkpoint(state, layout='mmpretrain', prefix='').state_dict
+    encoder = convert_checkpoint(state, layout='vitdet').state_dict
     os.makedirs(osp.dirname(out), exist_ok=True)
     torch.save(dict(state_dict=encoder,
                     meta=dict(converted_from=osp.abspath(path),
@@ -98,9 +100,8 @@ def run_one(args) -> None:
     from mmengine.runner import Runner
 
     os.chdir(ROOT)
-    sys.path.insert(0, ROOT)
     import mmsiameseim.downstream.vitdet  # noqa: F401
-    from mmsiameseim.utils import check_backbone_load
+    from mmsiameseim.checkpoints import (check_backbone_load)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     cfg = Config.fromfile(osp.join(ROOT, args.config))
     cfg.work_dir = args.work_dir
@@ -217,7 +218,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         if run != 'random' and not (paths[run] and osp.isfile(paths[run])):
             parser.error(f'run {run!r} needs an existing --{run} checkpoint '
                          f'(got {paths[run]!r})')
-    sys.path.insert(0, ROOT)
     data_root = osp.abspath(args.data_root)
     counts = ensure_scenes(data_root, osp.abspath(args.fashion_root),
                            args.train_scenes, args.test_scenes)

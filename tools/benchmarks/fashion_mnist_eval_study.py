@@ -28,17 +28,13 @@ import json
 import os
 import os.path as osp
 import platform
-import sys
 import time
 from typing import Optional, Sequence
 
-HERE = osp.dirname(osp.abspath(__file__))
-REPO_ROOT = osp.dirname(osp.dirname(HERE))
-for _path in (REPO_ROOT, HERE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
-BENCH = osp.join(REPO_ROOT, 'configs', 'siameseim', 'benchmarks')
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+BENCH = osp.join(REPO_ROOT, 'projects', 'study_bench', 'configs',
+                 'evaluation')
 FINETUNE = osp.join(BENCH, 'vit-mini-p4_1xb64-coslr-2e_fashion-mnist.py')
 LINEAR = osp.join(BENCH,
                   'vit-mini-p4_1xb256-linear-coslr-10e_fashion-mnist.py')
@@ -199,7 +195,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                 seconds=m['seconds'], iterations=m['iterations'])
         import linear_probe
 
-        import mmsiameseim.evaluation.linear_probe as probe
+        import projects.study_bench.probes.linear_probe as probe
         cached = {}
         real_train = linear_probe.train_linear_probe
 

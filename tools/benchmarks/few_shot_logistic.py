@@ -6,7 +6,7 @@ a subset list names (SimCLR's ``1percent.txt``) and the ImageNet validation
 set (``Resize(256, bilinear)``, ``CenterCrop(224)``, the config's
 normalisation); a multinomial logistic regression with an L2 weight of
 ``--lambd / N`` is fitted on the centred, L2-normalised cls tokens
-(:mod:`mmsiameseim.evaluation.logistic_regression`, scikit-learn) and its
+(:mod:`projects.study_bench.probes.logistic_regression`, scikit-learn) and its
 validation top-1 is reported. No network weight is trained.
 
 The ImageNet folder needs ``train/<wnid>/<image>`` and either
@@ -24,21 +24,15 @@ Example:
 import argparse
 import os
 import os.path as osp
-import sys
 import time
 from typing import Optional, Sequence
 
-HERE = osp.dirname(osp.abspath(__file__))
-REPO_ROOT = osp.dirname(osp.dirname(HERE))
-for _path in (REPO_ROOT, HERE):  # the package, then probe_cli.py
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
-from probe_cli import append_jsonl, base_record, resolve_device  # noqa: E402
+from projects.study_bench.probes.cli import append_jsonl, base_record, resolve_device
 
-from mmsiameseim.evaluation.frozen_encoder import (  # noqa: E402
+from projects.study_bench.probes.frozen_encoder import (
     build_frozen_encoder, encode_dataset)
-from mmsiameseim.evaluation.logistic_regression import (  # noqa: E402
+from projects.study_bench.probes.logistic_regression import (
     fit_logistic_regression, logistic_regression_accuracy)
 
 
@@ -91,7 +85,7 @@ def build_datasets(args) -> tuple:
     from mmpretrain.datasets import ImageNet
 
     from mmsiameseim.datasets import ImageNetWnidFolder
-    from mmsiameseim.evaluation.subset_list import ImageNetSubsetList
+    from mmsiameseim.datasets.imagenet_subset import ImageNetSubsetList
     pipeline = [
         dict(type='LoadImageFromFile'),
         dict(

@@ -15,23 +15,16 @@ Example:
         work_dirs/demo/epoch_4.pth --out work_dirs/benchmarks.jsonl
 """
 import argparse
-import os.path as osp
-import sys
 import time
 from typing import Optional, Sequence
 
-HERE = osp.dirname(osp.abspath(__file__))
-REPO_ROOT = osp.dirname(osp.dirname(HERE))
-for _path in (REPO_ROOT, HERE):  # the package, then probe_cli.py
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
-from probe_cli import (add_common_args, append_jsonl,  # noqa: E402
+from projects.study_bench.probes.cli import (add_common_args, append_jsonl,
                        base_record, check_sizes,
                        encode_classification_splits, encoder_from_args,
                        resolve_device)
 
-from mmsiameseim.evaluation.knn import knn_accuracy  # noqa: E402
+from mmsiameseim.evaluation.knn import knn_accuracy
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -40,15 +40,9 @@ import time
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
-TOOLS_DIR = osp.dirname(osp.abspath(__file__))
-if TOOLS_DIR not in sys.path:
-    sys.path.insert(0, TOOLS_DIR)
-
-import numpy as np  # noqa: E402
-
 PIPELINES = {
     'siameseim': 'configs/siameseim/_base_/imagenet_siameseim_views.py',
     # the same pipeline with the cv2 resize instead of the configs' Pillow
@@ -346,7 +340,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     import torch
     torch.set_num_threads(1)  # as in a DataLoader worker
-    from make_jpeg_corpus import list_corpus
+    from projects.study_bench.throughput.jpeg_corpus import list_corpus
     from mmpretrain.utils import register_all_modules
 
     import mmsiameseim  # noqa: F401  registers our transforms
@@ -369,7 +363,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix='jpeg_corpus_')
         cmd = [
             sys.executable,
-            osp.join(TOOLS_DIR, 'make_jpeg_corpus.py'), tmp.name, '-n',
+            osp.join(osp.dirname(osp.abspath(__file__)),
+                     'make_jpeg_corpus.py'), tmp.name, '-n',
             str(args.num_images), '--seed',
             str(args.seed)
         ]

@@ -49,12 +49,9 @@ import traceback
 import warnings
 from typing import Dict, List, Optional, Sequence
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 MODEL_NAMES = ('siameseim', 'mae', 'mocov3')
 CONFIGS = dict(
@@ -69,9 +66,8 @@ REQUIRED_KEYS = ('model', 'batch', 'dtype', 'compile', 'img_per_s',
 
 # ViT-B/16 at 224 and the heads of the three recipes (the paper's, mmpretrain
 # configs). ``tiny`` (the CPU smoke test) holds the sizes of
-# configs/siameseim/_base_/siameseim_tiny-sizes.py, read from that file.
-TINY_SIZES = osp.join(REPO_ROOT, 'configs', 'siameseim', '_base_',
-                      'siameseim_tiny-sizes.py')
+# projects/study_bench/configs/_base_/sizes/tiny.py, read from that file.
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ARCH = dict(
     base=dict(
         img=224, patch=16, dims=768, depth=12, heads=12, ffn=3072,
@@ -86,6 +82,7 @@ def tiny_arch() -> dict:
     the encoder width with mlp ratio 4, MAE's mask ratio 0.75, as the
     configs the file is merged into)."""
     from mmengine.config import Config
+    from projects.study_bench.sizes import TINY_SIZES
     s = Config.fromfile(TINY_SIZES)
     enc, mae = s.encoder, s.mae_model.neck
     return dict(
@@ -266,7 +263,7 @@ def load_config(name: str, tiny: bool, cfg_options: Optional[dict] = None):
             'data_preprocessor' not in cfg.model:
         cfg.model.data_preprocessor = cfg.data_preprocessor
     if tiny:
-        from mmsiameseim.utils.config_sizes import apply_sizes
+        from projects.study_bench.sizes import TINY_SIZES, apply_sizes
         apply_sizes(cfg, TINY_SIZES, model_key=dict(
             siameseim='model', mae='mae_model',
             mocov3='mocov3_model')[name])

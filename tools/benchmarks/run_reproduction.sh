@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fashion-MNIST mini-reproduction (docs/reproduction.md): pretrain every
-# config of configs/reproduction/ at a small lr sweep, evaluate the last
+# config of projects/study_bench/configs/reproduction/ at a small lr sweep, evaluate the last
 # checkpoint of each run with the three benchmark tools, record GPU time,
 # and print the summary table. This is the long version (18 runs of 100
 # epochs); tools/benchmarks/gpu/study.sh is the five-minute one
@@ -10,7 +10,7 @@
 #   bash tools/benchmarks/run_reproduction.sh [RESULTS.jsonl]
 #
 # Environment (defaults in brackets):
-#   CONFIGS    configs to run [every configs/reproduction/*.py]
+#   CONFIGS    configs to run [every projects/study_bench/configs/reproduction/*.py]
 #   LRS        lr sweep ["5e-4 1.5e-3 4.5e-3"]
 #   SEEDS      seeds ["0"]
 #   EPOCHS     pretraining epochs, > 10 [the configs' 100]
@@ -38,7 +38,7 @@ SEEDS=${SEEDS:-0}
 EPOCHS=${EPOCHS:-}
 DEVICE=${DEVICE:-cuda}
 DRY_RUN=${DRY_RUN:-0}
-CONFIGS=${CONFIGS:-$(ls configs/reproduction/*.py)}
+CONFIGS=${CONFIGS:-$(ls projects/study_bench/configs/reproduction/*.py)}
 DATA_ROOT=data/fashion-mnist
 HELDOUT_ROOT=data/fashion-mnist-heldout
 WARMUP_EPOCHS=10  # the configs' warm-up, kept when EPOCHS changes

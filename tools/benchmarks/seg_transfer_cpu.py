@@ -1,7 +1,7 @@
 """Segmentation transfer on the CPU: SiameseIM vs MAE vs random init.
 
 Fine-tunes the small UPerNet config
-(``configs/siameseim/benchmarks/mmseg/
+(``projects/study_bench/configs/mmseg/
 siameseim_vit-mini-p4-upernet_1xb8-800i_fashion-scenes-64x64.py``: the ADE20k
 config's structure at the CPU demo encoder's size) on the Fashion-MNIST
 scenes three times, and reports mIoU on the test scenes:
@@ -14,7 +14,7 @@ scenes three times, and reports mIoU on the test scenes:
 * ``random``: no checkpoint (mmseg's own initialisation of ``MAE``).
 
 The road is the user's: the scenes folder is written by
-:func:`~mmsiameseim.datasets.fashion_scenes_mmseg.write_mmseg_scenes`
+:func:`~projects.study_bench.scenes.mmseg.write_mmseg_scenes`
 (``tools/data/make_fashion_scenes_mmseg.py``), each checkpoint is converted
 by ``tools/model_converters/siameseim_to_backbone.py --layout mmseg``
 (online encoder; a subprocess, as typed by a user), the run trains with the
@@ -47,7 +47,7 @@ import time
 from typing import List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = ('configs/siameseim/benchmarks/mmseg/'
+CONFIG = ('projects/study_bench/configs/mmseg/'
           'siameseim_vit-mini-p4-upernet_1xb8-800i_fashion-scenes-64x64.py')
 CONVERTER = 'tools/model_converters/siameseim_to_backbone.py'
 RUNS = ('siameseim', 'mae', 'random')
@@ -144,8 +144,7 @@ def run_one(args: argparse.Namespace) -> None:
     """Fine-tune and evaluate one run; print its JSON record."""
     import torch
     from mmengine.registry import MODELS, RUNNERS, init_default_scope
-    sys.path.insert(0, ROOT)
-    from mmsiameseim.utils import check_backbone_load
+    from mmsiameseim.checkpoints import (check_backbone_load)
     torch.set_num_threads(args.threads)
     cfg = configure(args, args.pretrained)
     check = None
@@ -269,8 +268,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         run_one(args)
         return 0
     start = time.time()
-    sys.path.insert(0, ROOT)
-    from mmsiameseim.datasets.fashion_scenes_mmseg import write_mmseg_scenes
+    from projects.study_bench.scenes.mmseg import write_mmseg_scenes
     os.makedirs(_abs(args.work_root), exist_ok=True)
     splits = write_mmseg_scenes(
         _abs(args.scenes_dir), data_root=_abs(args.data_root),

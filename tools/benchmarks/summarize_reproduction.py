@@ -25,15 +25,13 @@ Examples:
         --make-heldout data/fashion-mnist data/fashion-mnist-heldout
 """
 import argparse
-import gzip
-import json
 import math
-import os
-import os.path as osp
-import struct
-import sys
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
+
+from projects.study_bench.fashion_mnist import make_heldout_split
+from projects.study_bench.studies.records import (append_tagged, parse_meta,
+                                                  read_records)
 
 NOT_MEASURED = 'not measured'
 HELDOUT = 'heldout'
@@ -44,127 +42,6 @@ COLUMNS = (
     ('linear probe top-1, test', 'linear_probe', 'test'),
     ('dense probe mIoU, test', 'dense_probe', 'test'),
 )
-
-
-# --------------------------------------------------------------------------
-# Reading and tagging records
-# --------------------------------------------------------------------------
-def read_records(path: str) -> List[dict]:
-    """JSON objects of a ``.jsonl`` file (blank lines skipped).
-
-    Raises:
-        ValueError: On a line that is not a JSON object, with its number.
-    """
-    records = []
-    with open(path) as f:
-        for num, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f'{path}:{num}: not JSON ({e})') from e
-            if not isinstance(record, dict):
-                raise ValueError(f'{path}:{num}: not a JSON object')
-            records.append(record)
-    return records
-
-
-def parse_meta(pairs: Sequence[str]) -> Dict[str, object]:
-    """``['k=v', ...]`` -> dict; numbers become floats (ints stay ints)."""
-    meta = {}
-    for pair in pairs:
-        if '=' not in pair:
-            raise ValueError(f'--meta expects key=value, got {pair!r}')
-        key, value = pair.split('=', 1)
-        for cast in (int, float):
-            try:
-                value = cast(value)
-                break
-            except ValueError:
-                pass
-        meta[key] = value
-    return meta
-
-
-def append_tagged(src: str, dst: str, meta: Dict[str, object]) -> int:
-    """Append the records of ``src`` to ``dst`` with ``meta`` added.
-
-    ``meta`` wins over keys of the same name in the records, so that the
-    run's own ``lr`` / ``seed`` / ``split`` are the ones summarised.
-
-    Returns:
-        int: Number of records appended.
-    """
-    records = read_records(src) if osp.isfile(src) else []
-    parent = osp.dirname(osp.abspath(dst))
-    os.makedirs(parent, exist_ok=True)
-    with open(dst, 'a') as f:
-        for record in records:
-            record = dict(record)
-            for key, value in meta.items():
-                if key in record and record[key] != value:
-                    record[f'{key}_reported'] = record[key]
-                record[key] = value
-            f.write(json.dumps(record) + '\n')
-    return len(records)
-
-
-# --------------------------------------------------------------------------
-# Held-out split
-# --------------------------------------------------------------------------
-def _write_idx(path: str, array) -> None:
-    header = struct.pack('>I', (0x08 << 8) | array.ndim)
-    header += struct.pack(f'>{array.ndim}I', *array.shape)
-    with gzip.open(path, 'wb') as f:
-        f.write(header + array.tobytes())
-
-
-def make_heldout_split(src_root: str,
-                       dst_root: str,
-                       num_heldout: int = 10000) -> Tuple[int, int]:
-    """Write a Fashion-MNIST folder whose test split is held-out train data.
-
-    ``train-*`` of ``dst_root`` holds the first ``60000 - num_heldout``
-    train images and labels, ``t10k-*`` the last ``num_heldout``; the real
-    test split is not used. ``knn_eval.py --data-root dst_root`` then
-    measures kNN accuracy with held-out train images as queries.
-
-    Args:
-        src_root (str): Folder of the original IDX files.
-        dst_root (str): Output folder (created).
-        num_heldout (int): Number of held-out images. Defaults to 10000.
-
-    Returns:
-        tuple[int, int]: Sizes of the new train and test splits.
-    """
-    repo_root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    if repo_root not in sys.path:
-        sys.path.insert(0, repo_root)
-    from mmsiameseim.datasets.fashion_mnist import read_idx_ubyte
-
-    def read(kind: str, ndim: int):
-        name = osp.join(src_root, f'train-{kind}-ubyte')
-        path = name if osp.isfile(name) else name + '.gz'
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'{name}[.gz] not found; fetch Fashion-MNIST with '
-                '`bash tools/data/fetch_fashion_mnist.sh`')
-        return read_idx_ubyte(path, ndim)
-
-    images, labels = read('images-idx3', 3), read('labels-idx1', 1)
-    if not 0 < num_heldout < len(images):
-        raise ValueError(f'num_heldout must be in (0, {len(images)}), got '
-                         f'{num_heldout}')
-    cut = len(images) - num_heldout
-    os.makedirs(dst_root, exist_ok=True)
-    for prefix, sl in (('train', slice(0, cut)), ('t10k', slice(cut, None))):
-        _write_idx(
-            osp.join(dst_root, f'{prefix}-images-idx3-ubyte.gz'), images[sl])
-        _write_idx(
-            osp.join(dst_root, f'{prefix}-labels-idx1-ubyte.gz'), labels[sl])
-    return cut, num_heldout
 
 
 # --------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Place Fashion-MNIST (MIT licence; Debian package `dataset-fashion-mnist`)
-# as gzipped IDX files in data/fashion-mnist/ (or $1). Needs no root:
+# in data/fashion-mnist/ (or $1): the package's gzipped IDX files and their
+# uncompressed copies, which mmpretrain's FashionMNIST dataset reads
+# (offline, with download=False). Needs no root:
 #   1. copy from /usr/share/datasets/fashion-mnist/ if the package is installed,
 #   2. otherwise `apt-get download` the .deb and unpack it with `dpkg -x`.
 # Idempotent: files that are already there and complete are kept.
@@ -11,8 +13,9 @@ DEST="${1:-$ROOT/data/fashion-mnist}"
 SYSTEM_DIR=/usr/share/datasets/fashion-mnist
 FILES=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz
        t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
-# byte sizes of the package's files, to catch partial copies
+# byte sizes of the package's files and of the uncompressed IDX files
 SIZES=(26421856 29491 4422079 5125)
+RAW_SIZES=(47040016 60008 7840016 10008)
 
 complete() {
   local dir="$1" i
@@ -22,7 +25,26 @@ complete() {
   done
 }
 
+uncompressed() {
+  local dir="$1" i
+  for i in "${!FILES[@]}"; do
+    local raw="$dir/${FILES[$i]%.gz}"
+    [[ -f "$raw" && "$(stat -c %s "$raw")" == "${RAW_SIZES[$i]}" ]] || return 1
+  done
+}
+
+decompress() {
+  local f raw
+  for f in "${FILES[@]}"; do
+    raw="$DEST/${f%.gz}"
+    gzip -dc "$DEST/$f" > "$raw.part" && mv "$raw.part" "$raw"
+  done
+  uncompressed "$DEST" || { echo "[fetch_fashion_mnist] FAILED: could not" \
+    "decompress the IDX files in $DEST" >&2; exit 1; }
+}
+
 if complete "$DEST"; then
+  uncompressed "$DEST" || decompress
   echo "[fetch_fashion_mnist] already in $DEST"
   exit 0
 fi
@@ -51,4 +73,5 @@ for f in "${FILES[@]}"; do
   cp "$SRC/$f" "$DEST/$f.part" && mv "$DEST/$f.part" "$DEST/$f"
 done
 complete "$DEST" || { echo "[fetch_fashion_mnist] FAILED: incomplete files in $DEST" >&2; exit 1; }
+decompress
 echo "[fetch_fashion_mnist] Fashion-MNIST in $DEST"

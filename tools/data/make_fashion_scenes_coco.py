@@ -3,7 +3,7 @@
 Train scenes take their items from the Fashion-MNIST train split (seed 0),
 test scenes from the test split (seed 1); boxes and masks cover each
 item's visible pixels; items with fewer than ``--min-area`` visible pixels
-are dropped (``mmsiameseim/datasets/fashion_scenes_coco.py``).
+are dropped (``projects/study_bench/scenes/coco.py``).
 
 Example::
 
@@ -15,11 +15,8 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
 
-from mmsiameseim.datasets.fashion_scenes_coco import (  # noqa: E402
+from projects.study_bench.scenes.coco import (
     MIN_VISIBLE_AREA, write_coco_scenes)
 
 

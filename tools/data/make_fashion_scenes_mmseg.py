@@ -16,13 +16,9 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-# Make `import mmsiameseim` work from a source checkout without installing.
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
 
-from mmsiameseim.datasets.fashion_scenes_mmseg import \
-    write_mmseg_scenes  # noqa: E402
+from projects.study_bench.scenes.mmseg import \
+    write_mmseg_scenes
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -6,7 +6,7 @@ style keys (``blocks.*``, ``mm_blocks.*``, ``decoder_embed.*``,
 :class:`mmsiameseim.models.SiameseIM` (``backbone.*``, ``neck.*``,
 ``head.*``, ``target_encoder.*``), prints every key it could not map and a
 summary, and saves ``dict(state_dict=..., meta=...)``. The mapping table is
-in ``mmsiameseim/utils/key_mapping.py``.
+in ``mmsiameseim/checkpoints/layouts.py``.
 
 Examples:
     python tools/model_converters/siameseim_official_to_mmpretrain.py \\
@@ -18,15 +18,10 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-# Make `import mmsiameseim` work from a source checkout without installing.
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+import torch
 
-import torch  # noqa: E402
-
-from mmsiameseim.utils import (  # noqa: E402
-    convert_official_checkpoint, read_state_dict)
+from mmsiameseim.checkpoints import (convert_checkpoint, detect_layout,
+                                     read_checkpoint, unwrap_state_dict)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -53,9 +48,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     prog = osp.basename(__file__)
     try:
-        sd, layout = read_state_dict(args.src, trusted=args.trusted)
-    except (FileNotFoundError, ValueError) as e:
-        print(f'{prog}: error: {e}', file=sys.stderr)
+        checkpoint = read_checkpoint(args.src, trusted=args.trusted)
+        sd = unwrap_state_dict(checkpoint)
+        layout = detect_layout(sd)
+    except (FileNotFoundError, ValueError, TypeError) as e:
+        message = str(e) if args.src in str(e) else f'{args.src}: {e}'
+        print(f'{prog}: error: {message}', file=sys.stderr)
         return 1
     if layout != 'official':
         print(
@@ -65,17 +63,17 @@ def main(argv: Optional[List[str]] = None) -> int:
             file=sys.stderr)
         return 1
 
-    report = convert_official_checkpoint(sd)
+    report = convert_checkpoint(sd)
     for key in report.unmapped:
         shape = getattr(sd[key], 'shape', None)
         print(f'unmapped: {key}' +
               ('' if shape is None else f' {tuple(shape)}'))
-    for key, why in report.ignored.items():
+    for key, why in report.dropped.items():
         print(f'ignored: {key} ({why})')
     for key, why in report.filled.items():
         print(f'filled: {key} ({why})')
     print(f'{len(sd)} source keys: {len(report.renamed)} mapped, '
-          f'{len(report.ignored)} ignored, {len(report.unmapped)} unmapped; '
+          f'{len(report.dropped)} ignored, {len(report.unmapped)} unmapped; '
           f'{len(report.filled)} filled in; '
           f'{len(report.state_dict)} keys written')
 
@@ -92,7 +90,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         converter='siameseim_official_to_mmpretrain',
         source_layout='official',
         unmapped_keys=list(report.unmapped),
-        ignored_keys=list(report.ignored),
+        ignored_keys=list(report.dropped),
         filled_keys=list(report.filled))
     torch.save(dict(state_dict=report.state_dict, meta=meta), args.dst)
     print(f'saved {args.dst}')

@@ -43,20 +43,18 @@ Examples:
 import argparse
 import os
 import os.path as osp
-import re
 import sys
 from typing import List, Optional
 
-# Make `import mmsiameseim` work from a source checkout without installing.
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
 
-import torch  # noqa: E402
+import torch
 
-from mmsiameseim.utils import (  # noqa: E402
-    mmsiameseim_to_backbone, read_state_dict)
-from mmsiameseim.utils.key_mapping import LAYOUTS  # noqa: E402
+from mmsiameseim.checkpoints import (LAYOUTS, convert_checkpoint,
+                                     detect_layout, read_checkpoint,
+                                     unwrap_state_dict)
+
+#: The layouts this tool writes: the encoder alone.
+ENCODER_LAYOUTS = [name for name in LAYOUTS if name != 'mmsiameseim']
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -78,7 +76,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         "mmpretrain layout) or '' (default for --layout timm)")
     parser.add_argument(
         '--layout',
-        choices=list(LAYOUTS),
+        choices=ENCODER_LAYOUTS,
         default='mmpretrain',
         help='key names: mmpretrain VisionTransformer (default), timm, '
         "mmseg (bare keys for mmseg's MAE backbone, checked against it) or "
@@ -98,11 +96,10 @@ def _key_list(keys: List[str], limit: int = 12) -> str:
     return shown + more
 
 
-def check_mmseg_target(sd, out) -> None:
+def check_mmseg_target(out) -> None:
     """Print how ``out`` loads into mmseg's ``MAE``; raise if it would not.
 
     Args:
-        sd (Mapping): The source state dict (for the keys left out).
         out (Mapping): The converted encoder (bare keys).
 
     Raises:
@@ -112,27 +109,21 @@ def check_mmseg_target(sd, out) -> None:
     """
     # mmseg is imported only for this layout
     from mmsiameseim.downstream.mmseg_mae import compare_with_mae
-    from mmsiameseim.utils.key_mapping import MMSEG_DROPPED
-    full = mmsiameseim_to_backbone(sd, source='online', prefix='')
-    for pattern, why in MMSEG_DROPPED:
-        left_out = [k for k in full if re.match(pattern, k)]
-        if left_out:
-            print(f'left out {_key_list(left_out)}: {why}')
-    result = compare_with_mae(out)
-    arch = ', '.join(f'{k}={v}' for k, v in result.arch.items())
+    report = compare_with_mae(out)
+    arch = ', '.join(f'{k}={v}' for k, v in report.arch.items())
     print(f'target: mmseg MAE({arch})')
-    print(f'  {len(out) - len(result.unexpected)} of {len(out)} file tensors '
+    print(f'  {len(report.equal)} of {len(out)} file tensors '
           'load; missing in the file and documented to start fresh: '
-          f'{len(result.fresh)} ({_key_list(result.fresh, 4)})')
+          f'{len(report.fresh)} ({_key_list(report.fresh, 4)})')
     problems = []
-    if result.unexpected:
+    if report.not_in_model:
         problems.append('unexpected (the backbone has no such key): ' +
-                        _key_list(result.unexpected))
-    for key, (src, dst) in result.shape_mismatch.items():
+                        _key_list(report.not_in_model))
+    for key, (src, dst) in report.shape_mismatch.items():
         problems.append(f'shape of {key}: file {src}, backbone {dst}')
-    if result.undocumented_missing:
+    if report.unexpected_fresh:
         problems.append('missing (would stay random): ' +
-                        _key_list(result.undocumented_missing))
+                        _key_list(report.unexpected_fresh))
     for line in problems:
         print('  ' + line)
     if problems:
@@ -145,9 +136,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     prog = osp.basename(__file__)
     try:
-        sd, layout = read_state_dict(args.src, trusted=args.trusted)
-    except (FileNotFoundError, ValueError) as e:
-        print(f'{prog}: error: {e}', file=sys.stderr)
+        sd = unwrap_state_dict(read_checkpoint(args.src,
+                                               trusted=args.trusted))
+        layout = detect_layout(sd)
+    except (FileNotFoundError, ValueError, TypeError) as e:
+        message = str(e) if args.src in str(e) else f'{args.src}: {e}'
+        print(f'{prog}: error: {message}', file=sys.stderr)
         return 1
     if args.layout == 'mmseg' and args.source != 'online':
         print(f'{prog}: error: --layout mmseg transfers the online encoder '
@@ -160,16 +154,20 @@ def main(argv: Optional[List[str]] = None) -> int:
               file=sys.stderr)
         return 1
     try:
-        out = mmsiameseim_to_backbone(
-            sd, source=args.source, prefix=args.prefix, layout=args.layout)
+        report = convert_checkpoint(
+            sd, layout=args.layout, source=args.source, prefix=args.prefix)
     except (ValueError, TypeError) as e:
         print(f'{prog}: error: {args.src}: {e}', file=sys.stderr)
         return 1
+    out = report.state_dict
     print(f'{len(sd)} source keys ({layout} layout): {len(out)} '
           f'{args.source} encoder keys kept, the rest is dropped')
+    for why in sorted(set(report.dropped.values())):
+        keys = [k for k, w in report.dropped.items() if w == why]
+        print(f'left out {_key_list(keys)}: {why}')
     if args.layout == 'mmseg':
         try:
-            check_mmseg_target(sd, out)
+            check_mmseg_target(out)
         except ValueError as e:
             print(f'{prog}: error: {args.src}: {e}; nothing written',
                   file=sys.stderr)

@@ -23,15 +23,10 @@ Examples:
         --checkpoint CONFIG work_dirs/x/epoch_100.pth --trusted-checkpoint
 """
 import argparse
-import os.path as osp
-import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
 
 # (flip, (top, left, height, width)), box in the view's flipped frame.
 ViewParams = Tuple[bool, Tuple[int, int, int, int]]
@@ -284,7 +279,7 @@ def load_model(config, checkpoint: str, trusted: bool, device: str):
     """Build the config's model and load a checkpoint strictly."""
     from mmpretrain.registry import MODELS
 
-    from mmsiameseim.utils import read_checkpoint, unwrap_state_dict
+    from mmsiameseim.checkpoints import (read_checkpoint, unwrap_state_dict)
 
     # No init_weights(): the strict load below sets every parameter and
     # buffer (the fixed sin-cos tables too).
@@ -531,11 +526,16 @@ def render(img_rgb: np.ndarray,
 def load_image(args: argparse.Namespace) -> Tuple[np.ndarray, str]:
     """The RGB input image and a short description of it."""
     if args.dataset_index is not None:
-        from mmsiameseim.datasets import FashionMNISTIDX
-        dataset = FashionMNISTIDX(data_root=args.data_root, split=args.split)
+        from mmpretrain.datasets import FashionMNIST
+        dataset = FashionMNIST(
+            data_root=args.data_root,
+            split=args.split,
+            test_mode=args.split == 'test',
+            download=False)
         info = dataset.get_data_info(args.dataset_index)
-        return info['img'], (f'Fashion-MNIST {args.split}[{args.dataset_index}'
-                             f'] label {info["gt_label"]}')
+        img = np.repeat(info['img'][..., None], 3, axis=2)  # gray -> RGB
+        return img, (f'Fashion-MNIST {args.split}[{args.dataset_index}'
+                     f'] label {int(info["gt_label"])}')
     import mmcv
     img = mmcv.imread(args.img, channel_order='rgb')
     if img is None:

@@ -3,7 +3,7 @@
 # ops, blockwise mask of 38 of the 8 x 8 patches; 10240 images x 4 epochs at
 # batch 64, fp32, 1-epoch warm-up then cosine; kNN top-1 (bank 2000 train
 # images, queries 1000 test images) before training and after every epoch.
-# The reproduction rows (configs/reproduction/_base_/) build on it.
+# The reproduction rows (projects/study_bench/configs/reproduction/_base_/) build on it.
 _base_ = ['../../siameseim/_base_/pretrain_runtime.py']
 
 data_root = 'data/fashion-mnist'
@@ -46,15 +46,21 @@ train_dataloader = dict(
     # DefaultSampler's order + mid-epoch resume + a seed per sample
     sampler=dict(type='ResumableSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
+    # mmpretrain's FashionMNIST reads the four uncompressed IDX files of
+    # data_root (tools/data/fetch_fashion_mnist.sh): 28 x 28 gray images,
+    # which SiameseIMViews (and GrayToRGB in the kNN loaders) turn into
+    # three equal channels
     dataset=dict(
-        type='FashionMNISTIDX',
+        type='FashionMNIST',
         data_root=data_root,
         split='train',
+        download=False,
         indices=10240,
         pipeline=train_pipeline))
 
 eval_pipeline = [
     dict(type='Resize', scale=(img_size, img_size), interpolation='bicubic'),
+    dict(type='GrayToRGB'),
     dict(type='PackInputs'),
 ]
 knn_loader = dict(
@@ -63,7 +69,10 @@ knn_loader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'))
 knn_dataset = dict(
-    type='FashionMNISTIDX', data_root=data_root, pipeline=eval_pipeline)
+    type='FashionMNIST',
+    data_root=data_root,
+    download=False,
+    pipeline=eval_pipeline)
 custom_hooks = [
     dict(
         type='KNNMonitorHook',
@@ -71,8 +80,11 @@ custom_hooks = [
             knn_loader,
             dataset=dict(knn_dataset, split='train', indices=2000)),
         val_dataloader=dict(
-            knn_loader, dataset=dict(knn_dataset, split='test',
-                                     indices=1000)),
+            knn_loader,
+            # mmpretrain's FashionMNIST reads the test images only with
+            # test_mode=True (split='test' alone gives the training set)
+            dataset=dict(
+                knn_dataset, split='test', test_mode=True, indices=1000)),
         interval=1,
         k=20,
         temperature=0.07,

@@ -1,6 +1,6 @@
 # ImageNet-A (7,500 natural adversarial images, 200 classes): top-1 of the
 # fine-tuned ViT-B/16 with the 1000 logits restricted to the 200 classes
-# (ClassSubsetAccuracy, index map of mmsiameseim/evaluation/imagenet_classes.py,
+# (ClassSubsetAccuracy, index map of mmsiameseim/datasets/imagenet_classes.py,
 # as the benchmark's reference code). Paper: 43.8 (1600-epoch SiameseIM).
 # Layout: data/imagenet-a/<wnid>/<image>, the published archive's.
 _base_ = ['./_base_/robustness_test.py']

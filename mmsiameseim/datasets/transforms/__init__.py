@@ -1,13 +1,14 @@
 """Image loading, two-view transforms, colour ops and mask generators."""
 from .color import (SimColorJitter, SimGaussianBlur, SimRandomGrayscale,
                     SimSolarize, patch_mmcv_adjust_hue)
+from .gray_to_rgb import GrayToRGB
 from .loading import BadImageError, RobustLoadImageFromFile
 from .masking import BlockwiseMaskGenerator, RandomPatchMaskGenerator
 from .siamese_views import SiameseIMViews
 
 __all__ = [
-    'BadImageError', 'BlockwiseMaskGenerator', 'RandomPatchMaskGenerator',
-    'RobustLoadImageFromFile', 'SiameseIMViews', 'SimColorJitter',
+    'BadImageError', 'BlockwiseMaskGenerator', 'GrayToRGB',
+    'RandomPatchMaskGenerator', 'RobustLoadImageFromFile', 'SiameseIMViews', 'SimColorJitter',
     'SimGaussianBlur', 'SimRandomGrayscale', 'SimSolarize',
     'patch_mmcv_adjust_hue'
 ]

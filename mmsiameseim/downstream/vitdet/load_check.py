@@ -10,7 +10,7 @@ resizes it at every forward, as detectron2's ViTDet); the only tensors that
 start fresh are the relative position tables ``layers.{i}.attn.rel_pos_{h,w}``
 (zero).
 """
-from ...utils.weight_check import BackboneLoadSpec, register_load_spec
+from ...checkpoints import BackboneLoadSpec, register_load_spec
 
 #: Backbone keys no pretrained encoder sets.
 VITDET_FRESH = (r'layers\.\d+\.attn\.rel_pos_[hw]', )

@@ -12,8 +12,8 @@ from mmpretrain.registry import HOOKS
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from ...evaluation.knn import (POOL_TYPES, collapse_signal, extract_features,
-                               is_positive_int, knn_accuracy)
+from ...evaluation.features import POOL_TYPES, extract_features
+from ...evaluation.knn import collapse_signal, is_positive_int, knn_accuracy
 
 DATA_BATCH = Optional[Union[dict, tuple, list]]
 

@@ -5,7 +5,7 @@ from mmengine.model import is_model_wrapper
 # (whose registries are children of it) find it by its plain name.
 from mmengine.registry import HOOKS
 
-from ...utils.weight_check import check_backbone_load
+from ...checkpoints import check_backbone_load
 
 
 @HOOKS.register_module()
@@ -16,7 +16,7 @@ class PretrainedLoadCheckHook(Hook):
     ``strict=False`` and discard the result; mmengine's ``Pretrained`` init
     logs mismatched keys at INFO. A run whose encoder silently stayed random
     looks like any other run until its numbers come in. This hook runs
-    :func:`~mmsiameseim.utils.weight_check.check_backbone_load` after the
+    :func:`~mmsiameseim.checkpoints.check_backbone_load` after the
     model's ``init_weights()`` (mmengine calls it before ``before_train``):
     every tensor of the file must be in the backbone (position tables after
     the documented resize) and exactly the documented keys may start fresh.

@@ -11,7 +11,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
 
-from ..imagenet_classes import class_subset_indices
+from ...datasets.imagenet_classes import class_subset_indices
 
 
 @METRICS.register_module()
@@ -24,7 +24,7 @@ class ClassSubsetAccuracy(BaseMetric):
     Args:
         classes (str | Sequence[str]): The subset: ``'imagenet-a'``,
             ``'imagenet-r'``, a wnid file or a list of wnids (see
-            :func:`~mmsiameseim.evaluation.imagenet_classes.load_wnids`).
+            :func:`~mmsiameseim.datasets.imagenet_classes.load_wnids`).
         topk (int | Sequence[int]): Defaults to ``(1, )``.
         collect_device (str): Defaults to ``'cpu'``.
         prefix (str, optional): Metric name prefix. Defaults to

@@ -18,7 +18,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpretrain.registry import METRICS
 
-from ..imagenet_classes import IMAGENET_C_CORRUPTIONS
+from ...datasets.imagenet_classes import IMAGENET_C_CORRUPTIONS
 
 #: AlexNet's top-1 error on each ImageNet-C corruption, averaged over the
 #: five severities (fractions).

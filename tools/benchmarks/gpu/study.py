@@ -1,7 +1,7 @@
 """The short GPU study: SiameseIM, MAE, MoCo v3 and the same-view row,
 trained at the same time on one GPU, then probed.
 
-Each method of :data:`METHODS` trains its ``configs/reproduction/`` config
+Each method of :data:`METHODS` trains its ``projects/study_bench/configs/reproduction/`` config
 (mmpretrain's own MAE and MoCo v3 algorithms; the 192-wide, 6-block ViT at
 32 px) in its own process, all processes at once on the one GPU, for a fixed
 number of epochs (:data:`SIZES`: 8 epochs of the 60k Fashion-MNIST train
@@ -42,16 +42,13 @@ Usage:
 """
 import argparse
 import gc
-import gzip
 import json
-import math
 import os
 import os.path as osp
 import platform
 import runpy
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -59,16 +56,14 @@ import traceback
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
 
+from projects.study_bench.fashion_mnist import write_head
+from projects.study_bench.studies.records import append_tagged, read_records
+
 HERE = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(osp.dirname(osp.dirname(HERE)))
 BENCH = osp.dirname(HERE)
-for _path in (BENCH, HERE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
-from summarize_reproduction import append_tagged, read_records  # noqa: E402
-
-REPRO = 'configs/reproduction/'
+REPRO = 'projects/study_bench/configs/reproduction/'
 # lr: fixed beforehand from the CPU preview (docs/reproduction.md): the best
 # lr at batch 64 there times sqrt(256 / 64) = 2. cpu_ms: CPU time of one
 # sample of the method's train pipeline (decode from the IDX array, both
@@ -166,38 +161,6 @@ def split_workers(cores: int,
         slowest = min(workers, key=lambda m: workers[m] / cost[m])
         workers[slowest] += 1
     return workers
-
-
-def write_idx_head(src_root: str, dst_root: str, count: int) -> str:
-    """Copy the first ``count`` images and labels of both Fashion-MNIST
-    splits (IDX files, gzipped or not) to ``dst_root``, gzipped.
-
-    Only the head of each file is decompressed, so the toy run does not
-    pay for reading 60000 images in every process.
-
-    Returns:
-        str: ``dst_root``.
-    """
-    os.makedirs(dst_root, exist_ok=True)
-    for prefix in ('train', 't10k'):
-        for kind in ('images-idx3', 'labels-idx1'):
-            name = f'{prefix}-{kind}-ubyte'
-            src = osp.join(src_root, name)
-            opener = open if osp.isfile(src) else gzip.open
-            src = src if osp.isfile(src) else src + '.gz'
-            with opener(src, 'rb') as f:
-                magic = f.read(4)
-                ndim = magic[3]
-                dims = struct.unpack(f'>{ndim}I', f.read(4 * ndim))
-                if dims[0] < count:
-                    raise ValueError(f'{src} holds {dims[0]} items, fewer '
-                                     f'than {count}')
-                item = math.prod(dims[1:])
-                body = f.read(count * item)
-            with gzip.open(osp.join(dst_root, name + '.gz'), 'wb') as f:
-                f.write(magic + struct.pack(f'>{ndim}I', count, *dims[1:]) +
-                        body)
-    return dst_root
 
 
 def planned_steps(size: dict, train_images: int = 60000) -> int:
@@ -414,15 +377,13 @@ def run_cli(script: str, argv: List[str]) -> None:
 def run_child(args: argparse.Namespace) -> int:
     """Train one method, then run the probes; append records."""
     os.chdir(ROOT)  # the configs' data roots are repo-relative
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
     ensure_distutils()
     import torch
 
     from mmengine.registry import RUNNERS
 
     import mmsiameseim  # noqa: F401  registers our modules
-    from mmsiameseim.utils import SafeResumeRunner
+    from mmsiameseim.engine import SafeResumeRunner
     size = SIZES[args.size]
     spec = METHODS[args.method]
     meta = dict(method=args.method, config=spec['config'], lr=spec['lr'],
@@ -559,8 +520,8 @@ def run_parent(args: argparse.Namespace) -> int:
         p for p in (ROOT, env.get('PYTHONPATH')) if p)
     data_root = osp.join(ROOT, args.data_root)  # unchanged if absolute
     if args.toy:
-        data_root = write_idx_head(data_root, osp.join(work_root, 'toy-data'),
-                                   size['head_images'])
+        data_root = write_head(data_root, osp.join(work_root, 'toy-data'),
+                               size['head_images'])
     results = osp.join(out_dir, 'study.jsonl')
     if osp.exists(results):
         os.remove(results)

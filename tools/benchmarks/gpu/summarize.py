@@ -15,17 +15,10 @@ Examples:
     python tools/benchmarks/gpu/summarize.py study OUT/study.jsonl
 """
 import argparse
-import os.path as osp
-import sys
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
 
-HERE = osp.dirname(osp.abspath(__file__))
-BENCH = osp.dirname(HERE)
-if BENCH not in sys.path:
-    sys.path.insert(0, BENCH)
-
-from summarize_reproduction import read_records  # noqa: E402
+from projects.study_bench.studies.records import read_records
 
 NOT_MEASURED = 'not measured'
 # (what, record key, comparison, ratio): SiameseIM compiled / MAE eager.
@@ -100,7 +93,7 @@ def check_targets(records: List[dict]) -> List[Dict[str, object]]:
 
 def throughput_summary(path: str) -> str:
     """The throughput table, the targets and the H100 anchors."""
-    from pretrain_throughput import summarize
+    from tools.benchmarks.pretrain_throughput import summarize
     records = [r for r in read_records(path) if 'model' in r]
     lines = [summarize(path), '', 'Targets (SiameseIM compiled / MAE eager, '
              'same batch and dtype, same process):', '']

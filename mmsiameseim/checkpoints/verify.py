@@ -1,0 +1,180 @@
+"""Check that pretrained weights really arrived in a built model.
+
+mmengine, mmseg and mmdet load pretrained weights with ``strict=False`` and
+report mismatched keys at INFO level, or not at all (mmseg's ``MAE`` /
+``BEiT`` backbones discard the result of ``load_state_dict``): a backbone
+that silently stays random is the most common transfer failure. After the
+model's ``init_weights()``, :func:`check_loaded_weights` compares every
+tensor of the source file with the model's tensor of the same name, and
+lists the model tensors that no source tensor set ("fresh"), which must be
+exactly a documented set (new heads, relative position tables, layer-scale
+factors...). Tensors that the loader changes on purpose (an absolute
+position table resized to another grid) are compared after the same
+change, computed independently.
+"""
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+#: ``{regex: fn(source_tensor, model_tensor) -> expected model tensor}``.
+Transforms = Mapping[str, Callable[[torch.Tensor, torch.Tensor],
+                                   torch.Tensor]]
+
+
+@dataclass
+class WeightCheckReport:
+    """What :func:`check_loaded_weights` found.
+
+    Attributes:
+        equal (list[str]): Source keys whose tensors the model holds
+            unchanged (or changed exactly as a documented transform says).
+        transformed (list[str]): The subset of ``equal`` compared through a
+            transform.
+        mismatched (dict[str, float]): Keys whose values differ, with the
+            largest absolute difference.
+        shape_mismatch (dict[str, tuple]): Keys present in both with
+            different shapes (source shape, model shape).
+        not_in_model (list[str]): Source keys the model does not have
+            (they were dropped by the load).
+        fresh (list[str]): Model keys the source does not have and that
+            match one of the expected patterns.
+        unexpected_fresh (list[str]): Model keys the source does not have
+            and that no expected pattern explains.
+        arch (dict): Arguments of the model built for the comparison, when
+            the check built one (e.g. mmseg's ``MAE`` at a file's size).
+    """
+    equal: List[str] = field(default_factory=list)
+    transformed: List[str] = field(default_factory=list)
+    mismatched: Dict[str, float] = field(default_factory=dict)
+    shape_mismatch: Dict[str, Tuple[tuple, tuple]] = field(
+        default_factory=dict)
+    not_in_model: List[str] = field(default_factory=list)
+    fresh: List[str] = field(default_factory=list)
+    unexpected_fresh: List[str] = field(default_factory=list)
+    arch: Dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Every source tensor arrived and only expected keys are fresh."""
+        return not (self.mismatched or self.shape_mismatch
+                    or self.not_in_model or self.unexpected_fresh)
+
+    def summary(self) -> str:
+        """A multi-line, human-readable account."""
+        lines = [
+            f'{len(self.equal)} source tensors equal in the model '
+            f'({len(self.transformed)} after a documented transform: '
+            f'{", ".join(self.transformed) or "none"}); '
+            f'{len(self.fresh)} model tensors start fresh as expected'
+        ]
+        for key, diff in self.mismatched.items():
+            lines.append(f'  DIFFERENT  {key} (max |diff| {diff:.3g})')
+        for key, (src, dst) in self.shape_mismatch.items():
+            lines.append(f'  SHAPE      {key}: source {src}, model {dst}')
+        for key in self.not_in_model:
+            lines.append(f'  NOT LOADED {key} (no such tensor in the model)')
+        for key in self.unexpected_fresh:
+            lines.append(f'  FRESH      {key} (not in the source and not '
+                         'in the documented fresh set)')
+        lines.append('OK' if self.ok else 'FAILED: the pretrained weights '
+                     'did not arrive as documented')
+        return '\n'.join(lines)
+
+    def raise_if_failed(self, what: str = 'pretrained weights') -> None:
+        """Raise ``RuntimeError`` with :meth:`summary` unless :attr:`ok`."""
+        if not self.ok:
+            raise RuntimeError(f'{what}: the load check failed\n' +
+                               self.summary())
+
+
+def check_loaded_weights(model_state: Mapping[str, torch.Tensor],
+                         source: Mapping[str, torch.Tensor],
+                         expected_fresh: Sequence[str] = (),
+                         transforms: Transforms = None,
+                         atol: float = 0.) -> WeightCheckReport:
+    """Compare a model's tensors with the source it was initialised from.
+
+    Args:
+        model_state (Mapping): The model's (or a sub-module's) state dict
+            after ``init_weights()``, in the source's key names.
+        source (Mapping): The tensors the model was meant to load.
+        expected_fresh (Sequence[str]): Regexes (``re.fullmatch``) of the
+            model keys that no source tensor sets by design.
+        transforms (Mapping, optional): ``{regex: fn}``: for matching keys
+            the model must hold ``fn(source_tensor, model_tensor)``
+            (e.g. a position table resized to the model's grid) instead
+            of the source tensor itself.
+        atol (float): Tolerance of the comparison (transformed tensors get
+            at least 1e-5, for float round-off of independent
+            implementations). Defaults to 0 (bit-identical).
+
+    Returns:
+        WeightCheckReport: The comparison.
+    """
+    transforms = dict(transforms or {})
+    fresh_patterns = [re.compile(p) for p in expected_fresh]
+    report = WeightCheckReport()
+    for key, src in source.items():
+        if key not in model_state:
+            report.not_in_model.append(key)
+            continue
+        dst = model_state[key]
+        fn = next((f for p, f in transforms.items() if re.fullmatch(p, key)),
+                  None)
+        expected = src if fn is None else fn(src, dst)
+        if tuple(expected.shape) != tuple(dst.shape):
+            report.shape_mismatch[key] = (tuple(src.shape), tuple(dst.shape))
+            continue
+        tol = atol if fn is None else max(atol, 1e-5)
+        diff = (dst.detach().cpu().double() -
+                expected.detach().cpu().double()).abs()
+        worst = float(diff.max()) if diff.numel() else 0.
+        if worst > tol:
+            report.mismatched[key] = worst
+            continue
+        report.equal.append(key)
+        if fn is not None:
+            report.transformed.append(key)
+    for key in model_state:
+        if key in source:
+            continue
+        if any(p.fullmatch(key) for p in fresh_patterns):
+            report.fresh.append(key)
+        else:
+            report.unexpected_fresh.append(key)
+    return report
+
+
+def resize_pos_embed(source: torch.Tensor,
+                     target: torch.Tensor) -> torch.Tensor:
+    """A ``(1, 1 + s*s, C)`` table on the ``(1, 1 + t*t, C)`` grid.
+
+    The resize mmpretrain's ``VisionTransformer`` and mmseg's
+    ``MAE.resize_abs_pos_embed`` apply when they load a table of another
+    grid, written out here as the oracle of the load checks: the cls row is
+    kept, the ``s x s`` grid is resized to ``t x t`` bicubically
+    (``align_corners=False``, computed in float64 here).
+
+    Args:
+        source (torch.Tensor): The file's table.
+        target (torch.Tensor): The model's table (only its shape is used).
+
+    Returns:
+        torch.Tensor: The table the model should hold.
+    """
+    n_src, n_dst = source.shape[1] - 1, target.shape[1] - 1
+    s, t = int(round(n_src**0.5)), int(round(n_dst**0.5))
+    if s * s != n_src or t * t != n_dst:
+        raise ValueError(f'pos_embed of shapes {tuple(source.shape)} -> '
+                         f'{tuple(target.shape)} is not 1 + square grid')
+    if s == t:
+        return source
+    dims = source.shape[-1]
+    grid = source[:, 1:].double().reshape(1, s, s, dims).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(t, t), mode='bicubic',
+                         align_corners=False)
+    grid = grid.permute(0, 2, 3, 1).reshape(1, t * t, dims)
+    return torch.cat([source[:, :1].double(), grid], 1).to(source.dtype)

@@ -1,0 +1,25 @@
+"""Three equal channels from a gray image (mmcv has no such transform)."""
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmpretrain.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class GrayToRGB(BaseTransform):
+    """Replicate a gray ``(H, W)`` or ``(H, W, 1)`` image to 3 channels.
+
+    mmpretrain's ``FashionMNIST`` gives 28 x 28 gray images; the demo's
+    models and colour ops take 3-channel images. 3-channel images pass
+    unchanged.
+
+    **Required Keys**: ``img``. **Modified Keys**: ``img``.
+    """
+
+    def transform(self, results: dict) -> dict:
+        """Replicate ``results['img']`` to ``(H, W, 3)``."""
+        img = results['img']
+        if img.ndim == 2:
+            img = img[..., None]
+        if img.shape[2] == 1:
+            results['img'] = np.repeat(img, 3, axis=2)
+        return results

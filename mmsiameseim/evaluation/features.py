@@ -1,0 +1,289 @@
+"""The one feature extractor: tokens of any mmpretrain backbone, pooled.
+
+:func:`backbone_tokens` reads the cls token and the patch map of a
+backbone whatever its defaults: ``MoCoV3ViT`` returns only the cls token
+(``out_type='cls_token'``) and ``MAEViT`` masks 75 % of its input unless
+called with ``mask=None`` (mmpretrain has no such "give me the tokens"
+accessor, hence this helper). :func:`extract_features` runs a whole
+dataloader through a model's data preprocessor and backbone and pools the
+tokens; the kNN monitor, the offline probes of the study bench and the
+visualiser all read features this way.
+"""
+import inspect
+from typing import Callable, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+POOL_TYPES = ('avg', 'cls', 'both')
+
+
+def last_output(out):
+    """The last element of a tuple / list backbone output, else ``out``."""
+    if isinstance(out, (tuple, list)):
+        if not out:
+            raise RuntimeError('the backbone returned an empty tuple')
+        out = out[-1]
+    return out
+
+
+def is_vit(backbone: nn.Module) -> bool:
+    """Whether ``backbone`` is an mmpretrain ``VisionTransformer``."""
+    from mmpretrain.models import VisionTransformer
+    return isinstance(backbone, VisionTransformer)
+
+
+def accepts_mask(backbone: nn.Module) -> bool:
+    """Whether ``backbone.forward`` takes a ``mask`` argument."""
+    try:
+        params = inspect.signature(backbone.forward).parameters
+    except (TypeError, ValueError):
+        return False
+    return 'mask' in params
+
+
+def backbone_tokens(backbone: nn.Module,
+                    x: Tensor) -> Tuple[Optional[Tensor], Tensor]:
+    """Cls token and patch map of preprocessed images, nothing masked.
+
+    mmpretrain :class:`VisionTransformer` subclasses run with
+    ``out_type='raw'`` (restored afterwards) and, if their ``forward`` takes
+    one, ``mask=None``; backbones returning ``(B, C, H, W)`` maps (CNNs)
+    give a patch map only. Gradients flow if the caller enables them.
+
+    Args:
+        backbone (nn.Module): The backbone.
+        x (Tensor): ``(B, 3, H, W)`` preprocessed images. Sizes other than
+            a ViT's ``img_size`` work: mmpretrain resizes the position
+            embedding (bicubic) on the fly.
+
+    Returns:
+        tuple: ``cls`` ``(B, C)`` (None without a cls token) and
+        ``patches`` ``(B, h, w, C)``.
+    """
+    B = x.shape[0]
+    if not is_vit(backbone):
+        out = last_output(backbone(x))
+        if not isinstance(out, Tensor) or out.dim() != 4:
+            shape = tuple(out.shape) if isinstance(out, Tensor) else type(out)
+            raise RuntimeError(
+                f'cannot read a patch map from {type(backbone).__name__} '
+                f'output {shape}; expected an mmpretrain VisionTransformer '
+                'or a (B, C, H, W) feature map')
+        return None, out.permute(0, 2, 3, 1)
+    grid = {}
+
+    def hook(module, args, output):
+        grid['hw'] = tuple(output[1])
+
+    handle = backbone.patch_embed.register_forward_hook(hook)
+    out_type = backbone.out_type
+    backbone.out_type = 'raw'
+    try:
+        out = backbone(x, mask=None) if accepts_mask(backbone) \
+            else backbone(x)
+    finally:
+        backbone.out_type = out_type
+        handle.remove()
+    out = last_output(out)
+    if out.dim() != 3 or 'hw' not in grid:
+        raise RuntimeError('expected (B, N, C) raw tokens from '
+                           f'{type(backbone).__name__}, got '
+                           f'{tuple(out.shape)}')
+    h, w = grid['hw']
+    extra = backbone.num_extra_tokens
+    if out.shape[1] != extra + h * w:
+        raise RuntimeError(f'{type(backbone).__name__} returned '
+                           f'{out.shape[1]} tokens for a {h}x{w} grid with '
+                           f'{extra} extra tokens (was the input masked?)')
+    cls = out[:, 0] if backbone.cls_token is not None else None
+    return cls, out[:, extra:].reshape(B, h, w, out.shape[-1])
+
+
+def pool_features(out: Union[Tensor, tuple, list],
+                  pool: str = 'avg') -> Tensor:
+    """Turn a backbone output into one ``(B, C)`` vector per image.
+
+    Args:
+        out (Tensor | tuple | list): Backbone output; of a tuple / list the
+            last element is used. ``(B, 1 + N, C)`` tokens (cls first) are
+            pooled by ``pool``; ``(B, C)`` is returned as is; ``(B, C, H,
+            W)`` is averaged over ``H, W`` (``pool`` then does not apply).
+        pool (str): ``'avg'`` (mean of the patch tokens, cls excluded),
+            ``'cls'`` (token 0) or ``'both'`` (their concatenation, ``2C``).
+            Defaults to ``'avg'``.
+
+    Returns:
+        Tensor: ``(B, C)`` or ``(B, 2C)`` features.
+    """
+    if pool not in POOL_TYPES:
+        raise ValueError(f'pool must be one of {POOL_TYPES}, got {pool!r}')
+    if isinstance(out, (tuple, list)):
+        if len(out) == 0:
+            raise ValueError('the backbone returned an empty tuple')
+        out = out[-1]
+    if not isinstance(out, Tensor):
+        raise TypeError('the backbone output must be a Tensor or a tuple of '
+                        f'Tensors, got {type(out).__name__}')
+    if out.dim() == 2:
+        return out
+    if out.dim() == 4:
+        return out.mean(dim=(2, 3))
+    if out.dim() != 3:
+        raise ValueError('cannot pool a backbone output of shape '
+                         f'{tuple(out.shape)}: expected (B, C), '
+                         '(B, 1 + N, C) or (B, C, H, W)')
+    if pool == 'cls':
+        return out[:, 0]
+    if out.shape[1] < 2:
+        raise ValueError(f"pool='{pool}' needs patch tokens after the cls "
+                         f'token, got {out.shape[1]} token(s)')
+    avg = out[:, 1:].mean(dim=1)
+    if pool == 'avg':
+        return avg
+    return torch.cat([out[:, 0], avg], dim=1)
+
+
+def _encode(backbone: Union[nn.Module, Callable], images: Tensor,
+            pool: str) -> Tensor:
+    """Pooled features of one batch, nothing masked.
+
+    mmpretrain ViTs go through :func:`backbone_tokens` (raw tokens,
+    ``mask=None``), so ``MAEViT`` is not masked and ``MoCoV3ViT``'s default
+    ``out_type='cls_token'`` does not turn ``'avg'`` into the cls token;
+    other backbones and callables through :func:`pool_features`.
+    """
+    if not (isinstance(backbone, nn.Module) and is_vit(backbone)):
+        return pool_features(backbone(images), pool)
+    cls, patches = backbone_tokens(backbone, images)
+    avg = patches.flatten(1, 2).mean(dim=1)
+    if pool == 'avg':
+        return avg
+    if cls is None:
+        raise ValueError(f'{type(backbone).__name__} has no cls token: use '
+                         "pool='avg'")
+    return cls if pool == 'cls' else torch.cat([cls, avg], dim=1)
+
+
+def _batch_images(inputs: Union[Tensor, list]) -> Tensor:
+    """The image tensor of a preprocessed batch (first view if several)."""
+    if isinstance(inputs, (list, tuple)):
+        if len(inputs) == 0:
+            raise ValueError("data['inputs'] is an empty list")
+        if all(isinstance(x, Tensor) and x.dim() == 3 for x in inputs):
+            # pseudo_collate: one (C, H, W) tensor per sample.
+            return torch.stack(list(inputs))
+        inputs = inputs[0]  # multi-view pipelines: the first view
+    if not isinstance(inputs, Tensor) or inputs.dim() != 4:
+        raise ValueError("data['inputs'] must be a (B, C, H, W) tensor or a "
+                         'list of views, got '
+                         f'{getattr(inputs, "shape", type(inputs))}')
+    return inputs
+
+
+def _batch_labels(data_samples) -> Tensor:
+    """Concatenate ``gt_label`` of every data sample into ``(B, )``."""
+    if not data_samples:
+        raise ValueError("the batch has no 'data_samples' to read labels")
+    labels = []
+    for sample in data_samples:
+        label = getattr(sample, 'gt_label', None)
+        if label is None:
+            raise ValueError('kNN evaluation needs labelled data: a data '
+                             'sample has no gt_label (pack it with '
+                             "PackInputs and a dataset that has 'gt_label')")
+        label = torch.as_tensor(label).reshape(-1)
+        if label.numel() != 1:
+            raise ValueError('kNN evaluation needs one label per image, got '
+                             f'gt_label of {label.numel()} elements')
+        labels.append(label)
+    return torch.cat(labels).long().cpu()
+
+
+def _unwrap(model):
+    """Strip DDP-like wrappers that keep the model in ``.module``."""
+    while isinstance(model, nn.Module) and not hasattr(model, 'backbone') \
+            and hasattr(model, 'module'):
+        model = model.module
+    return model
+
+
+@torch.no_grad()
+def extract_features(
+        model: Union[nn.Module, Callable],
+        dataloader,
+        pool: str = 'avg',
+        device: Union[str, torch.device, None] = None,
+        data_preprocessor: Optional[Callable] = None) -> Tuple[Tensor, Tensor]:
+    """Pooled backbone features and labels of a whole dataloader.
+
+    Every batch goes through ``data_preprocessor(data, False)``, the first
+    view of ``data['inputs']`` through the backbone, then pooling:
+    mmpretrain ViTs are read by :func:`backbone_tokens` (all patches, raw
+    tokens, whatever their ``out_type`` or masking default), anything else
+    by :func:`pool_features`. The modules run in eval mode and under
+    ``torch.no_grad``; afterwards every submodule gets back its own previous
+    ``training`` flag.
+
+    Args:
+        model (nn.Module | Callable): A model with ``.backbone`` (and
+            usually ``.data_preprocessor``), optionally wrapped in
+            ``.module`` (DDP), or a backbone module / callable itself.
+        dataloader (Iterable): Yields mmengine batches: dicts with
+            ``inputs`` and ``data_samples`` (with ``gt_label``).
+        pool (str): ``'avg'``, ``'cls'`` or ``'both'``, see
+            :func:`pool_features`. Defaults to ``'avg'``.
+        device (str | torch.device, optional): Where the backbone runs.
+            Defaults to None, i.e. the device of its first parameter (CPU if
+            it has none).
+        data_preprocessor (Callable, optional): Overrides
+            ``model.data_preprocessor``. Defaults to None. Without either,
+            ``data['inputs']`` is only cast to float.
+
+    Returns:
+        tuple[Tensor, Tensor]: float32 features ``(N, C)`` and int64 labels
+        ``(N, )``, both on CPU.
+    """
+    if pool not in POOL_TYPES:
+        raise ValueError(f'pool must be one of {POOL_TYPES}, got {pool!r}')
+    model = _unwrap(model)
+    backbone = getattr(model, 'backbone', model)
+    if not callable(backbone):
+        raise TypeError('model must have a callable .backbone or be callable, '
+                        f'got {type(model).__name__}')
+    if data_preprocessor is None:
+        data_preprocessor = getattr(model, 'data_preprocessor', None)
+    modules = [
+        m for m in (model, backbone, data_preprocessor)
+        if isinstance(m, nn.Module)
+    ]
+    if device is None:
+        params = [p for m in modules for p in m.parameters()]
+        device = params[0].device if params else torch.device('cpu')
+    modes = {sub: sub.training for m in modules for sub in m.modules()}
+    feats, labels = [], []
+    try:
+        for m in modules:
+            m.eval()
+        for data in dataloader:
+            if not isinstance(data, dict) or 'inputs' not in data:
+                raise TypeError('extract_features expects mmengine batches '
+                                "(dicts with 'inputs' and 'data_samples'), "
+                                f'got {type(data).__name__}')
+            if data_preprocessor is not None:
+                data = data_preprocessor(data, False)
+            images = _batch_images(data['inputs']).to(device).float()
+            batch_feats = _encode(backbone, images, pool)
+            batch_labels = _batch_labels(data.get('data_samples'))
+            if len(batch_feats) != len(batch_labels):
+                raise ValueError(f'{len(batch_feats)} features but '
+                                 f'{len(batch_labels)} labels in a batch')
+            feats.append(batch_feats.float().cpu())
+            labels.append(batch_labels)
+    finally:
+        for sub, mode in modes.items():
+            sub.training = mode
+    if not feats:
+        raise ValueError('the dataloader yielded no batches')
+    return torch.cat(feats), torch.cat(labels)

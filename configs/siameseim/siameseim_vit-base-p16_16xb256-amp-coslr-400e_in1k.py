@@ -8,20 +8,11 @@ _base_ = [
 max_epochs = 400
 train_dataloader = dict(batch_size=256)
 train_cfg = dict(max_epochs=max_epochs)
+# the runtime's 40-epoch warm-up, its cosine cut to the new length
 param_scheduler = [
+    _base_.param_scheduler[0],
     dict(
-        type='LinearLR',
-        start_factor=1e-6,
-        by_epoch=True,
-        begin=0,
-        end=40,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_epochs - 40,
-        eta_min=0.,
-        by_epoch=True,
-        begin=40,
-        end=max_epochs,
-        convert_to_iter_based=True),
+        _base_.param_scheduler[1],
+        T_max=max_epochs - _base_.warmup_epochs,
+        end=max_epochs),
 ]

@@ -5,10 +5,7 @@
 # Layout: data/imagenet-a/<wnid>/<image>, the published archive's.
 _base_ = ['./_base_/robustness_test.py']
 
-test_dataloader = dict(
-    dataset=dict(data_root='data/imagenet-a', classes='imagenet-a'))
+subset = 'imagenet-a'
+test_dataloader = dict(dataset=dict(data_root=f'data/{subset}', classes=subset))
 test_evaluator = dict(
-    _delete_=True,
-    type='ClassSubsetAccuracy',
-    classes='imagenet-a',
-    topk=(1, 5))
+    _delete_=True, type='ClassSubsetAccuracy', classes=subset, topk=(1, 5))

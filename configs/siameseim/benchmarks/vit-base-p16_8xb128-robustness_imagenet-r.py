@@ -5,10 +5,7 @@
 # Layout: data/imagenet-r/<wnid>/<image>, the published archive's.
 _base_ = ['./_base_/robustness_test.py']
 
-test_dataloader = dict(
-    dataset=dict(data_root='data/imagenet-r', classes='imagenet-r'))
+subset = 'imagenet-r'
+test_dataloader = dict(dataset=dict(data_root=f'data/{subset}', classes=subset))
 test_evaluator = dict(
-    _delete_=True,
-    type='ClassSubsetAccuracy',
-    classes='imagenet-r',
-    topk=(1, 5))
+    _delete_=True, type='ClassSubsetAccuracy', classes=subset, topk=(1, 5))

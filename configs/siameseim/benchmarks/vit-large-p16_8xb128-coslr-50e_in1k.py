@@ -15,21 +15,9 @@ model = dict(
     head=dict(in_channels=1024))
 
 optim_wrapper = dict(paramwise_cfg=dict(layer_decay_rate=0.75))
+# the ViT-B recipe's 5-epoch warm-up, its cosine cut to 50 epochs
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-4,
-        by_epoch=True,
-        begin=0,
-        end=5,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=45,
-        by_epoch=True,
-        begin=5,
-        end=50,
-        eta_min=1e-6,
-        convert_to_iter_based=True)
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], T_max=45, end=50),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=50)

@@ -24,6 +24,9 @@ ln_norm = dict(type='LN', eps=1e-6)
 moco_like_loss = dict(
     type='UniGradDenseLoss', lambda_neg=0.02, target_norm='l2',
     pred_norm='l2')
+ln_moco_model = dict(  # LN heads, MoCo-like norm (rows b, e, f)
+    neck=dict(norm_cfg=ln_norm),
+    head=dict(norm_cfg=ln_norm, loss=moco_like_loss))
 l2_pixel_loss = dict(type='UniGradDenseLoss', lambda_neg=0., target_norm='ln')
 pixel_model = dict(  # head.out_channels: patch_size**2 * 3, derived
     target_type='pixel',

@@ -10,12 +10,11 @@ _base_ = ['../vit-base-p16_8xb128-coslr-100e_in1k.py']
 model = dict(backbone=dict(init_cfg=None))
 custom_hooks = []
 
+# the fine-tuning test loader (batch 128) and transform, another dataset
 test_dataloader = dict(
-    batch_size=128,
-    num_workers=5,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         _delete_=True,
         type='ImageNetWnidFolder',
         classes='imagenet',
-        pipeline={{_base_.test_pipeline}}))  # the fine-tuning test transform
+        pipeline={{_base_.test_pipeline}}))

@@ -25,7 +25,7 @@ custom_imports = dict(
     imports=['mmsiameseim', 'mmsiameseim.downstream.vitdet'],
     allow_failed_imports=False)
 
-pretrained = 'checkpoints/siameseim_vit-base-p16_1600e_vitdet.pth'
+pretrained = 'checkpoints/siameseim_vit-base-p16_vitdet.pth'
 image_size = (1024, 1024)
 # channel LayerNorm (mmpretrain's LayerNorm2d) of the pyramid and the heads
 norm_cfg = dict(type='mmpretrain.LN2d', eps=1e-6)

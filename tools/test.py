@@ -7,7 +7,7 @@ Examples:
 import argparse
 import os
 import os.path as osp
-
+import sys
 
 import mmengine
 from mmengine.config import Config, DictAction
@@ -52,6 +52,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of an error instead of one line')
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -68,21 +72,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     Returns:
         Config: The updated config.
     """
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    from mmsiameseim.cli import apply_run_options
+    apply_run_options(cfg, args)
+    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
+        raise FileNotFoundError(
+            f'checkpoint {args.checkpoint} does not exist')
     cfg.load_from = args.checkpoint
     cfg.resume = False
-    if args.trusted_checkpoint:
-        runner_type = cfg.get('runner_type', 'SafeResumeRunner')
-        if runner_type != 'SafeResumeRunner':
-            raise ValueError('--trusted-checkpoint needs runner_type='
-                             f"'SafeResumeRunner', the config has "
-                             f'{runner_type!r}.')
-        cfg.load_from_trusted = True
     if args.out is not None and args.out_item == 'pred' and \
             not args.out.endswith(('.pkl', '.pickle')):
         raise ValueError('--out with --out-item pred must end with .pkl or '
@@ -92,14 +88,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main(argv=None) -> None:
-    """Entry point."""
-    args = parse_args(argv)
-    # registers our modules and the `mmsiameseim::` config prefix
-    import mmsiameseim  # noqa: F401
+def test(args: argparse.Namespace) -> None:
+    """Load the config, build the runner, evaluate the checkpoint."""
     from mmengine.evaluator import DumpResults
+
+    from mmsiameseim.cli import load_config
     from mmsiameseim.engine import SafeResumeRunner
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(load_config(args.config), args)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:
@@ -112,5 +107,13 @@ def main(argv=None) -> None:
         mmengine.dump(metrics, args.out)
 
 
+def main(argv=None) -> int:
+    """Entry point; returns the exit status."""
+    args = parse_args(argv)
+    # registers our modules and the `mmsiameseim::` config prefix
+    from mmsiameseim.cli import run_cli
+    return run_cli(lambda: test(args), 'test.py', args.debug)
+
+
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

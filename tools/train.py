@@ -5,12 +5,15 @@ Examples:
     bash tools/dist_train.sh CONFIG 8 [--resume]
 """
 import argparse
+import logging
 import os
 import os.path as osp
-
+import sys
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
+from mmengine.runner import find_latest_checkpoint
 
 # mmsiameseim (torch, mmpretrain) is imported in main(), after the command
 # line is parsed: `mim train` runs `train.py -h` before every training run.
@@ -60,6 +63,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='job launcher')
     # torch.distributed.launch passes --local_rank, torchrun --local-rank.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of an error instead of one line')
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -76,13 +83,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     Returns:
         Config: The updated config.
     """
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
+    from mmsiameseim.cli import apply_run_options
+    apply_run_options(cfg, args)
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper == 'AmpOptimWrapper':
@@ -97,12 +99,20 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
+        if find_latest_checkpoint(cfg.work_dir) is None:
+            print_log(
+                f'--resume: no checkpoint in {cfg.work_dir} (no '
+                'last_checkpoint file, no *.pth): training starts from '
+                'scratch; pass --resume CKPT or the run\'s --work-dir to '
+                'continue another run',
+                logger='current',
+                level=logging.WARNING)
     elif args.resume is not None:
+        if not osp.isfile(args.resume) and '://' not in args.resume:
+            raise FileNotFoundError(
+                f'--resume {args.resume}: no such checkpoint file')
         cfg.resume = True
         cfg.load_from = args.resume
-
-    if args.trusted_checkpoint:
-        cfg.load_from_trusted = True
 
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg:
@@ -161,17 +171,21 @@ def build_runner(cfg: Config):
     return SafeResumeRunner.from_cfg(cfg)
 
 
-def main(argv=None) -> None:
-    """Entry point."""
+def train(args: argparse.Namespace) -> None:
+    """Load the config, apply the options, build the runner, train."""
+    from mmsiameseim.cli import load_config
+    cfg = merge_args(load_config(args.config), args)
+    setup_cpu_distributed(cfg, args.launcher)
+    build_runner(cfg).train()
+
+
+def main(argv=None) -> int:
+    """Entry point; returns the exit status."""
     args = parse_args(argv)
     # registers our modules and the `mmsiameseim::` config prefix
-    import mmsiameseim  # noqa: F401
-    cfg = Config.fromfile(args.config)
-    cfg = merge_args(cfg, args)
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = build_runner(cfg)
-    runner.train()
+    from mmsiameseim.cli import run_cli
+    return run_cli(lambda: train(args), 'train.py', args.debug)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -37,6 +37,7 @@ import json
 import os
 import os.path as osp
 import pickle
+import re
 import tempfile
 import zipfile
 from typing import Any, Callable, Dict, Union
@@ -158,7 +159,13 @@ def _allow_namespace():
 
 
 def _first_line(error: Exception) -> str:
-    text = str(error).strip()
+    """The gist of a torch error: its first line without colour codes, or
+    for a refused pickle the global it names (torch's text around it
+    advises ``weights_only=False``, which is not ours to give)."""
+    text = re.sub(r'\x1b\[[0-9;]*m', '', str(error)).strip()
+    refused = re.search(r'Unsupported global: GLOBAL [\w.]+', text)
+    if refused:
+        return refused.group(0)
     return text.splitlines()[0] if text else type(error).__name__
 
 
@@ -208,9 +215,9 @@ def read_checkpoint(path: str,
                 f'checkpoint {path} holds pickled Python objects that are '
                 f'not tensors ({_first_line(e)}); it was not read. '
                 f'{_TRUST_HINT}') from e
-        raise ValueError(f'{path} is not a readable PyTorch checkpoint '
-                         f'(corrupt or truncated file?): {_first_line(e)}'
-                         ) from e
+        raise ValueError(f'{path} is not a PyTorch checkpoint (neither a '
+                         'zip archive nor a pickle of tensors): a damaged '
+                         'or other file') from e
     except (FileNotFoundError, MemoryError):
         raise
     except Exception as e:  # torch raises many types on damaged files

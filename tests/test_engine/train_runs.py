@@ -4,13 +4,13 @@ Not a test module. The hooks are imported by the child processes through
 the run config's ``custom_imports`` (``train_runs`` must be importable:
 this folder on ``sys.path`` / ``PYTHONPATH``).
 """
-import importlib.util
 import multiprocessing
-from multiprocessing import forkserver
 import os
 import os.path as osp
 import signal
+import sys
 import tempfile
+from multiprocessing import forkserver
 
 import torch
 from mmengine.dist import get_rank
@@ -164,11 +164,8 @@ def _train_main(argv, kill=None):
     # threads spinning against other processes on a shared 2-core machine
     # (measured: 38 ms per tiny step with 1 thread, 1.2 s with 2 under load).
     torch.set_num_threads(1)
-    spec = importlib.util.spec_from_file_location(
-        'mmsiameseim_train_tool', osp.join(ROOT, 'tools', 'train.py'))
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
-    train.main(list(argv))
+    import tools.train as train
+    sys.exit(train.main(list(argv)))
 
 
 _CONTEXT = None

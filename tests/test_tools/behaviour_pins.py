@@ -41,6 +41,10 @@ def tensors_digest(state: Dict[str, torch.Tensor]) -> str:
 #: it: mmpretrain's FashionMNIST gives gray images, and GrayToRGB makes the
 #: three equal channels the former hand-written reader gave (issue #20).
 _READING = ('GrayToRGB', )
+#: Settings that change only what is logged: QuietOptimWrapperConstructor
+#: builds the default constructor's parameter groups (tested), with one log
+#: line for the frozen parameters instead of one each (issue #22).
+_LOGGING = {'constructor': 'QuietOptimWrapperConstructor'}
 
 
 def scrub(obj, parent=None):
@@ -56,6 +60,7 @@ def scrub(obj, parent=None):
             for k, v in obj.items()
             if not (parent == 'dataset' and k in _WHERE)
             and k not in ('work_dir', 'checkpoint', 'pretrained')
+            and _LOGGING.get(k, k) != v
         }
     if isinstance(obj, (list, tuple)):
         return [scrub(v, parent) for v in obj]

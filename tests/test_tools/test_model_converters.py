@@ -145,7 +145,9 @@ def test_official_tool_rejects_other_layouts_and_bad_files(tmp_path, capsys):
     for bad in (garbage, truncated, empty):
         assert official_tool.main([str(bad), str(dst)]) == 1
         err = capsys.readouterr().err
-        assert str(bad) in err and 'not a readable' in err, err
+        assert str(bad) in err and 'not a' in err and 'PyTorch checkpoint' \
+            in err, err
+        assert len(err.strip().splitlines()) == 1, err
     assert not dst.exists()
 
 

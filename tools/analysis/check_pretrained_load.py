@@ -12,12 +12,14 @@ what the run would do up to its first iteration, on the CPU, and compares:
 2. build the model in the config's default scope, ``SyncBN`` reverted to
    ``BN`` (SyncBN refuses CPU tensors), and call ``init_weights()``;
 3. compare the backbone with the file through
-   :func:`mmsiameseim.utils.check_backbone_load`: every file tensor must be
-   in the backbone unchanged (position tables after the documented resize)
-   and exactly the documented keys may start fresh.
+   :func:`mmsiameseim.checkpoints.check_backbone_load`: every file tensor
+   must be in the backbone unchanged (position tables after the documented
+   resize) and exactly the documented keys may start fresh.
 
 It prints the account and exits with status 1 if the check fails (0 if it
-passes). The other top-level modules (neck, heads) are listed with their
+passes). A file it cannot use (missing, truncated, untrusted, of another
+size) ends it with one line naming the file and status 1 (``--debug``:
+the traceback). The other top-level modules (neck, heads) are listed with their
 tensor counts: they never come from the encoder file.
 
 Example:
@@ -37,6 +39,7 @@ from typing import List, Optional
 from mmengine.config import Config, DictAction
 
 import mmsiameseim  # noqa: F401  registers the check hook and specs
+from mmsiameseim.cli import add_debug_flag, load_config, run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -58,6 +61,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override config settings, `key=value` pairs')
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -93,23 +97,37 @@ def _fresh_groups(keys: List[str]) -> str:
     return ', '.join(f'{k} x{n}' if n > 1 else k for k, n in counts.items())
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def _init_weights(model, path: str, source: dict) -> None:
+    """``model.init_weights()``; a file whose tensors do not fit the
+    backbone's shapes becomes one line naming the file (torch raises a
+    multi-line ``RuntimeError`` of "size mismatch" lines)."""
+    try:
+        model.init_weights()
+    except RuntimeError as e:
+        if 'size mismatch' not in str(e):
+            raise
+        own = model.backbone.state_dict()
+        wrong = [
+            f'{k}: file {tuple(v.shape)}, backbone {tuple(own[k].shape)}'
+            for k, v in source.items()
+            if k in own and tuple(v.shape) != tuple(own[k].shape)
+        ]
+        raise ValueError(
+            f'{path}: {len(wrong) or "some"} tensors do not fit the '
+            f'backbone (e.g. {"; ".join(wrong[:2])}): is it the encoder of '
+            'this config\'s architecture and size?') from e
+
+
+def check(args: argparse.Namespace) -> int:
     """Build, initialise and check; returns the exit status."""
-    args = parse_args(argv)
-    prog = osp.basename(__file__)
     from mmengine.logging import MMLogger
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import MODELS, init_default_scope
 
-    from mmsiameseim.checkpoints import (check_backbone_load, pretrained_path_of)
-    try:
-        cfg = Config.fromfile(args.config)
-    except Exception as e:  # a config is Python: any error can come out
-        print(f'{prog}: error: cannot load {args.config}: {e}',
-              file=sys.stderr)
-        return 1
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from mmsiameseim.checkpoints import (check_backbone_load,
+                                         pretrained_path_of, read_checkpoint,
+                                         unwrap_state_dict)
+    cfg = load_config(args.config, args.cfg_options)
     if args.checkpoint:
         key = point_at(cfg, args.checkpoint)
         print(f'{key} = {args.checkpoint}')
@@ -120,20 +138,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
     path = pretrained_path_of(model.backbone)
     if not path:
-        print(f'{prog}: error: the backbone of {args.config} has no '
-              'pretrained file (neither `pretrained` nor a Pretrained '
-              'init_cfg); pass --checkpoint', file=sys.stderr)
-        return 1
-    if '://' not in path and not osp.isfile(path):
-        print(f'{prog}: error: encoder file {path} does not exist',
-              file=sys.stderr)
-        return 1
-    model.init_weights()
-    try:
-        report = check_backbone_load(model.backbone, path, args.trusted)
-    except (KeyError, ValueError) as e:
-        print(f'{prog}: error: {e}', file=sys.stderr)
-        return 1
+        raise ValueError(f'the backbone of {args.config} has no pretrained '
+                         'file (neither `pretrained` nor a Pretrained '
+                         'init_cfg); pass --checkpoint FILE')
+    # read it under the trust policy first: a missing, truncated or
+    # untrusted file stops here with a message naming it
+    source = unwrap_state_dict(read_checkpoint(path, trusted=args.trusted))
+    _init_weights(model, path, source)
+    report = check_backbone_load(model.backbone, path, args.trusted)
     backbone = type(model.backbone).__name__
     print(f'{backbone} backbone of {osp.basename(args.config)} against '
           f'{path}:')
@@ -145,6 +157,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             n = len(module.state_dict())
             print(f'{name}: {n} tensors from its own init (not in the file)')
     return 0 if report.ok else 1
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point; returns the exit status."""
+    args = parse_args(argv)
+    return run_cli(lambda: check(args), osp.basename(__file__), args.debug)
 
 
 if __name__ == '__main__':

@@ -22,6 +22,7 @@ import torch
 
 from mmsiameseim.checkpoints import (convert_checkpoint, detect_layout,
                                      read_checkpoint, unwrap_state_dict)
+from mmsiameseim.cli import add_debug_flag, run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -40,12 +41,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='read SRC with full pickle instead of weights_only=True; only '
         'for files you wrote yourself')
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def convert(args: argparse.Namespace) -> int:
     """Run the conversion; returns the exit status."""
-    args = parse_args(argv)
     prog = osp.basename(__file__)
     try:
         checkpoint = read_checkpoint(args.src, trusted=args.trusted)
@@ -95,6 +96,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     torch.save(dict(state_dict=report.state_dict, meta=meta), args.dst)
     print(f'saved {args.dst}')
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point; returns the exit status."""
+    args = parse_args(argv)
+    return run_cli(lambda: convert(args), osp.basename(__file__),
+                   args.debug)
 
 
 if __name__ == '__main__':

@@ -46,12 +46,12 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-
 import torch
 
 from mmsiameseim.checkpoints import (LAYOUTS, convert_checkpoint,
                                      detect_layout, read_checkpoint,
                                      unwrap_state_dict)
+from mmsiameseim.cli import add_debug_flag, run_cli
 
 #: The layouts this tool writes: the encoder alone.
 ENCODER_LAYOUTS = [name for name in LAYOUTS if name != 'mmsiameseim']
@@ -87,6 +87,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='read SRC with full pickle (needed for mmengine training '
         'checkpoints); only for files your own runs wrote')
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -131,9 +132,8 @@ def check_mmseg_target(out) -> None:
                          "into mmseg's MAE backbone: " + '; '.join(problems))
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def convert(args: argparse.Namespace) -> int:
     """Run the extraction; returns the exit status."""
-    args = parse_args(argv)
     prog = osp.basename(__file__)
     try:
         sd = unwrap_state_dict(read_checkpoint(args.src,
@@ -182,6 +182,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     torch.save(dict(state_dict=out, meta=meta), args.dst)
     print(f'saved {args.dst}')
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point; returns the exit status."""
+    args = parse_args(argv)
+    return run_cli(lambda: convert(args), osp.basename(__file__),
+                   args.debug)
 
 
 if __name__ == '__main__':

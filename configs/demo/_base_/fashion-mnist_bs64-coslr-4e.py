@@ -98,6 +98,7 @@ warmup_epochs = 1
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
+    constructor='QuietOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95),
                    weight_decay=0.05),
     clip_grad=dict(max_norm=1.0),

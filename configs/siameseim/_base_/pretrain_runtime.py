@@ -15,6 +15,9 @@ base_batch_size = 4096
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
+    # mmengine's default constructor; one log line for the frozen parameters
+    # (EMA target, fixed tables) instead of one each
+    constructor='QuietOptimWrapperConstructor',
     optimizer=dict(
         type='AdamW',
         lr=6.25e-5 * base_batch_size / 256,

@@ -13,8 +13,8 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 env:
 	bash tools/setup_env.sh
 
-data:
-	bash tools/data/fetch_fashion_mnist.sh
+data: env
+	$(PY) tools/data/fetch_fashion_mnist.py
 
 demo: env data
 	$(PY) tools/run_demo.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)

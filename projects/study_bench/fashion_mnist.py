@@ -1,7 +1,7 @@
 """Fashion-MNIST for the study bench, around mmpretrain's ``FashionMNIST``.
 
 The configs read Fashion-MNIST with mmpretrain's ``FashionMNIST``: the four
-uncompressed IDX files of ``data_root`` (``tools/data/fetch_fashion_mnist.sh``
+uncompressed IDX files of ``data_root`` (``tools/data/fetch_fashion_mnist.py``
 places them), offline with ``download=False``, the test images only with
 ``test_mode=True``. This module adds what the bench needs around it:
 
@@ -26,8 +26,8 @@ from mmpretrain.datasets.mnist import read_image_file, read_label_file
 CLASSES: Tuple[str, ...] = tuple(FASHIONMNIST_CATEGORITES)
 #: File name prefix of each split, as ``FashionMNIST`` reads them.
 SPLIT_PREFIX = {'train': 'train', 'test': 't10k'}
-FETCH_HINT = ('place Fashion-MNIST there with `bash '
-              'tools/data/fetch_fashion_mnist.sh DIR`')
+FETCH_HINT = ('place Fashion-MNIST there with `python '
+              'tools/data/fetch_fashion_mnist.py DIR`')
 
 
 def split_files(root: str, split: str) -> Tuple[str, str]:

@@ -1,7 +1,7 @@
 """Fashion-MNIST through mmpretrain's ``FashionMNIST``, on the real files.
 
 The configs read the data with the stack's dataset (``download=False``,
-the four uncompressed IDX files that ``tools/data/fetch_fashion_mnist.sh``
+the four uncompressed IDX files that ``tools/data/fetch_fashion_mnist.py``
 leaves). Its trap is pinned here: the test images come only with
 ``test_mode=True``; ``split='test'`` alone silently gives the 60,000
 training images. The bench's helpers (derived folders, ``GrayToRGB``) are
@@ -11,6 +11,7 @@ import gzip
 import os.path as osp
 import struct
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from projects.study_bench.fashion_mnist import (CLASSES, load_split,
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA = osp.join(ROOT, 'data', 'fashion-mnist')
-FETCH = osp.join(ROOT, 'tools', 'data', 'fetch_fashion_mnist.sh')
+FETCH = osp.join(ROOT, 'tools', 'data', 'fetch_fashion_mnist.py')
 NAMES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
          't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
 #: The first labels of the test split, from the package's t10k file.
@@ -41,7 +42,7 @@ def _raw(name):
 def data_root():
     """The real data, fetched once if it is not there yet."""
     if not all(osp.isfile(osp.join(DATA, n)) for n in NAMES):
-        subprocess.run(['bash', FETCH], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, FETCH], check=True, cwd=ROOT)
     return DATA
 
 
@@ -138,5 +139,5 @@ def test_derived_folders_read_back(data_root, tmp_path):
     assert int(small[4]['gt_label']) == test_labels[4]
     with pytest.raises(ValueError, match='fewer than 70000'):
         write_head(data_root, str(tmp_path / 'big'), 70000)
-    with pytest.raises(FileNotFoundError, match='fetch_fashion_mnist.sh'):
+    with pytest.raises(FileNotFoundError, match='fetch_fashion_mnist.py'):
         load_split(str(tmp_path / 'absent'), 'train')

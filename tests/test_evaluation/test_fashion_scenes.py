@@ -234,7 +234,7 @@ def test_write_scenes_round_trip(source, tmp_path):
 
 
 def test_real_test_scenes_match_oracle():
-    # real data is placed by `make data` (tools/data/fetch_fashion_mnist.sh)
+    # real data is placed by `make data` (tools/data/fetch_fashion_mnist.py)
     from projects.study_bench.scenes.generate import load_fashion_split
     images, labels = load_fashion_split(REAL_DATA, 'test')
     imgs, masks, meta = make_split_scenes(REAL_DATA, 'test', 3)

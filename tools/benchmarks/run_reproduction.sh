@@ -66,7 +66,7 @@ gpu_name() {
 }
 
 if [ ! -d "${DATA_ROOT}" ]; then
-    run bash tools/data/fetch_fashion_mnist.sh
+    run "${PYTHON}" tools/data/fetch_fashion_mnist.py
 fi
 if [ ! -d "${HELDOUT_ROOT}" ]; then
     run "${PYTHON}" "${SUMMARIZE}" "${RESULTS}" \

@@ -47,7 +47,7 @@ train_dataloader = dict(
     sampler=dict(type='ResumableSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     # mmpretrain's FashionMNIST reads the four uncompressed IDX files of
-    # data_root (tools/data/fetch_fashion_mnist.sh): 28 x 28 gray images,
+    # data_root (tools/data/fetch_fashion_mnist.py): 28 x 28 gray images,
     # which SiameseIMViews (and GrayToRGB in the kNN loaders) turn into
     # three equal channels
     dataset=dict(

@@ -20,7 +20,7 @@ gpu_setup
 
 if [[ ! -d data/fashion-mnist ]]; then
   echo "error: data/fashion-mnist/ is missing (carry it, or run" \
-    "bash tools/data/fetch_fashion_mnist.sh)" >&2
+    "python tools/data/fetch_fashion_mnist.py)" >&2
   exit 3
 fi
 ARGS=(--out "$OUT_DIR" --work-root "${WORK_ROOT:-work_dirs/gpu_study}")

@@ -1,7 +1,7 @@
 """Runner-side parts: runner, resumable train loop, hooks, RNG state."""
 from .hooks import KNNMonitorHook, NumericsGuardHook, PretrainedLoadCheckHook
-from .loops import ResumableEpochBasedTrainLoop
-from .rng_state import capture_rng_state, restore_rng_state
+from .loops import (ResumableEpochBasedTrainLoop, capture_rng_state,
+                    restore_rng_state)
 from .runner import SafeResumeRunner
 
 __all__ = [

@@ -1,30 +1,10 @@
-"""Let mmengine resolve ``mmsiameseim::`` config paths.
+"""Let mmengine resolve ``mmsiameseim::`` config paths (docs/model_zoo.md).
 
-mmengine resolves ``_base_ = ['pkg::dir/file.py']`` only for the packages
-named in its ``MODULE2PACKAGE`` table (``mmengine/config/utils.py``); for
-any other prefix it stops with ``AssertionError: mmengine does not support
-to load pkg config``. The config is parsed before its ``custom_imports``
-run, so the entry must exist before ``Config.fromfile`` is called. Two
-routes add it:
-
-* :func:`register_config_scope`, called by ``import mmsiameseim``: covers
-  this package's own tools (``tools/train.py``, ``tools/test.py``, and so
-  ``mim train mmsiameseim``) and any script that imports the package first;
-* :func:`install_import_hook`, called at interpreter start by the
-  ``mmsiameseim-config-scope.pth`` file that a (non-editable) install puts
-  into ``site-packages``: covers entry points that parse a config without
-  importing plugins first (mmpretrain's, mmseg's and mmdet's
-  ``tools/train.py``, hence ``mim train mmpretrain``). It imports nothing:
-  it waits for ``mmengine.config.utils`` to be imported by whoever needs it
-  and adds the entry then, so interpreters that never touch mmengine pay
-  one string comparison per import, nothing more.
-
-The ``.pth`` file loads this file by its path without importing the
-``mmsiameseim`` package (which would pull in torch at every interpreter
-start), so this module must import nothing from ``mmsiameseim`` or
-``mmengine`` at module level. The configs themselves are shipped in the
-installed package under ``mmsiameseim/.mim/configs`` (see ``setup.py``);
-docs/model_zoo.md lists what works with which entry point.
+:func:`register_config_scope` (``import mmsiameseim``) adds our entry to
+mmengine's ``MODULE2PACKAGE`` now; :func:`install_import_hook` (run at
+interpreter start by the ``.pth`` file of a non-editable install, which
+loads this file by its path) adds it when ``mmengine.config.utils`` is
+imported. So this module imports nothing but ``sys`` at module level.
 """
 import sys
 
@@ -45,11 +25,7 @@ def _add_entry(table: dict) -> None:
 
 
 def register_config_scope() -> None:
-    """Add ``mmsiameseim`` to mmengine's ``MODULE2PACKAGE`` now.
-
-    Imports ``mmengine.config.utils`` (already loaded by anything that uses
-    mmengine).
-    """
+    """Add ``mmsiameseim`` to mmengine's ``MODULE2PACKAGE`` now."""
     from mmengine.config import utils
     _add_entry(utils.MODULE2PACKAGE)
 
@@ -57,10 +33,9 @@ def register_config_scope() -> None:
 class _RegisterOnImport:
     """Finder that waits for ``mmengine.config.utils`` and patches it.
 
-    It finds nothing itself: on the one import it watches it asks the other
-    finders for the real spec, then extends that spec's loader so that the
-    entry is added right after the module body ran. It removes itself from
-    ``sys.meta_path`` the first time it sees that import.
+    It finds nothing itself: for the one import it watches it asks the other
+    finders for the spec and extends its loader to add the entry after the
+    module body ran; then it removes itself from ``sys.meta_path``.
     """
 
     #: marks the hook whichever copy of this module installed it (the
@@ -68,13 +43,7 @@ class _RegisterOnImport:
     is_mmsiameseim_config_scope_hook = True
 
     def find_spec(self, fullname, path=None, target=None):
-        """Return mmengine's own spec, its loader extended; else None.
-
-        Args:
-            fullname (str): The module being imported.
-            path (list, optional): Unused (the protocol's argument).
-            target (module, optional): Unused (the protocol's argument).
-        """
+        """mmengine's own spec with its loader extended; else None."""
         if fullname != _CONFIG_UTILS:
             return None
         _remove_hook()
@@ -106,10 +75,8 @@ def _remove_hook() -> None:
 
 
 def install_import_hook() -> None:
-    """Register now if mmengine's config utils are loaded, else on import.
-
-    Safe to call more than once: at most one hook is installed.
-    """
+    """Register now if mmengine's config utils are loaded, else on import
+    (at most one hook)."""
     utils = sys.modules.get(_CONFIG_UTILS)
     if utils is not None and hasattr(utils, 'MODULE2PACKAGE'):
         _add_entry(utils.MODULE2PACKAGE)
@@ -119,20 +86,9 @@ def install_import_hook() -> None:
 
 
 def collate_fn_without_scope(dataloader):
-    """Return a dataloader config whose ``collate_fn`` has no ``_scope_``.
-
-    mmengine adds ``_scope_`` to every top-level dict of a ``pkg::`` base
-    that has a ``type``, including ``collate_fn=dict(type=...)`` inside a
-    dataloader, and its Runner passes the remaining keys to the collate
-    function. The input is not changed.
-
-    Args:
-        dataloader (dict | DataLoader): A dataloader config or a loader.
-
-    Returns:
-        dict | DataLoader: ``dataloader`` itself when there is nothing to
-        drop, else a shallow copy whose ``collate_fn`` (a copy) lacks it.
-    """
+    """``dataloader`` (a config or a loader), with ``collate_fn`` copied
+    without the ``_scope_`` mark mmengine adds to the dicts of a ``pkg::`` base
+    (its Runner would pass it to the collate function); unchanged input."""
     if not isinstance(dataloader, dict):
         return dataloader
     collate = dataloader.get('collate_fn')

@@ -1,32 +1,21 @@
 """The ``mmsiameseim`` registry scope: empty children of mmpretrain's.
 
-Our modules register into mmpretrain's registries, and our configs build
-under ``default_scope = 'mmpretrain'``. A config that inherits one of ours
-through ``_base_ = ['mmsiameseim::...']`` is different: mmengine marks
-every top-level dict of a ``pkg::`` base with ``_scope_ = 'pkg'``, and
-builds such a dict from the registry whose scope is ``mmsiameseim``
-(importing ``mmsiameseim.registry`` to find it). Without these children it
-warns and falls back to mmengine's root registries, which do not know
-``SiameseIM``.
-
-Each child holds nothing itself: a name is looked up in mmpretrain's
-registry and then in mmengine's, so everything resolves as under the
-``mmpretrain`` scope. Looking a name up first imports mmpretrain's module
-for that registry and :mod:`mmsiameseim` (``locations``).
+mmengine builds every top-level dict of a ``mmsiameseim::`` base from the
+registry of scope ``mmsiameseim`` (docs/model_zoo.md); without these
+children it would fall back to mmengine's root registries, which do not
+know ``SiameseIM``. Each child holds nothing: a name resolves as under the
+``mmpretrain`` scope.
 """
 from mmengine.registry import Registry
 from mmpretrain import registry as mmpretrain_registry
 
 SCOPE = 'mmsiameseim'
 
-#: mmpretrain 1.2's registries, each of which gets an ``mmsiameseim`` child.
-REGISTRY_NAMES = ('RUNNERS', 'RUNNER_CONSTRUCTORS', 'LOOPS', 'HOOKS',
-                  'LOG_PROCESSORS', 'OPTIMIZERS', 'OPTIM_WRAPPERS',
-                  'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'DATASETS',
-                  'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS', 'MODEL_WRAPPERS',
-                  'WEIGHT_INITIALIZERS', 'BATCH_AUGMENTS', 'TASK_UTILS',
-                  'TOKENIZER', 'METRICS', 'EVALUATORS', 'VISUALIZERS',
-                  'VISBACKENDS')
+#: mmpretrain's registries (not its ``MMENGINE_*`` names of mmengine's),
+#: each of which gets an ``mmsiameseim`` child.
+REGISTRY_NAMES = tuple(
+    name for name, value in vars(mmpretrain_registry).items()
+    if isinstance(value, Registry) and not name.startswith('MMENGINE_'))
 
 
 def _child_of(parent: Registry) -> Registry:

@@ -2,26 +2,19 @@
 
 :func:`convert_checkpoint` turns any checkpoint the package knows (ours,
 mmpretrain models, the official release, bare backbones) into one of the
-:data:`~.layouts.LAYOUTS`: the whole model in our names (``'mmsiameseim'``,
-the official release converted with a report of every key), or the online
-(or EMA) encoder alone in the names a downstream backbone loads
-(``'mmpretrain'``, ``'timm'``, ``'mmseg'``, ``'vitdet'``). The tables it
-applies are in :mod:`.layouts`; reading files is :mod:`.reading`'s job.
+:data:`~.layouts.LAYOUTS`, applying the tables of :mod:`.layouts`
+(docs/checkpoints.md).
 """
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
-from .layouts import (BACKBONE_PREFIXES, LAYOUTS, MMSEG_DROPPED,
+from .layouts import (BACKBONE_PREFIXES, LAYOUT_DROPPED, LAYOUTS,
                       MMPRETRAIN_TO_TIMM_BACKBONE_RULES, OFFICIAL_IGNORED,
-                      OFFICIAL_TO_MMSIAMESEIM_RULES, STATE_DICT_ENTRIES,
-                      VITDET_DROPPED, Rule, _SAME_NAME_RULES)
-
-#: Keys each encoder layout leaves out on purpose, with the reason.
-_LAYOUT_DROPPED = {'mmseg': MMSEG_DROPPED, 'vitdet': VITDET_DROPPED}
+                      OFFICIAL_TO_MMSIAMESEIM_RULES, STATE_DICT_ENTRIES, Rule)
 
 
 @dataclass
@@ -32,13 +25,9 @@ class ConversionReport:
         state_dict (OrderedDict): The converted state dict.
         source_layout (str): The input's layout (:func:`detect_layout`).
         unmapped (list[str]): Source keys no rule knows (dropped).
-        dropped (dict[str, str]): Known keys left out on purpose (unused
-            official keys, keys the target layout has no place for), with
-            the reason.
-        filled (dict[str, str]): Keys of ours absent from the source that
-            were filled in, with the reason.
-        renamed (dict[str, str]): Official key -> our key, for every mapped
-            key of an official checkpoint.
+        dropped (dict[str, str]): Keys left out on purpose, with the reason.
+        filled (dict[str, str]): Keys filled in, with the reason.
+        renamed (dict[str, str]): Official key -> our key.
     """
     state_dict: 'OrderedDict[str, torch.Tensor]'
     source_layout: str = ''
@@ -49,21 +38,9 @@ class ConversionReport:
 
 
 def unwrap_state_dict(checkpoint: Mapping) -> 'OrderedDict':
-    """Get the state dict out of a loaded checkpoint file.
-
-    Descends into ``state_dict`` (mmengine), ``model`` (the official
-    release, MAE style) or ``module`` entries while they hold a mapping, and
-    strips a leading ``module.`` (DDP) from the keys.
-
-    Args:
-        checkpoint (Mapping): What ``torch.load`` returned.
-
-    Returns:
-        OrderedDict: ``{key: value}`` without wrappers.
-
-    Raises:
-        TypeError: If ``checkpoint`` is not a mapping.
-    """
+    """The state dict of a loaded checkpoint: inside ``state_dict``
+    (mmengine), ``model`` (the release) or ``module`` entries, without a
+    leading ``module.`` (DDP); a ``TypeError`` for a non-mapping."""
     if not isinstance(checkpoint, Mapping):
         raise TypeError('expected a checkpoint dict, got '
                         f'{type(checkpoint).__name__}')
@@ -82,16 +59,11 @@ def unwrap_state_dict(checkpoint: Mapping) -> 'OrderedDict':
 
 
 def detect_layout(state_dict: Mapping) -> str:
-    """Guess the layout of a state dict.
-
-    Args:
-        state_dict (Mapping): An unwrapped state dict.
+    """The layout of an unwrapped state dict.
 
     Returns:
-        str: ``'official'`` (timm-style names of the release),
-        ``'mmsiameseim'`` (``backbone.*`` / ``target_encoder.*``, i.e. our
-        models and mmpretrain classifiers) or ``'backbone'`` (bare
-        mmpretrain ``VisionTransformer`` names).
+        str: ``'official'`` (the release's names), ``'mmsiameseim'`` (ours,
+        mmpretrain classifiers) or ``'backbone'`` (bare ViT names).
 
     Raises:
         ValueError: If the keys match none of these.
@@ -112,7 +84,17 @@ def detect_layout(state_dict: Mapping) -> str:
                      f'mmsiameseim keys (backbone.*, ...), got {sample}')
 
 
-def _rename(state_dict: Mapping, rules: Sequence[Rule]) -> tuple:
+def rename_keys(state_dict: Mapping, rules: Sequence[Rule]) -> Tuple:
+    """Apply ``(regex, replacement)`` rules to every key (first match wins;
+    a ``None`` replacement drops the key).
+
+    Returns:
+        tuple: The renamed ``OrderedDict``, the unmatched keys, the dropped
+        keys and ``{new key: source key}``.
+
+    Raises:
+        ValueError: If two source keys map to the same new key.
+    """
     compiled = [(re.compile(p), r) for p, r in rules]
     out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     origin: Dict[str, str] = {}
@@ -133,44 +115,28 @@ def _rename(state_dict: Mapping, rules: Sequence[Rule]) -> tuple:
                              f'to {new_key!r}')
         out[new_key] = value
         origin[new_key] = key
-    return out, origin, unmatched, dropped
+    return out, unmatched, dropped, origin
 
 
-def rename_keys(
-        state_dict: Mapping,
-        rules: Sequence[Rule]) -> Tuple['OrderedDict', List[str], List[str]]:
-    """Apply ``(regex, replacement)`` rules to every key (first match wins).
-
-    Args:
-        state_dict (Mapping): Source ``{key: tensor}``.
-        rules (Sequence[tuple]): ``(pattern, replacement)`` pairs; a
-            ``None`` replacement drops the key on purpose.
-
-    Returns:
-        tuple: The renamed ``OrderedDict``, the keys no rule matched and the
-        keys dropped by a ``None`` rule.
-
-    Raises:
-        ValueError: If two source keys map to the same new key.
-    """
-    out, _, unmatched, dropped = _rename(state_dict, rules)
-    return out, unmatched, dropped
+def _reasons(keys: Iterable[str], table) -> Dict[str, str]:
+    """``{key: reason}`` of the keys a ``(regex, reason)`` table names."""
+    compiled = [(re.compile(p), why) for p, why in table]
+    found = {}
+    for key in keys:
+        why = next((w for p, w in compiled if p.match(key)), None)
+        if why is not None:
+            found[key] = why
+    return found
 
 
 def _official_to_ours(sd: Mapping) -> ConversionReport:
-    """Rename an official state dict into our layout (see
-    :func:`convert_checkpoint`)."""
-    new, origin, unmapped, dropped = _rename(sd, OFFICIAL_TO_MMSIAMESEIM_RULES)
-    reasons = [(re.compile(p), why) for p, why in OFFICIAL_IGNORED]
-    ignored = {
-        k: next(why for p, why in reasons if p.match(k))
-        for k in dropped
-    }
-    renamed = {old: new_key for new_key, old in origin.items()}
+    """Rename an official state dict into our layout, filling in the two
+    entries without an official counterpart (:func:`convert_checkpoint`)."""
+    new, unmapped, dropped, origin = rename_keys(
+        sd, OFFICIAL_TO_MMSIAMESEIM_RULES)
     filled = {}
-    target = BACKBONE_PREFIXES['target']
     if any(k.startswith('target_encoder.') for k in new):
-        pos = target + 'pos_embed'
+        pos = BACKBONE_PREFIXES['target'] + 'pos_embed'
         if pos not in new and 'backbone.pos_embed' in new:
             new[pos] = new['backbone.pos_embed'].clone()
             filled[pos] = ('copy of pos_embed: the fixed sin-cos table is '
@@ -184,59 +150,44 @@ def _official_to_ours(sd: Mapping) -> ConversionReport:
         state_dict=new,
         source_layout='official',
         unmapped=unmapped,
-        dropped=ignored,
+        dropped=_reasons(dropped, OFFICIAL_IGNORED),
         filled=filled,
-        renamed=renamed)
+        renamed={
+            old: new_key
+            for new_key, old in origin.items()
+        })
 
 
 def convert_checkpoint(checkpoint: Mapping,
                        layout: str = 'mmsiameseim',
                        source: str = 'online',
                        prefix: Optional[str] = None) -> ConversionReport:
-    """Convert a loaded checkpoint to ``layout``.
+    """Convert a loaded checkpoint to ``layout`` (docs/checkpoints.md).
 
-    ``'mmsiameseim'``: the whole model in our names. An official release
-    checkpoint is renamed by :data:`~.layouts.OFFICIAL_TO_MMSIAMESEIM_RULES`
-    (unknown keys in ``unmapped``, known unused ones in ``dropped``); two
-    entries without an official counterpart are filled in when it has a
-    momentum branch: ``target_encoder.module.0.pos_embed`` (a copy of the
-    fixed sin-cos table both branches share) and ``target_encoder.steps``
-    = 1 (at 0 the first EMA update would overwrite the converted target
-    with the online weights). Our checkpoints pass unchanged.
-
-    The encoder layouts keep only the ``source`` encoder (docs/method.md
-    §6: no projector, predictor, BN buffers or other branch):
-    ``'mmpretrain'`` (``VisionTransformer`` names: ``patch_embed.
-    projection``, ``layers.{i}.ln1``, ...), ``'timm'`` (``patch_embed.
-    proj``, ``blocks.{i}.norm1``, ...: detectron2's ViTDet, MAE-style
-    loaders), ``'mmseg'`` (what mmseg's ``MAE`` loads: mmpretrain names
-    without a prefix and without a final norm) and ``'vitdet'`` (what
-    ``WindowedViT`` loads: mmpretrain names without a prefix, cls token or
-    final norm). Keys a layout leaves out are in ``dropped``.
+    ``'mmsiameseim'``: the whole model in our names (the release's renamed,
+    ``target_encoder.module.0.pos_embed`` and ``target_encoder.steps = 1``
+    filled in for its momentum branch). The encoder layouts keep the
+    ``source`` encoder: ``'mmpretrain'`` (``VisionTransformer`` names),
+    ``'timm'`` (MAE-style loaders), ``'mmseg'`` (mmseg's ``MAE``: no prefix,
+    no final norm), ``'vitdet'`` (``WindowedViT``: also no cls token).
 
     Args:
-        checkpoint (Mapping): A loaded checkpoint or state dict (``model``
-            / ``state_dict`` entries and ``module.`` prefixes are handled)
-            of ours, of an mmpretrain model, of the official release, or a
-            bare backbone.
+        checkpoint (Mapping): A loaded checkpoint or state dict (ours,
+            mmpretrain's, the release's, or a bare backbone).
         layout (str): One of :data:`~.layouts.LAYOUTS`. Defaults to
             ``'mmsiameseim'``.
-        source (str): Encoder layouts: ``'online'`` (the encoder trained by
-            gradient, the one to transfer) or ``'target'`` (its EMA copy).
-            Defaults to ``'online'``.
-        prefix (str, optional): Encoder layouts: prepended to every output
-            key. Defaults to ``'backbone.'`` for ``'mmpretrain'`` (as
-            ``init_cfg=dict(type='Pretrained', prefix='backbone.')`` reads
-            it) and ``''`` for the others.
+        source (str): ``'online'`` (the encoder to transfer) or ``'target'``
+            (its EMA copy). Defaults to ``'online'``.
+        prefix (str, optional): Prepended to every encoder key. Defaults to
+            ``'backbone.'`` for ``'mmpretrain'``, else ``''``.
 
     Returns:
-        ConversionReport: The converted state dict and what was dropped or
-        filled in.
+        ConversionReport: The state dict and what was dropped or filled in.
 
     Raises:
-        ValueError: For an unknown ``layout`` / ``source``, a bare backbone
-            asked for its target encoder, keys without a timm name, or a
-            checkpoint without the requested encoder.
+        ValueError: For an unknown layout or source, a bare backbone asked
+            for a whole model or a target encoder, keys without a timm name,
+            or no encoder of the requested source.
     """
     if layout not in LAYOUTS:
         raise ValueError(f'layout must be one of {list(LAYOUTS)}, '
@@ -267,13 +218,11 @@ def convert_checkpoint(checkpoint: Mapping,
     if not out:
         raise ValueError(f'no {source} encoder weights (keys starting with '
                          f'{src!r}) in this checkpoint')
-    dropped = {}
-    if layout in _SAME_NAME_RULES:
-        reasons = [(re.compile(p), why) for p, why in _LAYOUT_DROPPED[layout]]
-        out, _, gone = rename_keys(out, _SAME_NAME_RULES[layout])
-        dropped = {k: next(w for p, w in reasons if p.match(k)) for k in gone}
-    elif layout == 'timm':
-        out, unmatched, _ = rename_keys(out, MMPRETRAIN_TO_TIMM_BACKBONE_RULES)
+    dropped = _reasons(out, LAYOUT_DROPPED.get(layout, ()))
+    out = OrderedDict((k, v) for k, v in out.items() if k not in dropped)
+    if layout == 'timm':
+        out, unmatched, _, _ = rename_keys(out,
+                                           MMPRETRAIN_TO_TIMM_BACKBONE_RULES)
         if unmatched:
             raise ValueError('no timm name for backbone keys: ' +
                              ', '.join(unmatched))

@@ -1,60 +1,16 @@
 """Checkpoint key layouts: the official release, ours, and downstream ones.
 
-Two layouts are involved (docs/method.md §3, docs/checkpoints.md):
-
-* **official** (timm / MAE style, ``models_sim.py`` of the release):
-  ``cls_token``, ``pos_embed``, ``patch_embed.proj.*``,
-  ``blocks.{i}.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*``,
-  projector ``decoder_embed.*`` + ``projector_decoder_blocks.{i}.*``,
-  predictor ``predictor_decoder_blocks.{i}.*`` + ``decoder_pred.*``,
-  ``decoder_pos_embed``, ``decoder_pos_mlp.*``, ``mask_token`` and the
-  momentum copies prefixed ``mm_`` (``mm_blocks.*``, ``mm_patch_embed.*``,
-  ``mm_cls_token``, ``mm_decoder_embed.*``,
-  ``mm_projector_decoder_blocks.*``, ``mm_mask_token``), often inside a
-  ``model`` entry of the file and possibly prefixed ``module.``.
-* **ours** (:class:`SiameseIM`): ``backbone.*`` (mmpretrain
-  ``VisionTransformer`` names: ``patch_embed.projection``,
-  ``layers.{i}.{ln1,attn.qkv,attn.proj,ln2,ffn.layers.0.0,ffn.layers.1}``),
-  ``neck.{proj,blocks.{i}}.*``, ``head.{mask_token,pos_embed,rel_pos_mlp,
-  blocks.{i},out_proj}.*`` and the EMA copy ``target_encoder.module.0.*``
-  (backbone) / ``target_encoder.module.1.*`` (projector) plus the
-  ``target_encoder.steps`` counter of mmengine's averaged model.
-
-The whole correspondence lives in the three tables below
-(:data:`OFFICIAL_LEAF_MODULES`, :data:`OFFICIAL_BLOCK_GROUPS`,
-:data:`TIMM_BLOCK_TO_MMPRETRAIN`) plus :data:`OFFICIAL_IGNORED`; the regex
-rules :data:`OFFICIAL_TO_MMSIAMESEIM_RULES` are generated from them, so a
-wrong correspondence is corrected in one place. The rules of the
-downstream layouts (timm, mmseg, vitdet) follow; :mod:`.convert` applies
-them.
-
-qkv: timm's ``Attention`` and mmpretrain's ``MultiheadAttention`` both use
-one ``Linear(C, 3C)`` whose output is reshaped to ``(B, N, 3, heads,
-head_dim)``, i.e. rows ``[q; k; v]`` with heads contiguous inside each, so
-``attn.qkv.{weight,bias}`` are copied unchanged (checked against
-mmpretrain 1.2.0 and by a reference forward in the tests).
-
-Norms of the projector / predictor blocks are BatchNorm in both layouts,
-but named differently. The release wraps each ``BatchNorm1d`` in a small
-module (it permutes ``(B, N, C)`` to ``(B, C, N)`` around the BN) that holds
-it as a child named ``bn``, so the official names carry an extra ``.bn``:
-``projector_decoder_blocks.{i}.norm1.bn.{weight,bias,running_mean,
-running_var,num_batches_tracked}``, the same for ``norm2``, for
-``predictor_decoder_blocks.{i}`` and for ``mm_projector_decoder_blocks.{i}``.
-Ours is one ``TokenBN`` per norm with ``nn.BatchNorm1d``'s tensor names, at
-``ln1`` / ``ln2`` of mmpretrain's layer. The LN ablation of those blocks
-(``use_proj_ln`` / ``use_pred_ln`` upstream) has plain ``norm{1,2}.{weight,
-bias}``; both forms are mapped (:data:`BN_BLOCK_NORMS`). A complete key
-list of a release-layout checkpoint is checked into the tests
-(``tests/data/official_siameseim_small_keys.txt``).
+docs/checkpoints.md §1 lists the official (timm / MAE style) names and
+ours. The correspondence lives in the tables below; the regex rules are
+generated from them, so a wrong one is corrected in one place.
+``attn.qkv`` is copied unchanged: timm's and mmpretrain's attention both
+reshape one ``Linear(C, 3C)`` output to ``(B, N, 3, heads, head_dim)``
+(checked by a reference forward in the tests). The release wraps each
+projector / predictor ``BatchNorm1d`` in a module holding it as ``bn``;
+the LN ablation's plain ``norm{1,2}`` names are mapped too.
 """
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
-
-
-# --------------------------------------------------------------------------
-# Declarative tables: edit these to correct the mapping.
-# --------------------------------------------------------------------------
 
 #: Official single modules / parameters -> ours (module prefixes, no
 #: trailing dot). A name maps the parameter itself and everything below it.
@@ -110,7 +66,7 @@ TIMM_BLOCK_TO_MMPRETRAIN: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (
 )
 
 #: Extra rules of BatchNorm blocks: the release's BN wrapper holds the
-#: ``BatchNorm1d`` as child ``bn`` (see the module docstring).
+#: ``BatchNorm1d`` as child ``bn``.
 BN_BLOCK_NORMS: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (
     ('norm1.bn', 'ln1', BN_TENSORS),
     ('norm2.bn', 'ln2', BN_TENSORS),
@@ -139,9 +95,9 @@ def _leaf_rule(src: str, dst: str) -> Rule:
     return rf'^{re.escape(src)}((?:\.\w+)*)$', dst + r'\1'
 
 
-def _block_rules(src_group: str, dst_group: str,
-                 inner: Sequence[Tuple[str, str, Tuple[str, ...]]]
-                 ) -> List[Rule]:
+def _block_rules(
+        src_group: str, dst_group: str,
+        inner: Sequence[Tuple[str, str, Tuple[str, ...]]]) -> List[Rule]:
     rules = []
     for a, b, tensors in inner:
         names = '|'.join(tensors)
@@ -184,42 +140,21 @@ def _backbone_timm_rules() -> Tuple[Rule, ...]:
 #: (``layers.i.ln1`` -> ``blocks.i.norm1``, ...), for detectron2 / ViTDet.
 MMPRETRAIN_TO_TIMM_BACKBONE_RULES: Tuple[Rule, ...] = _backbone_timm_rules()
 
-#: Encoder keys the ``mmseg`` layout leaves out, with the reason. mmseg's
-#: ``MAE`` recipe (and so the paper's ADE20k setting) runs with
-#: ``final_norm=False``; a final norm in the file (mmpretrain's MAE has one,
-#: SiameseIM has none) would be dropped by its ``strict=False`` load anyway.
-MMSEG_DROPPED: Tuple[Tuple[str, str], ...] = ((
-    r'^ln1\.', 'final norm of the pretraining encoder: mmseg\'s MAE recipe '
-    'runs with final_norm=False (SiameseIM pretraining has no final norm)'),
-)
-
-#: ``(regex, replacement)`` rules, mmpretrain backbone -> mmseg ``MAE``:
-#: the same names (``None`` drops :data:`MMSEG_DROPPED`).
-MMPRETRAIN_TO_MMSEG_BACKBONE_RULES: Tuple[Rule, ...] = tuple(
-    (pattern, None) for pattern, _ in MMSEG_DROPPED) + ((r'^(.*)$', r'\1'), )
-
-#: Encoder keys the ``vitdet`` layout leaves out, with the reason: ViTDet's
-#: backbone (``WindowedViT`` of ``mmsiameseim.downstream.vitdet``) has
-#: neither. ``pos_embed`` keeps its cls row; the backbone drops it at load.
-VITDET_DROPPED: Tuple[Tuple[str, str], ...] = (
-    (r'^cls_token$', 'ViTDet has no cls token'),
-    (r'^ln1\.', 'final norm of the pretraining encoder (mmpretrain MAE has '
-     "one, SiameseIM none): ViTDet feeds the last block's output to the "
-     'simple feature pyramid'),
-)
-
-#: ``(regex, replacement)`` rules, mmpretrain backbone -> ``WindowedViT``:
-#: the same names (``None`` drops :data:`VITDET_DROPPED`).
-MMPRETRAIN_TO_VITDET_BACKBONE_RULES: Tuple[Rule, ...] = tuple(
-    (pattern, None) for pattern, _ in VITDET_DROPPED) + ((r'^(.*)$', r'\1'), )
+#: Encoder keys the ``mmseg`` and ``vitdet`` layouts (mmpretrain names, no
+#: prefix) leave out, with the reason.
+LAYOUT_DROPPED: Dict[str, Tuple[Tuple[str, str], ...]] = {
+    'mmseg': ((r'^ln1\.', 'final norm of the pretraining encoder: mmseg\'s '
+               'MAE recipe runs with final_norm=False (SiameseIM pretraining '
+               'has no final norm)'), ),
+    'vitdet': (
+        (r'^cls_token$', 'ViTDet has no cls token'),
+        (r'^ln1\.', 'final norm of the pretraining encoder (mmpretrain MAE '
+         "has one, SiameseIM none): ViTDet feeds the last block's output "
+         'to the simple feature pyramid'),
+    ),
+}
 
 #: The layouts :func:`~.convert.convert_checkpoint` writes: the whole model
 #: in our names, then the encoder layouts.
-LAYOUTS: Tuple[str, ...] = ('mmsiameseim', 'mmpretrain', 'timm', 'mmseg',
-                            'vitdet')
-
-# Layouts that keep the mmpretrain names and only drop keys.
-_SAME_NAME_RULES = {
-    'mmseg': MMPRETRAIN_TO_MMSEG_BACKBONE_RULES,
-    'vitdet': MMPRETRAIN_TO_VITDET_BACKBONE_RULES,
-}
+LAYOUTS: Tuple[str,
+               ...] = ('mmsiameseim', 'mmpretrain', 'timm', 'mmseg', 'vitdet')

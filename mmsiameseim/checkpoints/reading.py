@@ -1,32 +1,11 @@
 """The one checkpoint reader: every file goes through the trust policy.
 
-The Runner (:class:`~mmsiameseim.engine.SafeResumeRunner`: resume and
-``load_from``), the pretrained-load check, the converters, the visualiser
-and the study bench read checkpoint files through :func:`read_checkpoint`.
-
-**Trust policy.** A ``.pth`` file is a pickle, and unpickling runs whatever
-code the file names. So:
-
-* a file is read with full pickle only when the user's own training run
-  wrote it, or when the user names it as trusted (``trusted=True``; the
-  tools' ``--trusted`` / ``--trusted-checkpoint`` flags, the config key
-  ``load_from_trusted=True``);
-* everything else is read with ``torch.load(weights_only=True)``, which
-  admits tensors, containers and primitive values (plus
-  ``argparse.Namespace``, which MAE-style scripts store under ``args``) and
-  refuses any other pickled object before it is built.
-
-"Written by the user's own run" is checked, not guessed from the folder:
-``SafeResumeRunner`` records the SHA-256 of every checkpoint it saves in a
-manifest next to it (:data:`MANIFEST_NAME`), and a file counts as the
-run's own only while its bytes hash to the recorded digest. A file saved
-into a work dir by other means (a download, a copy over an old checkpoint)
-is not in the manifest and gets the safe loader, also for ``--resume``.
-
-mmengine's own checkpoints hold Python objects (``message_hub`` keeps
-``HistoryBuffer`` objects with numpy arrays), so mmengine 0.10.7's resume
-fails under torch >= 2.6's ``weights_only`` default; resuming the run's
-own files with full pickle is what makes resume work again.
+Full pickle only for a file the user's own run wrote (its SHA-256 in the
+run's manifest, :data:`MANIFEST_NAME`) or that the user names as trusted;
+``weights_only=True`` for everything else (docs/checkpoints.md). mmengine's
+own checkpoints hold Python objects (``HistoryBuffer`` in ``message_hub``),
+so mmengine 0.10.7's resume fails under torch >= 2.6's ``weights_only``
+default; reading the run's own files with full pickle makes it work again.
 """
 import argparse
 import contextlib
@@ -67,11 +46,6 @@ class UntrustedCheckpointError(ValueError):
     """A checkpoint holds pickled objects and nobody vouched for it."""
 
 
-# --------------------------------------------------------------------------
-# The manifest of a run's own checkpoints
-# --------------------------------------------------------------------------
-
-
 def file_sha256(path: str, chunk: int = 1 << 22) -> str:
     """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -95,16 +69,10 @@ def _read_manifest(manifest: str) -> Dict[str, dict]:
 
 
 def record_run_checkpoint(path: str) -> str:
-    """Record ``path`` as written by this run (its SHA-256 in the manifest).
+    """Record ``path`` as written by this run; return its SHA-256.
 
-    The manifest is rewritten atomically; entries of files that no longer
-    exist (removed by ``max_keep_ckpts``) are dropped.
-
-    Args:
-        path (str): A checkpoint file just saved by the run.
-
-    Returns:
-        str: The file's SHA-256.
+    The manifest is rewritten atomically, without the entries of files that
+    no longer exist (removed by ``max_keep_ckpts``).
     """
     manifest = _manifest_path(path)
     folder = osp.dirname(manifest)
@@ -126,15 +94,8 @@ def record_run_checkpoint(path: str) -> str:
 
 
 def written_by_run(path: str) -> bool:
-    """Whether this package's Runner wrote ``path`` (hash in the manifest).
-
-    Args:
-        path (str): A local checkpoint file.
-
-    Returns:
-        bool: True only if the manifest next to the file records its name
-        with the SHA-256 and size of its current bytes.
-    """
+    """Whether the manifest next to the local file ``path`` records its
+    name with the SHA-256 and size of its current bytes."""
     if '://' in str(path) or not osp.isfile(path):
         return False
     entry = _read_manifest(_manifest_path(path)).get(osp.basename(path))
@@ -143,11 +104,6 @@ def written_by_run(path: str) -> bool:
     if entry.get('bytes') != osp.getsize(path):
         return False
     return entry['sha256'] == file_sha256(path)
-
-
-# --------------------------------------------------------------------------
-# Reading
-# --------------------------------------------------------------------------
 
 
 def _allow_namespace():
@@ -175,12 +131,9 @@ def read_checkpoint(path: str,
     """Read a checkpoint file under the package's trust policy.
 
     Args:
-        path (str): Local path, or any URI mmengine's file backends read
-            (``s3://``, ``http(s)://``, ...).
-        trusted (bool): The user vouches for the file: read it with full
-            pickle. Defaults to False, which reads with full pickle only
-            the run's own files (:func:`written_by_run`) and everything else
-            with ``weights_only=True``.
+        path (str): Local path, or a URI mmengine's file backends read.
+        trusted (bool): The user vouches for the file (full pickle).
+            Defaults to False: full pickle only for :func:`written_by_run`.
         map_location (str | torch.device | callable, optional): As in
             :func:`torch.load`. Defaults to ``'cpu'``.
 
@@ -190,8 +143,7 @@ def read_checkpoint(path: str,
     Raises:
         FileNotFoundError: If a local ``path`` does not exist.
         UntrustedCheckpointError: If an untrusted file holds pickled
-            objects other than tensors and containers (the message names
-            the file and how to trust it).
+            objects (the message says how to trust it).
         ValueError: If the file is not a readable PyTorch checkpoint.
     """
     path = str(path)

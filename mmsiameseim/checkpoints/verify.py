@@ -1,16 +1,10 @@
 """Check that pretrained weights really arrived in a built model.
 
-mmengine, mmseg and mmdet load pretrained weights with ``strict=False`` and
-report mismatched keys at INFO level, or not at all (mmseg's ``MAE`` /
-``BEiT`` backbones discard the result of ``load_state_dict``): a backbone
-that silently stays random is the most common transfer failure. After the
-model's ``init_weights()``, :func:`check_loaded_weights` compares every
-tensor of the source file with the model's tensor of the same name, and
-lists the model tensors that no source tensor set ("fresh"), which must be
-exactly a documented set (new heads, relative position tables, layer-scale
-factors...). Tensors that the loader changes on purpose (an absolute
-position table resized to another grid) are compared after the same
-change, computed independently.
+mmengine, mmseg and mmdet load with ``strict=False`` and report mismatches
+at INFO or not at all, so a backbone that silently stays random is the
+common transfer failure. :func:`check_loaded_weights` compares every source
+tensor with the model's (after the loader's documented changes, computed
+independently) and lists the model tensors no source set ("fresh").
 """
 import re
 from dataclasses import dataclass, field
@@ -20,8 +14,7 @@ import torch
 import torch.nn.functional as F
 
 #: ``{regex: fn(source_tensor, model_tensor) -> expected model tensor}``.
-Transforms = Mapping[str, Callable[[torch.Tensor, torch.Tensor],
-                                   torch.Tensor]]
+Transforms = Mapping[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
 
 
 @dataclass
@@ -29,28 +22,21 @@ class WeightCheckReport:
     """What :func:`check_loaded_weights` found.
 
     Attributes:
-        equal (list[str]): Source keys whose tensors the model holds
-            unchanged (or changed exactly as a documented transform says).
-        transformed (list[str]): The subset of ``equal`` compared through a
-            transform.
+        equal (list[str]): Source keys the model holds unchanged (or as a
+            documented transform says); ``transformed`` the latter.
         mismatched (dict[str, float]): Keys whose values differ, with the
             largest absolute difference.
-        shape_mismatch (dict[str, tuple]): Keys present in both with
-            different shapes (source shape, model shape).
-        not_in_model (list[str]): Source keys the model does not have
-            (they were dropped by the load).
-        fresh (list[str]): Model keys the source does not have and that
-            match one of the expected patterns.
-        unexpected_fresh (list[str]): Model keys the source does not have
-            and that no expected pattern explains.
-        arch (dict): Arguments of the model built for the comparison, when
-            the check built one (e.g. mmseg's ``MAE`` at a file's size).
+        shape_mismatch (dict[str, tuple]): ``{key: (source, model) shape}``.
+        not_in_model (list[str]): Source keys the model does not have.
+        fresh (list[str]): Model keys not in the source that an expected
+            pattern explains; ``unexpected_fresh`` the others.
+        arch (dict): Arguments of a model built for the comparison.
     """
     equal: List[str] = field(default_factory=list)
     transformed: List[str] = field(default_factory=list)
     mismatched: Dict[str, float] = field(default_factory=dict)
-    shape_mismatch: Dict[str, Tuple[tuple, tuple]] = field(
-        default_factory=dict)
+    shape_mismatch: Dict[str, Tuple[tuple,
+                                    tuple]] = field(default_factory=dict)
     not_in_model: List[str] = field(default_factory=list)
     fresh: List[str] = field(default_factory=list)
     unexpected_fresh: List[str] = field(default_factory=list)
@@ -59,8 +45,8 @@ class WeightCheckReport:
     @property
     def ok(self) -> bool:
         """Every source tensor arrived and only expected keys are fresh."""
-        return not (self.mismatched or self.shape_mismatch
-                    or self.not_in_model or self.unexpected_fresh)
+        return not (self.mismatched or self.shape_mismatch or self.not_in_model
+                    or self.unexpected_fresh)
 
     def summary(self) -> str:
         """A multi-line, human-readable account."""
@@ -98,18 +84,15 @@ def check_loaded_weights(model_state: Mapping[str, torch.Tensor],
     """Compare a model's tensors with the source it was initialised from.
 
     Args:
-        model_state (Mapping): The model's (or a sub-module's) state dict
-            after ``init_weights()``, in the source's key names.
+        model_state (Mapping): The model's (or a part's) state dict after
+            ``init_weights()``, in the source's key names.
         source (Mapping): The tensors the model was meant to load.
         expected_fresh (Sequence[str]): Regexes (``re.fullmatch``) of the
-            model keys that no source tensor sets by design.
-        transforms (Mapping, optional): ``{regex: fn}``: for matching keys
-            the model must hold ``fn(source_tensor, model_tensor)``
-            (e.g. a position table resized to the model's grid) instead
-            of the source tensor itself.
-        atol (float): Tolerance of the comparison (transformed tensors get
-            at least 1e-5, for float round-off of independent
-            implementations). Defaults to 0 (bit-identical).
+            model keys no source tensor sets by design.
+        transforms (Mapping, optional): ``{regex: fn}``: matching keys must
+            hold ``fn(source_tensor, model_tensor)``.
+        atol (float): Tolerance (at least 1e-5 for transformed tensors).
+            Defaults to 0.
 
     Returns:
         WeightCheckReport: The comparison.
@@ -150,21 +133,11 @@ def check_loaded_weights(model_state: Mapping[str, torch.Tensor],
 
 def resize_pos_embed(source: torch.Tensor,
                      target: torch.Tensor) -> torch.Tensor:
-    """A ``(1, 1 + s*s, C)`` table on the ``(1, 1 + t*t, C)`` grid.
-
-    The resize mmpretrain's ``VisionTransformer`` and mmseg's
-    ``MAE.resize_abs_pos_embed`` apply when they load a table of another
-    grid, written out here as the oracle of the load checks: the cls row is
-    kept, the ``s x s`` grid is resized to ``t x t`` bicubically
-    (``align_corners=False``, computed in float64 here).
-
-    Args:
-        source (torch.Tensor): The file's table.
-        target (torch.Tensor): The model's table (only its shape is used).
-
-    Returns:
-        torch.Tensor: The table the model should hold.
-    """
+    """The ``(1, 1 + s*s, C)`` table ``source`` on ``target``'s
+    ``(1, 1 + t*t, C)`` grid: the load checks' oracle of the resize
+    mmpretrain's ``VisionTransformer`` and mmseg's ``MAE`` apply (cls row
+    kept, the grid resized bicubically, ``align_corners=False``, here in
+    float64)."""
     n_src, n_dst = source.shape[1] - 1, target.shape[1] - 1
     s, t = int(round(n_src**0.5)), int(round(n_dst**0.5))
     if s * s != n_src or t * t != n_dst:
@@ -174,7 +147,7 @@ def resize_pos_embed(source: torch.Tensor,
         return source
     dims = source.shape[-1]
     grid = source[:, 1:].double().reshape(1, s, s, dims).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=(t, t), mode='bicubic',
-                         align_corners=False)
+    grid = F.interpolate(
+        grid, size=(t, t), mode='bicubic', align_corners=False)
     grid = grid.permute(0, 2, 3, 1).reshape(1, t * t, dims)
     return torch.cat([source[:, :1].double(), grid], 1).to(source.dtype)

@@ -1,18 +1,10 @@
-"""ImageNet-1k class ids (WordNet ids) and the 200-class ImageNet-A / -R
-subsets, read from the data files in ``class_lists/`` (each says where it
-was written out from):
+"""ImageNet class lists (WordNet ids), read from ``class_lists/``.
 
-* :data:`IMAGENET_WNIDS`: the 1000 ImageNet-1k wnids in sorted order; the
-  position of a wnid is its class index in ImageNet-1k classifiers (the
-  order of sorted training folders, mmpretrain's ``ImageNet`` and
-  torchvision's ``ImageFolder``);
-* :data:`IMAGENET_R_WNIDS`, :data:`IMAGENET_A_WNIDS`: the 200 classes of
-  ImageNet-R and ImageNet-A.
-
-Both benchmarks evaluate a 1000-way classifier by keeping only the logits
-of their 200 classes (:func:`class_subset_indices`, the "index map") and
-taking the arg-max among them. The published index lists are checked
-against these wnids in ``tests/test_evaluation/test_imagenet_classes.py``.
+:data:`IMAGENET_WNIDS` holds the 1000 ImageNet-1k wnids sorted, so a
+wnid's position is its class index (the order of sorted training folders,
+mmpretrain's ``ImageNet``, torchvision's ``ImageFolder``);
+:data:`IMAGENET_A_WNIDS` / :data:`IMAGENET_R_WNIDS` the 200 classes whose
+logits ImageNet-A / -R keep (:func:`class_subset_indices`).
 """
 import os.path as osp
 import re
@@ -21,30 +13,26 @@ from typing import List, Sequence, Tuple, Union
 CLASS_LIST_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'class_lists')
 
 
-def _read_list(path: str) -> List[str]:
+def _read_list(path: str) -> Tuple[str, ...]:
     """Non-empty lines of a text file, ``#`` comments left out."""
     with open(path) as f:
-        return [
-            line.split('#')[0].strip() for line in f
-            if line.split('#')[0].strip()
-        ]
+        lines = (line.split('#')[0].strip() for line in f)
+        return tuple(line for line in lines if line)
 
 
-def _packaged(name: str) -> Tuple[str, ...]:
-    return tuple(_read_list(osp.join(CLASS_LIST_DIR, name + '.txt')))
-
-
-IMAGENET_WNIDS: Tuple[str, ...] = _packaged('imagenet')
-IMAGENET_R_WNIDS: Tuple[str, ...] = _packaged('imagenet-r')
-IMAGENET_A_WNIDS: Tuple[str, ...] = _packaged('imagenet-a')
+IMAGENET_WNIDS, IMAGENET_R_WNIDS, IMAGENET_A_WNIDS = (
+    _read_list(osp.join(CLASS_LIST_DIR, name + '.txt'))
+    for name in ('imagenet', 'imagenet-r', 'imagenet-a'))
 
 #: The 15 corruptions of the ImageNet-C benchmark (mCE), in the order of
 #: its reference code (https://github.com/hendrycks/robustness).
-IMAGENET_C_CORRUPTIONS: Tuple[str, ...] = (
-    'gaussian_noise', 'shot_noise', 'impulse_noise', 'defocus_blur',
-    'glass_blur', 'motion_blur', 'zoom_blur', 'snow', 'frost', 'fog',
-    'brightness', 'contrast', 'elastic_transform', 'pixelate',
-    'jpeg_compression')
+IMAGENET_C_CORRUPTIONS: Tuple[str,
+                              ...] = ('gaussian_noise', 'shot_noise',
+                                      'impulse_noise', 'defocus_blur',
+                                      'glass_blur', 'motion_blur', 'zoom_blur',
+                                      'snow', 'frost', 'fog', 'brightness',
+                                      'contrast', 'elastic_transform',
+                                      'pixelate', 'jpeg_compression')
 
 #: Names accepted wherever a class list is expected.
 CLASS_LISTS = {
@@ -59,22 +47,16 @@ ClassList = Union[str, Sequence[str]]
 
 
 def load_wnids(classes: ClassList) -> Tuple[str, ...]:
-    """Resolve a class list and check it.
+    """The sorted wnids of a class list, checked.
 
     Args:
-        classes (str | Sequence[str]): A name of :data:`CLASS_LISTS`
-            (``'imagenet'``, ``'imagenet-a'``, ``'imagenet-r'``), a text
-            file with one wnid per line (blank lines and ``#`` comments
-            ignored), or the wnids themselves.
-
-    Returns:
-        tuple[str]: The wnids, sorted (ImageFolder order).
+        classes (str | Sequence[str]): A name of :data:`CLASS_LISTS`, a
+            file with one wnid per line (``#`` comments allowed) or wnids.
 
     Raises:
         FileNotFoundError: If a path-like string names no file.
-        ValueError: If an entry is not a wnid (``n`` + 8 digits), is
-            repeated, or is not an ImageNet-1k class; the message names the
-            source and the entry.
+        ValueError: For an entry that is no wnid, is repeated or is not an
+            ImageNet-1k class (naming the source and the entry).
     """
     source = 'the class list'
     if isinstance(classes, str):
@@ -104,16 +86,8 @@ def load_wnids(classes: ClassList) -> Tuple[str, ...]:
 
 
 def class_subset_indices(classes: ClassList) -> List[int]:
-    """ImageNet-1k indices of a class list: the logits to keep.
-
-    Args:
-        classes (str | Sequence[str]): See :func:`load_wnids`.
-
-    Returns:
-        list[int]: Increasing indices into the 1000 logits; entry ``j`` is
-        the ImageNet-1k index of the ``j``-th class of the sorted list (so
-        the arg-max over the kept logits is a label of the subset's own
-        ImageFolder order).
-    """
+    """ImageNet-1k indices of a class list (see :func:`load_wnids`): the
+    logits to keep, increasing, so the arg-max over them is a label in the
+    subset's own ImageFolder order."""
     position = {wnid: i for i, wnid in enumerate(IMAGENET_WNIDS)}
     return [position[w] for w in load_wnids(classes)]

@@ -1,42 +1,31 @@
 """The labelled-subset lists of semi-supervised ImageNet evaluation.
 
-The standard 1 % (and 10 %) subsets are SimCLR's
-``imagenet_subsets/1percent.txt`` (https://github.com/google-research/simclr):
-one training image file name per line, ``<wnid>_<number>.JPEG`` (e.g.
-``n01440764_10026.JPEG``), the image at ``train/<wnid>/<name>`` of an
-ImageNet-1k training folder. The 1 % list holds about 1 % of the 1,281,167
-training images, about 13 per class, all 1000 classes. The class of a
-line is its wnid; its label is the wnid's ImageNet-1k index.
-
-The images of a list are read by :class:`ImageNetSubsetList`.
+SimCLR's ``imagenet_subsets/1percent.txt`` (and 10 %,
+https://github.com/google-research/simclr): one training image name per
+line, ``<wnid>_<number>.JPEG`` (e.g. ``n01440764_10026.JPEG``), the image
+``train/<wnid>/<name>``; the 1 % list holds about 13 images of each of the
+1000 classes. A line's label is its wnid's ImageNet-1k index.
 """
 import os.path as osp
 import re
 from collections import Counter
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
-from mmpretrain.datasets import BaseDataset
-from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
 from mmpretrain.registry import DATASETS
 
 from .imagenet_classes import IMAGENET_WNIDS
+from .imagenet_variants import ImageNetIndexedDataset
 
 SUBSET_LINE = re.compile(r'(n\d{8})_(\d+)\.JPEG')
 
 
 def read_subset_list(path: str) -> List[str]:
-    """Read and check a subset list's lines.
-
-    Args:
-        path (str): The list file.
-
-    Returns:
-        list[str]: The file names, in file order (blank lines skipped).
+    """The file names of a subset list, in file order, checked.
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: On a malformed line, a repeated file or an unknown
-            wnid; the message names the file and the line number.
+        ValueError: For a malformed, repeated or unknown-class line (naming
+            the file and line) or an empty list.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'subset list {path} does not exist')
@@ -65,41 +54,35 @@ def read_subset_list(path: str) -> List[str]:
     return names
 
 
-def subset_samples(names: List[str], train_root: str) -> List[dict]:
-    """``img_path`` / ``gt_label`` of every listed image.
-
-    Args:
-        names (list[str]): From :func:`read_subset_list`.
-        train_root (str): The ImageNet training folder (class folders).
-
-    Returns:
-        list[dict]: mmengine data-list entries.
-    """
+def subset_samples(path: str, train_root: str, error=ValueError) -> List:
+    """``img_path`` / ``gt_label`` of the images a list names; ``error`` if
+    one is not under ``train_root``."""
     index = {wnid: i for i, wnid in enumerate(IMAGENET_WNIDS)}
-    return [
+    samples = [
         dict(
-            img_path=osp.join(train_root, name.split('_')[0], name),
-            gt_label=index[name.split('_')[0]]) for name in names
+            img_path=osp.join(train_root,
+                              name.split('_')[0], name),
+            gt_label=index[name.split('_')[0]])
+        for name in read_subset_list(path)
     ]
+    missing = [s['img_path'] for s in samples if not osp.isfile(s['img_path'])]
+    if missing:
+        raise error(f'{path}: {len(missing)} listed images are not under '
+                    f'{train_root} (e.g. {missing[:2]})')
+    return samples
 
 
 def check_subset_list(path: str,
                       train_root: Optional[str] = None,
                       expect_count: Optional[int] = None,
                       expect_classes: Optional[int] = 1000) -> Dict:
-    """Check a subset list; optionally that every file exists.
-
-    Args:
-        path (str): The list file.
-        train_root (str, optional): ImageNet ``train`` folder; when given,
-            every listed image must exist there.
-        expect_count (int, optional): Required number of lines.
-        expect_classes (int, optional): Required number of classes.
-            Defaults to 1000.
+    """Check a subset list (and, with ``train_root``, that every file
+    exists); ``expect_count`` / ``expect_classes`` (default 1000) are
+    required counts.
 
     Returns:
         dict: ``images``, ``classes``, ``min_per_class``,
-        ``max_per_class`` and ``missing_files`` (with ``train_root``).
+        ``max_per_class`` (and ``missing_files``).
 
     Raises:
         ValueError: On any failed check (the message names the file).
@@ -118,57 +101,28 @@ def check_subset_list(path: str,
         raise ValueError(f'{path}: {len(per_class)} classes, expected '
                          f'{expect_classes}')
     if train_root is not None:
-        missing = [
-            s['img_path'] for s in subset_samples(names, train_root)
-            if not osp.isfile(s['img_path'])
-        ]
-        report['missing_files'] = len(missing)
-        if missing:
-            raise ValueError(f'{path}: {len(missing)} listed images are not '
-                             f'under {train_root} (e.g. {missing[:2]})')
+        subset_samples(path, train_root)
+        report['missing_files'] = 0
     return report
 
 
 @DATASETS.register_module()
-class ImageNetSubsetList(BaseDataset):
-    """The ImageNet training images a subset list names.
-
-    Labels are ImageNet-1k indices (the ImageFolder order of the training
-    folder).
+class ImageNetSubsetList(ImageNetIndexedDataset):
+    """The ImageNet training images a subset list names, labelled by
+    ImageNet-1k index.
 
     Args:
-        data_root (str): The ImageNet ``train`` folder (class folders).
-        subset_list (str): The list file (see :func:`read_subset_list`).
-        pipeline (Sequence): Processing pipeline. Defaults to ().
-        test_mode (bool): Defaults to True (features are extracted once).
-        **kwargs: Other arguments of :class:`mmpretrain.datasets.
-            BaseDataset`.
+        data_root (str): The ImageNet ``train`` folder.
+        subset_list (str): The list file (:func:`read_subset_list`).
+        **kwargs: ``pipeline``, ``test_mode`` (default True), ... of
+            ``BaseDataset``.
     """
 
-    METAINFO = {'classes': IMAGENET_CATEGORIES}
-
-    def __init__(self,
-                 data_root: str,
-                 subset_list: str,
-                 pipeline: Sequence = (),
-                 test_mode: bool = True,
-                 **kwargs) -> None:
+    def __init__(self, data_root: str, subset_list: str, **kwargs) -> None:
         self.subset_list = subset_list
-        super().__init__(
-            ann_file='',
-            data_root=data_root,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            **kwargs)
+        super().__init__(data_root, **kwargs)
 
     def load_data_list(self) -> List[dict]:
         """Read the list; every listed image must exist."""
-        samples = subset_samples(
-            read_subset_list(self.subset_list), self.data_root)
-        missing = [s['img_path'] for s in samples
-                   if not osp.isfile(s['img_path'])]
-        if missing:
-            raise FileNotFoundError(
-                f'{self.subset_list}: {len(missing)} listed images are not '
-                f'under {self.data_root} (e.g. {missing[:2]})')
-        return samples
+        return subset_samples(self.subset_list, self.data_root,
+                              FileNotFoundError)

@@ -1,22 +1,7 @@
 """Dataset wrapper: per-sample seeded RNGs, named failures, crash records.
 
-:class:`~mmsiameseim.engine.ResumableEpochBasedTrainLoop` wraps the
-training dataset in :class:`SampleSeededDataset` when it builds the
-dataloader (configs keep ``train_dataloader.dataset`` as it is). The
-wrapper
-
-* runs every sample's pipeline with Python's ``random``, NumPy's global RNG
-  and torch's CPU generator seeded from the sample's seed (given by
-  :class:`~mmsiameseim.datasets.ResumableSampler` as an
-  ``(index, seed)`` key) and restores the previous states afterwards;
-* re-raises any error of a sample as :class:`SampleLoadError` naming the
-  index and the file (bad images already name their file);
-* attaches the images a ``RobustLoadImageFromFile(on_error='skip')``
-  skipped while preparing the sample to its data sample
-  (``metainfo['skipped_images']``) for the loop's report;
-* writes, per worker process, which sample it is preparing into a small
-  file, so that when a worker dies without a Python error (a segfault in a
-  decoder, the OOM killer) the loop can say which file it was reading.
+The train loop wraps the training dataset in :class:`SampleSeededDataset`
+(configs stay as they are); docs/operations.md §1 and §3 say what for.
 """
 import contextlib
 import os
@@ -40,11 +25,8 @@ class SampleLoadError(RuntimeError):
 
 @contextlib.contextmanager
 def seeded_rngs(seed: Optional[int]):
-    """Seed ``random``, ``np.random`` and torch's CPU RNG; restore on exit.
-
-    Args:
-        seed (int, optional): A uint32 seed; None leaves the RNGs alone.
-    """
+    """Seed ``random``, ``np.random`` and torch's CPU RNG with a uint32
+    ``seed`` (None: leave them alone); restore them on exit."""
     if seed is None:
         yield
         return
@@ -75,18 +57,19 @@ def split_key(key: Any) -> Tuple[int, Optional[int]]:
 class SampleSeededDataset(Dataset):
     """Wrap a dataset: seeded RNGs per sample, named errors, crash records.
 
-    Attribute access falls through to the wrapped dataset (``metainfo``,
-    ``pipeline``, ``get_data_info``, ...).
+    A key ``(index, seed)`` runs the pipeline under :func:`seeded_rngs`; an
+    error other than ``BadImageError`` becomes a :class:`SampleLoadError`
+    naming the sample and file; skipped images go to the data sample's
+    ``skipped_images``. Other attributes are the wrapped dataset's.
 
     Args:
-        dataset (Dataset): The dataset to wrap (an mmengine
-            ``BaseDataset`` gives the file names for messages).
-        record_dir (str, optional): Folder for the per-process "sample in
-            progress" records; None keeps no records. The train loop sets it
-            with :meth:`set_record_dir`. Defaults to None.
+        dataset (Dataset): The dataset to wrap.
+        record_dir (str, optional): Folder where each worker process
+            writes the sample it is preparing. Defaults to None (none).
     """
 
-    def __init__(self, dataset: Dataset,
+    def __init__(self,
+                 dataset: Dataset,
                  record_dir: Optional[str] = None) -> None:
         self.dataset = dataset
         self.record_dir = record_dir
@@ -161,16 +144,8 @@ class SampleSeededDataset(Dataset):
 
     def samples_in_progress(self,
                             pids: Optional[List[int]] = None) -> List[str]:
-        """What the given (dead) worker processes were preparing.
-
-        Args:
-            pids (list[int], optional): Worker process ids; None reads the
-                records of every process.
-
-        Returns:
-            list[str]: ``'worker pid 123: sample 7 (path)'`` lines for the
-            processes that were inside a sample.
-        """
+        """``'worker pid 123: sample 7 (path)'`` for each of the (dead)
+        worker processes ``pids`` (None: all) that was inside a sample."""
         if self.record_dir is None or not osp.isdir(self.record_dir):
             return []
         names = [str(p) for p in pids] if pids else sorted(

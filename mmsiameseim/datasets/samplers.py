@@ -1,18 +1,10 @@
 """A sampler that can restart mid-epoch and gives every sample its own seed.
 
-Why not mmengine's ``DefaultSampler`` alone: on resume it restarts the epoch
-from its first sample (mmengine 0.10.7's ``EpochBasedTrainLoop`` has no way
-to skip what was already trained), and the random augmentations come from
-each dataloader worker's RNG, whose state lives in the worker processes and
-is lost with them (and, with ``persistent_workers=False``, mmengine's
-``worker_init_fn`` starts every epoch's workers from the same RNG state,
-so each epoch draws the same sequence of random parameters).
-:class:`ResumableSampler` keeps DefaultSampler's order and adds a start
-position and a seed per sample, which
-:class:`~mmsiameseim.datasets.SampleSeededDataset` uses to seed the RNGs
-before the pipeline runs: the augmentations of image ``i`` in epoch ``e``
-then depend on ``(seed, e, i)`` only, not on the rank, the number of ranks
-or workers, or where a run was resumed.
+mmengine's ``DefaultSampler`` restarts an epoch from its first sample and
+leaves the augmentations to the workers' RNGs (docs/operations.md §1 says
+what that breaks). With :class:`ResumableSampler` and
+:class:`~mmsiameseim.datasets.SampleSeededDataset` the augmentations of
+image ``i`` in epoch ``e`` depend on ``(seed, e, i)`` only.
 """
 from typing import Iterator, Optional, Sequence, Sized, Tuple, Union
 
@@ -23,20 +15,10 @@ from mmpretrain.registry import DATA_SAMPLERS
 
 def sample_seeds(seed: int, epoch: int, indices: Sequence[int],
                  dataset_size: int) -> np.ndarray:
-    """The per-sample seeds of ``indices`` in ``epoch``.
+    """The uint32 seeds of dataset ``indices`` in ``epoch``.
 
-    One uint32 per dataset index, drawn from a NumPy generator seeded with
-    ``(seed, epoch)`` (a ``SeedSequence``), so the seed of an index does not
-    depend on which other indices are asked for.
-
-    Args:
-        seed (int): The sampler's seed (the same on every rank).
-        epoch (int): The epoch.
-        indices (Sequence[int]): Dataset indices.
-        dataset_size (int): Length of the dataset.
-
-    Returns:
-        np.ndarray: uint32 seeds, one per entry of ``indices``.
+    One per dataset index, drawn from a generator seeded with ``(seed,
+    epoch)``, so an index's seed does not depend on the other indices.
     """
     rng = np.random.default_rng([int(seed) % 2**63, int(epoch)])
     table = rng.integers(0, 2**32, size=dataset_size, dtype=np.uint32)
@@ -45,23 +27,17 @@ def sample_seeds(seed: int, epoch: int, indices: Sequence[int],
 
 @DATA_SAMPLERS.register_module()
 class ResumableSampler(DefaultSampler):
-    """``DefaultSampler`` with a resumable position and per-sample seeds.
-
-    The order of the indices is exactly DefaultSampler's (the same
-    permutation for the same seed and epoch, the same split over ranks).
+    """``DefaultSampler`` (the same order) with a resumable position and
+    per-sample seeds.
 
     Args:
         dataset (Sized): The dataset.
         shuffle (bool): Shuffle every epoch. Defaults to True.
-        seed (int, optional): Shuffling and per-sample seed, the same on
-            all ranks. None draws one on rank 0 and broadcasts it, as
-            DefaultSampler does; it is saved in the train loop's state so
-            that a resumed run uses the same one. Defaults to None.
-        round_up (bool): Pad the index list to a multiple of the world size.
-            Defaults to True.
-        seed_samples (bool): Yield ``(index, sample_seed)`` pairs for
-            :class:`~mmsiameseim.datasets.SampleSeededDataset` instead of
-            bare indices. Defaults to True.
+        seed (int, optional): Shuffling and per-sample seed. Defaults to
+            None (drawn as DefaultSampler does, saved with the loop).
+        round_up (bool): Pad to a multiple of the world size. Defaults to
+            True.
+        seed_samples (bool): Yield ``(index, seed)`` pairs. Defaults to True.
     """
 
     def __init__(self,
@@ -76,16 +52,8 @@ class ResumableSampler(DefaultSampler):
         self._start = 0
 
     def skip(self, num_samples: int) -> None:
-        """Start the next pass after this rank's first ``num_samples``.
-
-        One-shot: the pass after the next one starts at the beginning again.
-        ``len(self)`` still reports the whole epoch, so that the loader's
-        length and the loop's batch numbering stay those of a full epoch.
-
-        Args:
-            num_samples (int): Samples of this rank already trained on in
-                the current epoch, in ``[0, len(self)]``.
-        """
+        """Start the next pass (only) after this rank's first
+        ``num_samples``; ``len(self)`` still counts the whole epoch."""
         if not 0 <= num_samples <= self.num_samples:
             raise ValueError(f'ResumableSampler: cannot skip {num_samples} '
                              f'samples of an epoch of {self.num_samples}')
@@ -115,14 +83,10 @@ class ResumableSampler(DefaultSampler):
     def load_state_dict(self, state: dict) -> None:
         """Take over the seed and epoch of a saved sampler.
 
-        Args:
-            state (dict): From :meth:`state_dict`.
-
         Raises:
             ValueError: If the saved sampler split the data differently
-                (another world size, dataset size or shuffle setting): the
-                remaining samples of the epoch would not be the ones the
-                saved run had left.
+                (world size, dataset size, shuffle): the rest of the epoch
+                would not be the saved run's.
         """
         for key in ('shuffle', 'round_up', 'seed_samples', 'world_size',
                     'num_samples'):

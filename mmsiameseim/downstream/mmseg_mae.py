@@ -1,24 +1,10 @@
 """mmseg's ``MAE`` backbone: what loading an encoder file into it means.
 
-mmseg's ``MAE`` (``mmseg/models/backbones/mae.py``, a BEiT subclass) is the
-backbone of mmseg's MAE UPerNet recipe, which the SiameseIM paper's ADE20k
-number follows. Its ``init_weights`` reads ``pretrained=`` (or
-``init_cfg=dict(type='Pretrained', checkpoint=...)``), resizes ``pos_embed``
-bicubically to its own grid, and calls ``load_state_dict(..., strict=False)``
-without looking at the result; ``init_cfg``'s ``prefix`` is ignored. Only
-bare mmpretrain ``VisionTransformer`` names load (``cls_token``,
-``pos_embed``, ``patch_embed.projection.*``, ``layers.{i}.{ln1, attn.qkv,
-attn.proj, ln2, ffn.layers.0.0, ffn.layers.1}.*``): the ``mmseg`` layout of
-``tools/model_converters/siameseim_to_backbone.py``. Its attention keeps
-one ``attn.qkv.bias`` (``MAE`` builds its layers with ``bias=True``, unlike
-``BEiT``'s separate ``q_bias`` / ``v_bias``), the same tensor as ours.
-
-Importing this module registers :func:`mae_load_spec` for the class name
-``MAE``, which :func:`~mmsiameseim.checkpoints.check_backbone_load`,
-:class:`~mmsiameseim.engine.hooks.PretrainedLoadCheckHook` and
-``tools/analysis/check_pretrained_load.py`` use. The configs under
-``configs/siameseim/benchmarks/mmseg/`` import it through
-``custom_imports``.
+mmseg's ``MAE`` (the backbone of its MAE UPerNet recipe, the paper's ADE20k
+setting) resizes ``pos_embed`` to its grid and loads bare mmpretrain names
+with ``strict=False``, ignoring ``init_cfg``'s ``prefix`` and the result:
+the ``mmseg`` layout (docs/checkpoints.md). Importing this module registers
+:func:`mae_load_spec` for the class name ``MAE``.
 """
 from typing import Mapping, Tuple
 
@@ -26,8 +12,7 @@ import torch
 from mmseg.models.backbones import MAE
 
 from ..checkpoints import (BackboneLoadSpec, WeightCheckReport,
-                           check_loaded_weights, register_load_spec,
-                           resize_pos_embed)
+                           register_load_spec, resize_pos_embed)
 
 #: Keys of mmseg's ``MAE`` that no encoder file sets: BEiT-style layer scale
 #: (``init_values``), relative position bias tables (zero-initialised by
@@ -45,17 +30,9 @@ MAE_FINAL_NORM: Tuple[str, ...] = (r'ln1\.weight', r'ln1\.bias')
 
 @register_load_spec('MAE')
 def mae_load_spec(backbone: torch.nn.Module) -> BackboneLoadSpec:
-    """The load spec of an mmseg ``MAE`` backbone.
-
-    Args:
-        backbone (nn.Module): The built backbone.
-
-    Returns:
-        BackboneLoadSpec: Fresh keys :data:`MAE_FRESH_PER_LAYER` (plus the
-        final norm when ``final_norm=True``), ``pos_embed`` compared after
-        :func:`~mmsiameseim.checkpoints.resize_pos_embed`, bare
-        source keys.
-    """
+    """The load spec of an mmseg ``MAE``: fresh
+    :data:`MAE_FRESH_PER_LAYER` (and the final norm with ``final_norm=True``),
+    ``pos_embed`` compared after the resize, bare source keys."""
     fresh = list(MAE_FRESH_PER_LAYER)
     if getattr(backbone, 'final_norm', False):
         fresh += list(MAE_FINAL_NORM)
@@ -68,17 +45,8 @@ def mae_load_spec(backbone: torch.nn.Module) -> BackboneLoadSpec:
 def infer_mae_arch(encoder: Mapping[str, torch.Tensor]) -> dict:
     """``MAE`` arguments matching a bare-key encoder at its own image size.
 
-    Widths, depth, MLP ratio, patch size, input channels and the image size
-    (grid of ``pos_embed`` x patch) come from the tensors. The number of
-    heads changes no key and no loaded shape (only the fresh relative
-    position tables), so 1 head is used.
-
-    Args:
-        encoder (Mapping): Bare encoder keys (``cls_token``, ``pos_embed``,
-            ``patch_embed.projection.weight``, ``layers.{i}.*``).
-
-    Returns:
-        dict: Keyword arguments of ``MAE``.
+    Sizes come from the tensors; the number of heads changes no loaded shape,
+    so 1 head is used.
 
     Raises:
         ValueError: If a tensor needed to size the backbone is missing.
@@ -107,22 +75,12 @@ def infer_mae_arch(encoder: Mapping[str, torch.Tensor]) -> dict:
         init_values=1.0)
 
 
-def compare_with_mae(
-        encoder: Mapping[str, torch.Tensor]) -> WeightCheckReport:
-    """Load an encoder file into an mmseg ``MAE`` of its size, and check it.
+def compare_with_mae(encoder: Mapping[str, torch.Tensor]) -> WeightCheckReport:
+    """Load bare encoder keys into an mmseg ``MAE`` of their size, and check.
 
-    Builds the backbone at the file's own size (:func:`infer_mae_arch`),
-    loads every file tensor whose name and shape it has (what its
-    ``strict=False`` load keeps) and compares, as
-    :class:`~mmsiameseim.engine.PretrainedLoadCheckHook` does after a real
-    run's ``init_weights()``.
-
-    Args:
-        encoder (Mapping): Bare encoder keys.
-
-    Returns:
-        WeightCheckReport: Equal, unloadable (``not_in_model``), mis-shaped
-        and fresh keys; ``arch`` holds the inferred ``MAE`` arguments.
+    Builds the backbone (:func:`infer_mae_arch`), loads every tensor whose
+    name and shape it has (what its ``strict=False`` load keeps) and compares
+    as ``PretrainedLoadCheckHook`` does; ``report.arch`` holds the arguments.
     """
     arch = infer_mae_arch(encoder)
     backbone = MAE(**arch)
@@ -134,11 +92,6 @@ def compare_with_mae(
             if k in own and tuple(v.shape) == tuple(own[k].shape)
         },
         strict=False)
-    spec = mae_load_spec(backbone)
-    report = check_loaded_weights(
-        backbone.state_dict(),
-        encoder,
-        expected_fresh=spec.expected_fresh,
-        transforms=spec.transforms)
+    report = mae_load_spec(backbone).check(backbone, encoder)
     report.arch = arch
     return report

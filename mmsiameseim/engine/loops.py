@@ -1,81 +1,46 @@
 """An epoch-based train loop that resumes exactly, also mid-epoch.
 
-Why not mmengine 0.10.7's ``EpochBasedTrainLoop``: resumed from a
-checkpoint written in the middle of an epoch, it restarts that epoch's data
-from the first batch while the iteration counter continues, so the run
-trains on the epoch's first batches twice and the batch numbers, the
-schedules and the data no longer line up with the run it replaces; the
-random state of the augmentations lives in the dataloader workers and is
-lost; the process RNGs are reseeded, not restored. This loop
-
-* wraps the training dataset in :class:`~mmsiameseim.datasets.
-  SampleSeededDataset`, so that with :class:`~mmsiameseim.datasets.
-  ResumableSampler` every sample's augmentations depend on (seed, epoch,
-  index) only;
-* on resume, starts the sampler after the samples of the current epoch that
-  were already trained on and numbers the batches from there;
-* saves its state in every checkpoint (through
-  :class:`~mmsiameseim.engine.SafeResumeRunner`): the sampler's seed and
-  epoch and every rank's RNG states (Python, NumPy, torch CPU and CUDA), and
-  restores the RNGs where the interrupted run would have continued;
-* gives the dataloader iterators their own generator, so that starting a
-  pass (which draws the workers' base seed) does not consume the global
-  torch RNG the model uses;
-* logs every image skipped by ``RobustLoadImageFromFile(on_error='skip')``
-  once, with a count at the end of each epoch;
-* turns a dataloader worker that died without a Python error into an error
-  naming the sample and file it was preparing;
-* checks the model against its data pipeline when it is built
-  (``model.check_data_pipeline``, e.g. :meth:`SiameseIM.check_data_pipeline`).
-
-Exactness holds as long as nothing between two iterations consumes the
-global RNGs differently in the two runs (e.g. a validation loop that draws
-from them): the saved state is the one at the checkpoint.
+mmengine 0.10.7's ``EpochBasedTrainLoop`` restarts a resumed epoch at its
+first batch, loses the workers' RNG states and reseeds the process RNGs;
+docs/operations.md §1 and §3 list what :class:`ResumableEpochBasedTrainLoop`
+does instead (and reports skipped images, names a dead worker's sample,
+checks the model against its pipeline).
 """
 import copy
 import logging
 import os
 import os.path as osp
+import random
 import re
 import shutil
 import tempfile
 import weakref
 from typing import Dict, List, Optional, Sequence, Union
 
+import numpy as np
 import torch
 from mmengine.dist import all_gather_object, all_reduce, get_dist_info
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.registry import DATASETS
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import LOOPS
 from torch.utils.data import BatchSampler, DataLoader
 
 from ..datasets.sample_seeded_dataset import SampleSeededDataset
-from .rng_state import capture_rng_state, restore_rng_state
+from .runner import unwrap_model
 
 # torch's messages: "DataLoader worker (pid 12) is killed by signal: ..."
 # and "DataLoader worker (pid(s) 12, 13) exited unexpectedly"
 _WORKER_DIED = re.compile(r'DataLoader worker \(pid(?:\(s\))? ([\d, ]+)\)')
 
-
 _RECORD_PREFIX = 'mmsiameseim-samples-'
 
 
-def _record_root() -> str:
-    """Prefer a RAM-backed folder for the per-sample progress records."""
-    if os.access('/dev/shm', os.W_OK):
-        return '/dev/shm'
-    return tempfile.gettempdir()
-
-
 def _make_record_dir() -> str:
-    """A fresh records folder named after this process.
-
-    Folders of processes that no longer exist (a run that was killed
-    cannot clean up after itself) are removed first.
-    """
-    root = _record_root()
+    """A fresh records folder named after this process, in RAM if it can;
+    folders of processes that no longer exist (killed runs) go first."""
+    root = '/dev/shm' if os.access('/dev/shm', os.W_OK) else \
+        tempfile.gettempdir()
     for name in os.listdir(root):
         if not name.startswith(_RECORD_PREFIX):
             continue
@@ -88,29 +53,53 @@ def _make_record_dir() -> str:
             shutil.rmtree(osp.join(root, name), ignore_errors=True)
         except OSError:  # alive, another user's
             pass
-    return tempfile.mkdtemp(
-        prefix=f'{_RECORD_PREFIX}{os.getpid()}-', dir=root)
+    return tempfile.mkdtemp(prefix=f'{_RECORD_PREFIX}{os.getpid()}-', dir=root)
+
+
+def capture_rng_state() -> dict:
+    """The states of ``random``, ``np.random``, torch's CPU and CUDA RNGs,
+    as tensors and plain values (loadable with ``weights_only=True``)."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = dict(
+        python=dict(
+            version=version,
+            internal=torch.tensor(internal, dtype=torch.int64),
+            gauss=gauss),
+        numpy=dict(
+            kind=kind,
+            keys=torch.from_numpy(keys.astype(np.int64)),
+            pos=int(pos),
+            has_gauss=int(has_gauss),
+            cached=float(cached)),
+        torch=torch.get_rng_state())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict) -> None:
+    """Put back the RNG states saved by :func:`capture_rng_state`."""
+    py = state['python']
+    random.setstate(
+        (py['version'], tuple(py['internal'].tolist()), py['gauss']))
+    npy = state['numpy']
+    np.random.set_state((npy['kind'], npy['keys'].numpy().astype(np.uint32),
+                         npy['pos'], npy['has_gauss'], npy['cached']))
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available():
+        saved = state['cuda']
+        if len(saved) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(saved)
 
 
 @LOOPS.register_module()
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     """``EpochBasedTrainLoop`` with exact (mid-epoch) resume.
 
-    Same arguments as mmengine's ``EpochBasedTrainLoop``; see the module
-    docstring for what it adds. Use it with
-    ``train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=N)``
-    and ``train_dataloader.sampler = dict(type='ResumableSampler')``.
-
-    Args:
-        runner (Runner): The runner.
-        dataloader (DataLoader | dict): The training dataloader or its
-            config; a config's dataset is wrapped in
-            :class:`SampleSeededDataset`.
-        max_epochs (int): Number of epochs.
-        val_begin (int): First epoch that validates. Defaults to 1.
-        val_interval (int): Validation interval. Defaults to 1.
-        dynamic_intervals (list[tuple[int, int]], optional): As mmengine's.
-            Defaults to None.
+    Arguments as mmengine's ``EpochBasedTrainLoop`` (a dataloader config's
+    dataset is wrapped in :class:`SampleSeededDataset`). Use it with
+    ``train_dataloader.sampler = dict(type='ResumableSampler')``.
     """
 
     def __init__(self,
@@ -136,21 +125,19 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         self._skipped_epoch: List[str] = []
         self._skipped_logged: set = set()
         sampler = self.sampler
-        if not (hasattr(sampler, 'skip') and getattr(
-                sampler, 'seed_samples', False)):
-            print_log(
-                f'{type(self).__name__}: the train sampler is '
-                f'{type(sampler).__name__}, not ResumableSampler: a resumed '
-                'run continues the schedule, but its augmentations (and, '
-                'mid-epoch, its data order) will differ from the run it '
-                'replaces.',
-                logger='current',
-                level=logging.WARNING)
+        if not (hasattr(sampler, 'skip')
+                and getattr(sampler, 'seed_samples', False)):
+            self._warn(f'the train sampler is {type(sampler).__name__}, not '
+                       'ResumableSampler: a resumed run continues the '
+                       'schedule, but its augmentations (and, mid-epoch, its '
+                       'data order) will differ from the run it replaces.')
         self._check_pipeline()
 
-    # ------------------------------------------------------------------
-    # building
-    # ------------------------------------------------------------------
+    def _warn(self, text: str) -> None:
+        print_log(
+            f'{type(self).__name__}: {text}',
+            logger='current',
+            level=logging.WARNING)
 
     @staticmethod
     def _wrap_dataset(dataloader_cfg: dict) -> dict:
@@ -172,25 +159,15 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         return getattr(batch_sampler, 'sampler', self.dataloader.sampler)
 
     def _check_pipeline(self) -> None:
-        model = self.runner.model
-        if is_model_wrapper(model):
-            model = model.module
+        model = unwrap_model(self.runner.model)
         check = getattr(model, 'check_data_pipeline', None)
         pipeline = getattr(self.dataloader.dataset, 'pipeline', None)
         if check is not None and pipeline is not None:
             check(getattr(pipeline, 'transforms', pipeline))
 
-    # ------------------------------------------------------------------
-    # state in checkpoints
-    # ------------------------------------------------------------------
-
     def state_dict(self) -> dict:
-        """What a resumed run needs; call it on every rank (it gathers).
-
-        Returns:
-            dict: ``rng`` (every rank's RNG states), ``sampler`` (its
-            ``state_dict()``), ``num_batches`` and ``world_size``.
-        """
+        """What a resumed run needs (``rng`` of every rank, ``sampler``,
+        ``num_batches``, ``world_size``); call it on every rank."""
         rank, world_size = get_dist_info()
         rng = capture_rng_state()
         rngs = all_gather_object(rng) if world_size > 1 else [rng]
@@ -204,9 +181,6 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
 
     def load_state_dict(self, state: dict) -> None:
         """Take over a saved loop state (after mmengine set epoch and iter).
-
-        Args:
-            state (dict): From :meth:`state_dict`.
 
         Raises:
             ValueError: If the checkpoint was written mid-epoch with a data
@@ -237,24 +211,18 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                     f'of epoch {self._epoch + 1}: {text}. Resume from an '
                     'epoch checkpoint, or keep the batch size, dataset and '
                     'number of processes of the interrupted run.')
-            print_log(f'{type(self).__name__}: {text}; the resumed run is '
-                      'not an exact continuation.', logger='current',
-                      level=logging.WARNING)
+            self._warn(f'{text}; the resumed run is not an exact '
+                       'continuation.')
         rngs = state.get('rng') or []
         if len(rngs) != world_size:
-            print_log(f'{type(self).__name__}: RNG states of {len(rngs)} '
-                      f'ranks saved, {world_size} ranks now.',
-                      logger='current', level=logging.WARNING)
+            self._warn(f'RNG states of {len(rngs)} ranks saved, {world_size} '
+                       'ranks now.')
         self._pending_rng = rngs[rank % len(rngs)] if rngs else None
 
     def _restore_rng(self) -> None:
         if self._pending_rng is not None:
             restore_rng_state(self._pending_rng)
             self._pending_rng = None
-
-    # ------------------------------------------------------------------
-    # the loop
-    # ------------------------------------------------------------------
 
     def _start_after(self, num_batches: int):
         """An iterator over this epoch's batches after the first ones."""
@@ -267,23 +235,17 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             sampler.skip(num_batches * batch_size)
         iterator = iter(self.dataloader)
         if not can_skip:
-            print_log(
-                f'{type(self).__name__}: {type(sampler).__name__} cannot '
-                f'start mid-epoch; loading and discarding {num_batches} '
-                'batches to reach the resume point.',
-                logger='current',
-                level=logging.WARNING)
+            self._warn(f'{type(sampler).__name__} cannot start mid-epoch; '
+                       f'loading and discarding {num_batches} batches to '
+                       'reach the resume point.')
             for _ in range(num_batches):
                 next(iterator)
         return iterator
 
     def _name_dead_worker_samples(self, error: RuntimeError) -> None:
-        """Re-raise torch's "worker died" error with what it was reading.
-
-        torch raises it from ``next()`` or, through its SIGCHLD handler,
-        wherever the main process is (e.g. inside the training step).
-        Other errors are re-raised unchanged.
-        """
+        """Re-raise torch's "worker died" error (raised from ``next()`` or
+        wherever its SIGCHLD handler finds the main process) with what the
+        worker was reading; other errors unchanged."""
         match = _WORKER_DIED.search(str(error))
         if type(error) is not RuntimeError or match is None:
             raise error
@@ -336,10 +298,6 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         """One iteration, noting images skipped while loading its batch."""
         self._note_skipped(data_batch)
         super().run_iter(idx, data_batch)
-
-    # ------------------------------------------------------------------
-    # skipped images
-    # ------------------------------------------------------------------
 
     def _note_skipped(self, data_batch) -> None:
         samples = data_batch.get('data_samples') if isinstance(

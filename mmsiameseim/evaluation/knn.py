@@ -1,10 +1,5 @@
-"""Weighted k-nearest-neighbour evaluation of frozen features.
-
-The classifier is the temperature-weighted cosine kNN used by InstDisc,
-DINO and solo-learn: both feature sets are L2-normalised, every test row
-keeps its ``k`` most similar training rows, and each neighbour votes for its
-class with the weight ``exp(sim / T)``. Class scores are the summed votes.
-"""
+"""Weighted k-nearest-neighbour evaluation of frozen features: the
+temperature-weighted cosine kNN of InstDisc, DINO and solo-learn."""
 import warnings
 from typing import Dict, Optional
 
@@ -12,14 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..arg_checks import check_int, check_real
+
 # exp(1 / T) must stay finite: float32 up to 1 / T ~ 88, float64 ~ 709.
 _FLOAT32_MAX_INV_T = 80.
 _FLOAT64_MAX_INV_T = 700.
-
-
-def is_positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) \
-        and value >= 1
 
 
 def _check_knn_inputs(train_feats: Tensor, train_labels: Tensor,
@@ -50,13 +42,8 @@ def _check_knn_inputs(train_feats: Tensor, train_labels: Tensor,
             torch.bool:
         raise TypeError('train_labels must be an integer tensor, got '
                         f'{train_labels.dtype}')
-    if not is_positive_int(k):
-        raise ValueError(f'k must be a positive int, got {k!r}')
-    if not is_positive_int(chunk_size):
-        raise ValueError(f'chunk_size must be a positive int, got '
-                         f'{chunk_size!r}')
-    if not temperature > 0:
-        raise ValueError(f'temperature must be > 0, got {temperature!r}')
+    k, chunk_size = check_int(k, 'k'), check_int(chunk_size, 'chunk_size')
+    check_real(temperature, 'temperature', 0, strict=True)
     if 1. / temperature > _FLOAT64_MAX_INV_T:
         raise ValueError(f'temperature={temperature} is too small: '
                          'exp(1 / temperature) overflows; use >= '
@@ -65,9 +52,7 @@ def _check_knn_inputs(train_feats: Tensor, train_labels: Tensor,
     max_label = int(train_labels.max())
     if num_classes is None:
         num_classes = max_label + 1
-    if not is_positive_int(num_classes):
-        raise ValueError(f'num_classes must be a positive int, got '
-                         f'{num_classes!r}')
+    num_classes = check_int(num_classes, 'num_classes')
     if min_label < 0 or max_label >= num_classes:
         raise ValueError(f'train_labels must lie in [0, {num_classes}), got '
                          f'[{min_label}, {max_label}] (check num_classes)')
@@ -81,33 +66,21 @@ def weighted_knn_predict(train_feats: Tensor,
                          k: int = 20,
                          temperature: float = 0.07,
                          chunk_size: int = 1024) -> Tensor:
-    """Class scores of the temperature-weighted cosine kNN classifier.
+    """Class scores ``(M, num_classes)`` of the weighted cosine kNN.
 
-    For a test row ``q`` with neighbours ``i`` (the ``k`` training rows of
-    largest cosine similarity ``s_i``), the score of class ``c`` is
-    ``sum_i [y_i == c] * exp(s_i / T)``. Test rows are processed
-    ``chunk_size`` at a time, so the similarity matrix held in memory is at
-    most ``chunk_size x len(train_feats)``. The computation runs on the
-    device of ``train_feats``.
-
-    If ``k`` exceeds the number of training rows it is clamped to it (with a
-    warning), i.e. every training row votes.
+    Class ``c`` scores ``sum_i [y_i == c] exp(s_i / T)`` over a test row's
+    ``k`` most similar training rows (``k`` clamped to the bank with a
+    warning), ``chunk_size`` test rows at a time, on ``train_feats``' device;
+    float64 when ``1 / T > 80`` (float32 ``exp`` would overflow).
 
     Args:
-        train_feats (Tensor): Memory bank ``(N, C)``; need not be normalised.
+        train_feats (Tensor): Memory bank ``(N, C)``.
         train_labels (Tensor): Integer labels ``(N, )``.
-        test_feats (Tensor): Queries ``(M, C)``; need not be normalised.
-        num_classes (int, optional): Number of classes. Defaults to None,
-            which means ``train_labels.max() + 1``.
+        test_feats (Tensor): Queries ``(M, C)``.
+        num_classes (int, optional): Defaults to ``train_labels.max() + 1``.
         k (int): Number of neighbours. Defaults to 20.
-        temperature (float): Softmax-like temperature ``T``. Defaults to
-            0.07. Scores are float32, or float64 when ``1 / T > 80`` (where
-            float32 ``exp`` would overflow).
+        temperature (float): ``T``. Defaults to 0.07.
         chunk_size (int): Test rows per chunk. Defaults to 1024.
-
-    Returns:
-        Tensor: Unnormalised class scores ``(M, num_classes)`` on the device
-        of ``train_feats``.
     """
     num_classes = _check_knn_inputs(train_feats, train_labels, test_feats,
                                     num_classes, k, temperature, chunk_size)
@@ -141,24 +114,11 @@ def knn_accuracy(train_feats: Tensor,
                  k: int = 20,
                  temperature: float = 0.07,
                  chunk_size: int = 1024) -> Dict[str, float]:
-    """Top-1 / top-5 accuracy (percent) of :func:`weighted_knn_predict`.
+    """``dict(top1=, top5=)`` in percent of :func:`weighted_knn_predict`.
 
-    With fewer than 5 classes, top-5 counts the top ``num_classes`` and is
-    therefore 100.
-
-    Args:
-        train_feats (Tensor): Memory bank ``(N, C)``.
-        train_labels (Tensor): Integer labels ``(N, )``.
-        test_feats (Tensor): Queries ``(M, C)``.
-        test_labels (Tensor): Integer labels ``(M, )``.
-        num_classes (int, optional): Number of classes. Defaults to None,
-            which means one more than the largest train or test label.
-        k (int): Number of neighbours. Defaults to 20.
-        temperature (float): Vote temperature. Defaults to 0.07.
-        chunk_size (int): Test rows per chunk. Defaults to 1024.
-
-    Returns:
-        dict: ``dict(top1=float, top5=float)`` in percent.
+    Arguments as there, plus ``test_labels`` ``(M, )``; ``num_classes``
+    defaults to one more than the largest train or test label. With fewer
+    than 5 classes, top-5 is 100.
     """
     if not isinstance(test_labels, Tensor) or test_labels.dim() != 1 or \
             test_labels.numel() != len(test_feats):
@@ -180,20 +140,12 @@ def knn_accuracy(train_feats: Tensor,
 
 
 def collapse_signal(feats: Tensor) -> Dict[str, float]:
-    """Feature-collapse statistics of a batch of embeddings.
+    """Collapse statistics of features ``(N, C)``, ``N >= 2``.
 
-    ``feat_std`` is the mean over channels of the per-channel (population)
-    standard deviation of the L2-normalised features. For ``C`` channels it
-    is about ``1 / sqrt(C)`` for features spread uniformly on the sphere and
-    tends to 0 when all features collapse to one direction.
-    ``feat_std_ratio = feat_std * sqrt(C)`` is therefore about 1 when
-    healthy and about 0 at collapse.
-
-    Args:
-        feats (Tensor): Features ``(N, C)`` with ``N >= 2``.
-
-    Returns:
-        dict: ``dict(feat_std=float, feat_std_ratio=float)``.
+    ``feat_std`` is the channel mean of the per-channel (population) std of
+    the L2-normalised features: about ``1 / sqrt(C)`` when they spread over
+    the sphere, 0 when they collapse; ``feat_std_ratio = feat_std *
+    sqrt(C)`` is about 1 when healthy.
     """
     if not isinstance(feats, Tensor) or feats.dim() != 2 or len(feats) < 2:
         raise ValueError('collapse_signal needs a 2-D (N, C) tensor with '

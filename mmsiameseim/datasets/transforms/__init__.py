@@ -8,7 +8,7 @@ from .siamese_views import SiameseIMViews
 
 __all__ = [
     'BadImageError', 'BlockwiseMaskGenerator', 'GrayToRGB',
-    'RandomPatchMaskGenerator', 'RobustLoadImageFromFile', 'SiameseIMViews', 'SimColorJitter',
-    'SimGaussianBlur', 'SimRandomGrayscale', 'SimSolarize',
+    'RandomPatchMaskGenerator', 'RobustLoadImageFromFile', 'SiameseIMViews',
+    'SimColorJitter', 'SimGaussianBlur', 'SimRandomGrayscale', 'SimSolarize',
     'patch_mmcv_adjust_hue'
 ]

@@ -6,14 +6,9 @@ from mmpretrain.registry import TRANSFORMS
 
 @TRANSFORMS.register_module()
 class GrayToRGB(BaseTransform):
-    """Replicate a gray ``(H, W)`` or ``(H, W, 1)`` image to 3 channels.
-
-    mmpretrain's ``FashionMNIST`` gives 28 x 28 gray images; the demo's
-    models and colour ops take 3-channel images. 3-channel images pass
-    unchanged.
-
-    **Required Keys**: ``img``. **Modified Keys**: ``img``.
-    """
+    """Replicate a gray ``(H, W)`` or ``(H, W, 1)`` ``img`` to 3 channels
+    (mmpretrain's ``FashionMNIST`` gives gray images); 3-channel images
+    pass unchanged."""
 
     def transform(self, results: dict) -> dict:
         """Replicate ``results['img']`` to ``(H, W, 3)``."""

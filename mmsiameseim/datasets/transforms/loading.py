@@ -1,28 +1,8 @@
 """Image loading that either gives a 3-channel uint8 image or names the file.
 
-:class:`RobustLoadImageFromFile` is mmcv's ``LoadImageFromFile`` (same file
-backends, same decoders, same output) with what a days-long pretraining run
-on a folder of images from the wild needs and mmcv 2.1's loader lacks:
-
-* every failure is a :class:`BadImageError` whose message names the file and
-  the reason. mmcv's loader re-raises the decoder's own error for an empty
-  file (OpenCV's ``!buf.empty()`` assertion, no file name; measured with
-  mmcv 2.1 / OpenCV 5.0) and checks a failed decode with an ``assert``
-  (gone under ``python -O``);
-* a JPEG without its end-of-image marker (a truncated file) is refused by a
-  check of its own, so that the result does not depend on the decoder:
-  OpenCV 5.0 returns no image for it, but libjpeg reports a premature end
-  of data only as a warning, and decoders that pass such output on (e.g.
-  Pillow with ``ImageFile.LOAD_TRUNCATED_IMAGES``) give a grey-padded
-  image;
-* the output is checked to be ``(H, W, 3)`` uint8 of at least ``min_size``
-  pixels per side, whatever the file held (greyscale, RGBA, palette, CMYK,
-  16-bit: OpenCV's colour decoding converts all of them);
-* ``on_error='skip'`` drops a bad file *and records it*: mmcv's
-  ``ignore_empty=True`` returns ``None`` for any error without saying which
-  file, so a run would silently train on fewer images. The records are
-  collected by :class:`~mmsiameseim.datasets.SampleSeededDataset` and
-  logged by the train loop (each file once, a count per epoch).
+:class:`RobustLoadImageFromFile` is mmcv's ``LoadImageFromFile`` plus what
+mmcv 2.1's lacks (docs/operations.md §3): errors naming the file, its own
+truncation check, a checked ``(H, W, 3)`` uint8 output, recorded skips.
 """
 import threading
 from typing import List, Optional, Tuple
@@ -32,6 +12,8 @@ import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmengine import fileio
 from mmpretrain.registry import TRANSFORMS
+
+from ...arg_checks import check_choice, check_int
 
 # ``(path, reason)`` of the files skipped in this process since the last
 # ``pop_skipped_images()``; bounded so that a loader used without the
@@ -53,11 +35,8 @@ class BadImageError(ValueError):
 
 
 def pop_skipped_images() -> List[Tuple[str, str]]:
-    """The files this process skipped since the last call, and clear them.
-
-    Returns:
-        list[tuple[str, str]]: ``(path, reason)`` pairs in skip order.
-    """
+    """``(path, reason)`` of the files this process skipped since the last
+    call, in skip order; the record is cleared."""
     with _SKIPPED_LOCK:
         records = list(_SKIPPED)
         _SKIPPED.clear()
@@ -71,15 +50,8 @@ def _record_skip(path: str, reason: str) -> None:
 
 
 def check_image_bytes(data: bytes, path: str) -> None:
-    """Refuse empty files and JPEG files without their end marker.
-
-    Args:
-        data (bytes): The file's bytes.
-        path (str): The file, for the message.
-
-    Raises:
-        BadImageError: Naming ``path``.
-    """
+    """Raise a :class:`BadImageError` naming ``path`` for an empty file or
+    a JPEG without its end marker."""
     if len(data) == 0:
         raise BadImageError(f'{path}: empty file (0 bytes)')
     if data[:2] == _JPEG_SOI and _JPEG_EOI not in data[-_JPEG_TAIL:]:
@@ -92,35 +64,23 @@ def check_image_bytes(data: bytes, path: str) -> None:
 class RobustLoadImageFromFile(LoadImageFromFile):
     """Load an image as ``(H, W, 3)`` uint8, or fail (or skip) naming it.
 
-    A drop-in replacement of ``LoadImageFromFile`` for training pipelines
-    (see the module docstring for what it adds and why).
-
-    **Required Keys**: ``img_path``.
-
-    **Modified Keys**: ``img`` (``(H, W, 3)`` uint8, channel order of the
-    decoder: BGR for ``'cv2'``, as mmcv's loader), ``img_shape``,
-    ``ori_shape``.
+    **Required Keys**: ``img_path``. **Modified Keys**: ``img`` (the
+    decoder's channel order: BGR for cv2), ``img_shape``, ``ori_shape``.
 
     Args:
-        on_error (str): ``'raise'`` a :class:`BadImageError` naming the file,
-            or ``'skip'`` it: record ``(path, reason)`` for the train loop's
-            report and return None, so that mmengine's ``BaseDataset``
-            draws another sample (up to its ``max_refetch`` times). Defaults
-            to ``'raise'``.
-        min_size (int): Smallest accepted height and width in pixels.
-            Smaller images are bad images. Defaults to 1 (any image; crops
-            of images smaller than the crop are upsampled by the views
-            transform).
-        check_truncation (bool): Refuse JPEG files without an end-of-image
-            marker in their last 4 KiB. Defaults to True.
-        color_type (str): ``'color'`` or ``'color_ignore_orientation'``
-            (OpenCV's flags; both give 3 channels). ``'color'`` applies the
-            EXIF orientation, as mmcv does. Defaults to ``'color'``.
-        imdecode_backend (str): mmcv decoder, ``'cv2'``, ``'pillow'`` or
-            ``'turbojpeg'``. Only ``'cv2'`` converts 16-bit images by
-            scaling; Pillow clips them. Defaults to ``'cv2'``.
-        backend_args (dict, optional): mmengine file backend arguments.
-            Defaults to None.
+        on_error (str): ``'raise'`` a :class:`BadImageError`, or ``'skip'``:
+            record it for the train loop and return None (``BaseDataset``
+            draws another sample). Defaults to ``'raise'``.
+        min_size (int): Smallest accepted side in pixels. Defaults to 1.
+        check_truncation (bool): Refuse JPEG files without an end marker in
+            their last 4 KiB. Defaults to True.
+        color_type (str): ``'color'`` (EXIF orientation applied) or
+            ``'color_ignore_orientation'``. Defaults to ``'color'``.
+        imdecode_backend (str): ``'cv2'`` (scales 16-bit images),
+            ``'pillow'`` (clips them) or ``'turbojpeg'``. Defaults to
+            ``'cv2'``.
+        backend_args (dict, optional): File backend arguments. Defaults to
+            None.
     """
 
     def __init__(self,
@@ -130,18 +90,11 @@ class RobustLoadImageFromFile(LoadImageFromFile):
                  color_type: str = 'color',
                  imdecode_backend: str = 'cv2',
                  backend_args: Optional[dict] = None) -> None:
-        if on_error not in ('raise', 'skip'):
-            raise ValueError("RobustLoadImageFromFile: `on_error` must be "
-                             f"'raise' or 'skip', got {on_error!r}")
-        if color_type not in ('color', 'color_ignore_orientation'):
-            raise ValueError(
-                "RobustLoadImageFromFile: `color_type` must be 'color' or "
-                "'color_ignore_orientation' (3-channel output), got "
-                f'{color_type!r}')
-        if (not isinstance(min_size, int) or isinstance(min_size, bool)
-                or min_size < 1):
-            raise ValueError('RobustLoadImageFromFile: `min_size` must be a '
-                             f'positive int, got {min_size!r}')
+        name = 'RobustLoadImageFromFile: '
+        check_choice(on_error, name + '`on_error`', ('raise', 'skip'))
+        check_choice(color_type, name + '`color_type` (3-channel output)',
+                     ('color', 'color_ignore_orientation'))
+        check_int(min_size, name + '`min_size`')
         super().__init__(
             color_type=color_type,
             imdecode_backend=imdecode_backend,
@@ -151,13 +104,7 @@ class RobustLoadImageFromFile(LoadImageFromFile):
         self.check_truncation = check_truncation
 
     def load(self, path: str) -> np.ndarray:
-        """Read and decode one file.
-
-        Args:
-            path (str): Path or URI of the image.
-
-        Returns:
-            np.ndarray: ``(H, W, 3)`` uint8 image.
+        """Read and decode one file (path or URI) to ``(H, W, 3)`` uint8.
 
         Raises:
             BadImageError: Naming ``path`` and the reason.
@@ -194,15 +141,7 @@ class RobustLoadImageFromFile(LoadImageFromFile):
         return img
 
     def transform(self, results: dict) -> Optional[dict]:
-        """Load ``results['img_path']``.
-
-        Args:
-            results (dict): Result dict with ``img_path``.
-
-        Returns:
-            dict | None: With ``img``, ``img_shape`` and ``ori_shape``;
-            None for a bad file with ``on_error='skip'``.
-        """
+        """Load ``results['img_path']``; None for a skipped bad file."""
         path = results['img_path']
         try:
             img = self.load(path)

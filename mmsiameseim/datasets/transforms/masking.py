@@ -1,58 +1,62 @@
 """Patch-mask generators with an exact number of masked patches.
 
-See docs/method.md §2.
-
-Randomness comes from NumPy's global RNG (``np.random``), which mmengine
-seeds (also per dataloader worker).
+See docs/method.md §2. Randomness comes from NumPy's global RNG, which
+mmengine seeds (also per dataloader worker).
 """
 import math
-import numbers
 from typing import Optional, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
-
-def _grid_shape(input_size, owner: str) -> Tuple[int, int]:
-    if isinstance(input_size,
-                  numbers.Integral) and not isinstance(input_size, bool):
-        input_size = (input_size, input_size)
-    ok = (
-        isinstance(input_size, (tuple, list)) and len(input_size) == 2 and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool)
-            and v >= 1 for v in input_size))
-    if not ok:
-        raise ValueError(f'{owner}: `input_size` must be a positive int or a '
-                         f'pair of positive ints, got {input_size!r}')
-    return int(input_size[0]), int(input_size[1])
-
-
-def _check_count(num_masking_patches, num_patches: int, owner: str) -> int:
-    if (not isinstance(num_masking_patches, numbers.Integral)
-            or isinstance(num_masking_patches, bool)
-            or not 0 <= num_masking_patches <= num_patches):
-        raise ValueError(f'{owner}: `num_masking_patches` must be an int in '
-                         f'[0, {num_patches}] (the grid size), got '
-                         f'{num_masking_patches!r}')
-    return int(num_masking_patches)
+from ...arg_checks import check_int, check_real, is_int
 
 
 def random_top_up(mask: np.ndarray, count: int) -> np.ndarray:
-    """Mask ``count`` extra cells chosen uniformly among the unmasked ones.
-
-    Args:
-        mask (np.ndarray): Bool mask, modified in place.
-        count (int): Number of cells to add.
-
-    Returns:
-        np.ndarray: The mask.
-    """
+    """Mask ``count`` more cells of the bool ``mask`` (in place), chosen
+    uniformly among the unmasked ones; return the mask."""
     if count > 0:
         free = np.flatnonzero(~mask)
         chosen = free[np.random.permutation(free.size)[:count]]
         mask.flat[chosen] = True
     return mask
+
+
+class _ExactCountMask(BaseTransform):
+    """Base of the mask generators: an ``(H, W)`` grid and an exact count;
+    subclasses define ``generate()``.
+
+    **Added Keys**: ``mask``: bool array ``(H, W)``, True = masked.
+    """
+
+    _repr_keys: Tuple[str, ...] = ()
+
+    def __init__(self,
+                 input_size: Union[int, Tuple[int, int]] = 14,
+                 num_masking_patches: int = 118) -> None:
+        owner = type(self).__name__
+        size = (input_size, input_size) if is_int(input_size) else input_size
+        if not (isinstance(size, (tuple, list)) and len(size) == 2
+                and all(is_int(v) and v >= 1 for v in size)):
+            raise ValueError(f'{owner}: `input_size` must be a positive int '
+                             f'or a pair of positive ints, got {input_size!r}')
+        self.height, self.width = int(size[0]), int(size[1])
+        self.num_patches = self.height * self.width
+        self.num_masking_patches = check_int(
+            num_masking_patches, f'{owner}: `num_masking_patches`', 0,
+            self.num_patches + 1)
+
+    def transform(self, results: dict) -> dict:
+        """Add ``results['mask']`` (:meth:`generate`)."""
+        results['mask'] = self.generate()
+        return results
+
+    def __repr__(self) -> str:
+        extra = ''.join(f', {k}={getattr(self, k)}' for k in self._repr_keys)
+        return (f'{type(self).__name__}(input_size=({self.height}, '
+                f'{self.width}), num_masking_patches='
+                f'{self.num_masking_patches}{extra})')
 
 
 # mmpretrain's ``BEiTMaskGenerator`` is not subclassed: its ``transform`` has
@@ -63,27 +67,25 @@ def random_top_up(mask: np.ndarray, count: int) -> np.ndarray:
 # row or column. Both methods would have to be rewritten, so this is a
 # standalone implementation of the loop described in docs/method.md §2.
 @TRANSFORMS.register_module()
-class BlockwiseMaskGenerator(BaseTransform):
+class BlockwiseMaskGenerator(_ExactCountMask):
     """BEiT-style block-wise mask with exactly ``num_masking_patches`` cells.
 
-    Blocks of area ~ U(min_num_patches, budget) and log-uniform aspect ratio
-    are placed (up to 10 tries per block) while they add new cells within
-    the remaining budget; once no block fits, the remaining cells are masked
-    uniformly at random among the unmasked ones.
-
-    **Added Keys**: ``mask``: bool array ``(H, W)``, True = masked.
+    Blocks (area ~ U(min_num_patches, budget), log-uniform aspect, 10 tries
+    each) are placed while they add cells within the budget; random cells
+    top the count up.
 
     Args:
         input_size (int | tuple[int, int]): Patch-grid size. Defaults to 14.
-        num_masking_patches (int): Exact number of masked patches.
-            Defaults to 118.
+        num_masking_patches (int): Masked patches. Defaults to 118.
         min_num_patches (int): Minimum block area. Defaults to 16.
         min_aspect (float): Minimum block aspect ratio. Defaults to 0.3.
-        max_aspect (float, optional): Maximum block aspect ratio; None means
-            ``1 / min_aspect``. Defaults to None.
-        max_num_patches (int, optional): Maximum block area; None means the
-            remaining budget. Defaults to None.
+        max_aspect (float, optional): Defaults to ``1 / min_aspect``.
+        max_num_patches (int, optional): Maximum block area. Defaults to
+            the remaining budget.
     """
+
+    _repr_keys = ('min_num_patches', 'max_num_patches', 'min_aspect',
+                  'max_aspect')
 
     def __init__(self,
                  input_size: Union[int, Tuple[int, int]] = 14,
@@ -92,35 +94,20 @@ class BlockwiseMaskGenerator(BaseTransform):
                  min_aspect: float = 0.3,
                  max_aspect: Optional[float] = None,
                  max_num_patches: Optional[int] = None) -> None:
-        owner = self.__class__.__name__
-        self.height, self.width = _grid_shape(input_size, owner)
-        self.num_patches = self.height * self.width
-        self.num_masking_patches = _check_count(num_masking_patches,
-                                                self.num_patches, owner)
-        if (not isinstance(min_num_patches, numbers.Real)
-                or isinstance(min_num_patches, bool) or min_num_patches < 1):
-            raise ValueError(f'{owner}: `min_num_patches` must be >= 1, got '
-                             f'{min_num_patches!r}')
-        self.min_num_patches = min_num_patches
-        if max_num_patches is not None and (
-                not isinstance(max_num_patches, numbers.Real)
-                or isinstance(max_num_patches, bool) or max_num_patches < 1):
-            raise ValueError(f'{owner}: `max_num_patches` must be None or '
-                             f'>= 1, got {max_num_patches!r}')
+        super().__init__(input_size, num_masking_patches)
+        owner = type(self).__name__
+        self.min_num_patches = check_real(min_num_patches,
+                                          f'{owner}: `min_num_patches`', 1)
+        if max_num_patches is not None:
+            check_real(max_num_patches, f'{owner}: `max_num_patches`', 1)
         self.max_num_patches = (
             self.num_masking_patches
             if max_num_patches is None else max_num_patches)
-        if not isinstance(min_aspect, numbers.Real) or min_aspect <= 0:
-            raise ValueError(f'{owner}: `min_aspect` must be > 0, got '
-                             f'{min_aspect!r}')
-        if max_aspect is None:
-            max_aspect = 1 / min_aspect
-        if not isinstance(max_aspect, numbers.Real) or max_aspect < min_aspect:
-            raise ValueError(f'{owner}: `max_aspect` must be None or >= '
-                             f'`min_aspect` ({min_aspect}), got '
-                             f'{max_aspect!r}')
-        self.min_aspect = float(min_aspect)
-        self.max_aspect = float(max_aspect)
+        self.min_aspect = float(
+            check_real(min_aspect, f'{owner}: `min_aspect`', 0, strict=True))
+        self.max_aspect = float(
+            check_real(1 / min_aspect if max_aspect is None else max_aspect,
+                       f'{owner}: `max_aspect`', min_aspect))
         self.log_aspect = (math.log(self.min_aspect),
                            math.log(self.max_aspect))
 
@@ -143,12 +130,7 @@ class BlockwiseMaskGenerator(BaseTransform):
         return 0
 
     def generate(self) -> np.ndarray:
-        """Draw one mask.
-
-        Returns:
-            np.ndarray: Bool ``(H, W)`` mask with exactly
-            ``num_masking_patches`` True cells.
-        """
+        """One bool ``(H, W)`` mask with ``num_masking_patches`` True cells."""
         mask = np.zeros((self.height, self.width), dtype=bool)
         count = 0
         while count < self.num_masking_patches:
@@ -160,71 +142,18 @@ class BlockwiseMaskGenerator(BaseTransform):
             count += placed
         return random_top_up(mask, self.num_masking_patches - count)
 
-    def transform(self, results: dict) -> dict:
-        """Add ``results['mask']``.
-
-        Args:
-            results (dict): Result dict.
-
-        Returns:
-            dict: With the bool ``mask``.
-        """
-        results['mask'] = self.generate()
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(input_size=({self.height}, '
-                f'{self.width}), num_masking_patches='
-                f'{self.num_masking_patches}, min_num_patches='
-                f'{self.min_num_patches}, max_num_patches='
-                f'{self.max_num_patches}, min_aspect={self.min_aspect}, '
-                f'max_aspect={self.max_aspect})')
-
 
 @TRANSFORMS.register_module()
-class RandomPatchMaskGenerator(BaseTransform):
+class RandomPatchMaskGenerator(_ExactCountMask):
     """Uniformly random mask with exactly ``num_masking_patches`` cells.
-
-    **Added Keys**: ``mask``: bool array ``(H, W)``, True = masked.
 
     Args:
         input_size (int | tuple[int, int]): Patch-grid size. Defaults to 14.
-        num_masking_patches (int): Exact number of masked patches.
-            Defaults to 118.
+        num_masking_patches (int): Masked patches. Defaults to 118.
     """
 
-    def __init__(self,
-                 input_size: Union[int, Tuple[int, int]] = 14,
-                 num_masking_patches: int = 118) -> None:
-        owner = self.__class__.__name__
-        self.height, self.width = _grid_shape(input_size, owner)
-        self.num_masking_patches = _check_count(num_masking_patches,
-                                                self.height * self.width,
-                                                owner)
-
     def generate(self) -> np.ndarray:
-        """Draw one mask.
-
-        Returns:
-            np.ndarray: Bool ``(H, W)`` mask with exactly
-            ``num_masking_patches`` True cells.
-        """
-        mask = np.zeros((self.height, self.width), dtype=bool)
-        return random_top_up(mask, self.num_masking_patches)
-
-    def transform(self, results: dict) -> dict:
-        """Add ``results['mask']``.
-
-        Args:
-            results (dict): Result dict.
-
-        Returns:
-            dict: With the bool ``mask``.
-        """
-        results['mask'] = self.generate()
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(input_size=({self.height}, '
-                f'{self.width}), num_masking_patches='
-                f'{self.num_masking_patches})')
+        """One bool ``(H, W)`` mask with ``num_masking_patches`` True cells."""
+        return random_top_up(
+            np.zeros((self.height, self.width), dtype=bool),
+            self.num_masking_patches)

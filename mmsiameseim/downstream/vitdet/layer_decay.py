@@ -1,14 +1,10 @@
 """Layer-wise lr decay for a detector whose backbone is a plain ViT.
 
-mmdet 3.3's ``LearningRateDecayOptimizerConstructor`` only knows ConvNeXt;
-mmseg's ``LayerDecayOptimizerConstructor`` only backbones named BEiT / MAE /
-ConvNeXt; mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` does the
-right thing (lr scale ``rate ** (max_depth - depth)``, mmengine's weight
-decay rules, ``custom_keys``) but asks the *top-level* model for
-``get_layer_depth``, which a detector does not have. This subclass only
-takes the depth from ``model.backbone.get_layer_depth`` (see
-:meth:`WindowedViT.get_layer_depth`): ViTDet's rule, with the neck and the
-heads at full lr.
+mmdet 3.3's and mmseg's layer-decay constructors know only ConvNeXt /
+BEiT / MAE backbones; mmpretrain's does the right thing but asks the
+top-level model for ``get_layer_depth``, which a detector lacks. This
+subclass takes it from ``model.backbone`` (:meth:`WindowedViT.
+get_layer_depth`).
 """
 from functools import partial
 from typing import Callable, List, Optional
@@ -25,9 +21,7 @@ class ViTLayerDecayOptimWrapperConstructor(
         LearningRateDecayOptimWrapperConstructor):
     """mmpretrain's layer-decay constructor with the backbone's depths.
 
-    ``paramwise_cfg`` is mmpretrain's: ``layer_decay_rate``,
-    ``norm_decay_mult``, ``bias_decay_mult``, ``flat_decay_mult`` and
-    ``custom_keys`` (``decay_mult`` only). ViTDet's setting::
+    ``paramwise_cfg`` is mmpretrain's; ViTDet's setting::
 
         paramwise_cfg=dict(
             layer_decay_rate=0.7,
@@ -41,16 +35,8 @@ class ViTLayerDecayOptimWrapperConstructor(
                    prefix: str = '',
                    get_layer_depth: Optional[Callable] = None,
                    **kwargs) -> None:
-        """Add ``module``'s parameters, depths from its backbone.
-
-        Args:
-            params (list[dict]): Parameter groups, extended in place.
-            module (nn.Module): The detector (possibly wrapped by DDP).
-            prefix (str): Name prefix of ``module``. Defaults to ''.
-            get_layer_depth (Callable, optional): ``name -> (depth,
-                num_depths)``. Defaults to the backbone's
-                ``get_layer_depth`` with prefix ``backbone.``.
-        """
+        """mmpretrain's method; ``get_layer_depth`` defaults to the backbone's,
+        with prefix ``backbone.`` (after an unwrapped DDP ``module.``)."""
         if get_layer_depth is None:
             model, names = module, prefix
             if is_model_wrapper(model):

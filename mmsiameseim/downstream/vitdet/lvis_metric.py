@@ -1,11 +1,8 @@
 """mmdet's LVIS metric on NumPy >= 1.24 with the ``lvis`` of PyPI.
 
-mmdet's ``LVISMetric`` runs ``lvis.LVISEval``. The newest ``lvis`` on PyPI
-(0.5.3, 2020) calls ``np.float`` in ``LVISEval.accumulate``; NumPy 1.24
-removed that alias, so with this stack's NumPy 2 the evaluation fails with
-an ``AttributeError`` after the whole training run (the fix is only in the
-lvis-api repository, not in a release). :class:`NumPy2LVISMetric` is
-mmdet's metric with the alias present during its own evaluation only.
+``lvis`` 0.5.3 (PyPI's newest) calls ``np.float``, which NumPy 1.24
+removed, so mmdet's ``LVISMetric`` fails after a whole training run;
+:class:`NumPy2LVISMetric` provides the alias during its evaluation only.
 """
 import contextlib
 from typing import Iterator
@@ -30,10 +27,8 @@ def numpy_float_alias() -> Iterator[None]:
 
 @METRICS.register_module()
 class NumPy2LVISMetric(LVISMetric):
-    """mmdet's ``LVISMetric``, usable with PyPI's ``lvis`` on NumPy 2.
-
-    Same arguments and results as ``mmdet.evaluation.LVISMetric``.
-    """
+    """mmdet's ``LVISMetric`` (same arguments and results), usable with
+    PyPI's ``lvis`` on NumPy 2."""
 
     def compute_metrics(self, results: list) -> dict:
         """Evaluate with ``np.float`` available (see the module doc)."""

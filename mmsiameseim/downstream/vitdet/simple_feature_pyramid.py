@@ -1,18 +1,10 @@
 """ViTDet's simple feature pyramid as an mmdet neck.
 
-mmdet 3.3's wheel has none (ViTDet's ``SimpleFPN`` is in its source tree's
-``projects/``), and the stock ``FPN`` is the wrong tool: fed four maps of
-one stride (a plain ViT's blocks), it keeps that stride on every level
-while the anchor generator and the RoI extractors assume strides 4 to 64,
-and training runs with a silently zero RPN box loss. mmseg's
-``Feature2Pyramid`` rescales by the same factors but has no output
-projection and uses BatchNorm. This neck follows ViTDet (Li et al., ECCV
-2022): from the *last* block's map alone, a stride-``s`` ViT gives maps at
-strides ``s / f`` for each scale factor ``f`` (deconvolutions up, max
-pooling down), each projected to ``out_channels`` by a 1x1 and a 3x3
-convolution with a channel LayerNorm after each; extra levels are
-max-pooled (kernel 1, stride 2) from the coarsest one, as mmdet's ``FPN``
-and detectron2's ``LastLevelMaxPool`` do.
+mmdet 3.3's wheel has none, its ``FPN`` on four maps of one stride trains
+with a zero RPN box loss, and mmseg's ``Feature2Pyramid`` lacks ViTDet's
+projections and norms. From the last block's map: deconvolutions up or max
+pooling down per scale, a 1x1 and a 3x3 conv with channel LayerNorm each;
+extra levels max-pooled (kernel 1, stride 2), as mmdet's ``FPN``.
 """
 import math
 from typing import List, Sequence, Tuple
@@ -35,19 +27,12 @@ class SimpleFeaturePyramid(BaseModule):
 
     Args:
         in_channels (int): Channels of the backbone map. Defaults to 768.
-        out_channels (int): Channels of every output level. Defaults to
-            256.
-        scale_factors (Sequence[float]): Powers of two, finest first: ``f``
-            > 1 upsamples by ``log2 f`` stride-2 deconvolutions (each
-            halving the channels, with norm and activation between two of
-            them); ``f`` < 1 max-pools by ``1 / f``. Defaults to
-            ``(4, 2, 1, 0.5)``: strides 4, 8, 16, 32 from a stride-16 ViT.
-        num_outs (int): Output levels; those beyond ``scale_factors`` are
-            max-pooled (kernel 1, stride 2) from the previous level.
-            Defaults to 5 (adds stride 64).
-        norm_cfg (dict): Norm after the deconvolutions and each projection
-            conv. Defaults to a channel LayerNorm (``mmpretrain.LN2d``).
-        act_cfg (dict): Activation between deconvolutions. Defaults to GELU.
+        out_channels (int): Channels of every level. Defaults to 256.
+        scale_factors (Sequence[float]): Powers of two, finest first.
+            Defaults to ``(4, 2, 1, 0.5)`` (strides 4 to 32 at stride 16).
+        num_outs (int): Levels; the extra ones max-pooled. Defaults to 5.
+        norm_cfg (dict): Defaults to a channel LayerNorm (``LN2d``).
+        act_cfg (dict): Between deconvolutions. Defaults to GELU.
         init_cfg (dict | list, optional): Defaults to None.
     """
 
@@ -101,15 +86,8 @@ class SimpleFeaturePyramid(BaseModule):
             self.stages.append(nn.Sequential(*layers))
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor]:
-        """Pyramid from the last of ``inputs`` (the backbone's last block).
-
-        Args:
-            inputs (Sequence[torch.Tensor]): Backbone maps ``(B, C, h, w)``;
-                only the last is used.
-
-        Returns:
-            tuple[torch.Tensor]: ``num_outs`` maps, finest first.
-        """
+        """``num_outs`` maps, finest first, from the last of the backbone's
+        ``(B, C, h, w)`` maps."""
         x = inputs[-1]
         outs = [stage(x) for stage in self.stages]
         while len(outs) < self.num_outs:

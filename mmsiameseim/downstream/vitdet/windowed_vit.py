@@ -1,15 +1,11 @@
 """The plain ViT backbone of ViTDet (Li et al., ECCV 2022) for mmdet 3.x.
 
-mmdet's wheel has no ViT backbone (ViTDet lives in its source tree's
-``projects/``), and mmpretrain's ``ViTSAM``, which has the same design
-(window attention with decomposed relative position bias), refuses the
-``(1, 1 + L, C)`` position table of a pretrained ViT and applies stochastic
-depth to the FFN branch only. This module reuses ViTSAM's layer (window
-partition with padding, ``Attention`` with decomposed relative position)
-and writes only what is missing: stochastic depth on both residual
-branches, the pretraining-size ``(1, [1 +] L, C)`` position table resized to
-the input's grid at every forward (detectron2's ``get_abs_pos``), and the
-layer depth for layer-wise lr decay.
+mmdet's wheel has none, and mmpretrain's ``ViTSAM`` refuses a pretrained
+``(1, 1 + L, C)`` position table and drops only the FFN branch. This reuses
+ViTSAM's layer and writes what is missing (docs/downstream.md, Detection):
+drop path on both branches, the pretraining table resized at every forward
+(detectron2's ``get_abs_pos``), the layer depths for lr decay, and the
+pretrained-load spec of :class:`WindowedViT`.
 """
 from typing import Optional, Sequence, Tuple, Union
 
@@ -25,24 +21,16 @@ from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer,
                                                  window_partition,
                                                  window_unpartition)
 
+from ...checkpoints import (BackboneLoadSpec, pretrained_init,
+                            register_load_spec)
+
+#: Backbone keys no pretrained encoder sets.
+VITDET_FRESH = (r'layers\.\d+\.attn\.rel_pos_[hw]', )
+
 
 class WindowedBlock(TransformerEncoderLayer):
-    """ViTSAM's encoder layer with stochastic depth on both branches.
-
-    mmpretrain's layer drops only the FFN branch (through mmcv's ``FFN``);
-    ViTDet drops the attention branch too. Parameter names are unchanged
-    (``ln1``, ``attn.{qkv,proj,rel_pos_h,rel_pos_w}``, ``ln2``,
-    ``ffn.layers.{0.0,1}``), i.e. mmpretrain ``VisionTransformer`` names plus
-    the relative position tables.
-
-    Args:
-        drop_path_rate (float): Stochastic depth rate of both branches.
-            Defaults to 0.
-        **kwargs: Other arguments of mmpretrain's ViTSAM
-            ``TransformerEncoderLayer`` (``embed_dims``, ``num_heads``,
-            ``feedforward_channels``, ``window_size``, ``input_size``,
-            ``use_rel_pos``, ``norm_cfg``, ...).
-    """
+    """ViTSAM's encoder layer (the same arguments and parameter names) with
+    stochastic depth ``drop_path_rate`` on both residual branches."""
 
     def __init__(self, drop_path_rate: float = 0., **kwargs) -> None:
         super().__init__(drop_path_rate=drop_path_rate, **kwargs)
@@ -68,82 +56,38 @@ class WindowedBlock(TransformerEncoderLayer):
 class WindowedViT(BaseModule):
     """Plain ViT with window attention, as ViTDet's detection backbone.
 
-    Blocks not in ``global_attn_indexes`` attend within non-overlapping
-    ``window_size x window_size`` windows (the grid is zero-padded to a
-    multiple of the window); the others attend globally. Every block adds a
-    decomposed relative position bias (zero-initialised: no pretrained
-    encoder has it).
-
-    The absolute position table is the pretraining encoder's, as in
-    detectron2's ViTDet: a ``(1, [1 +] n*n, C)`` parameter for the
-    ``pretrain_img_size`` grid (``n = pretrain_img_size / patch_size``, 14
-    for ViT-B/16 at 224 px), with a cls row when ``pretrain_use_cls_token``
-    (the row is kept in the parameter and never used). At every forward the
-    ``n x n`` grid is resized bicubically (``align_corners`` False, no
-    antialias) to the input's patch grid, so fine-tuning trains the ``n*n``
-    pretraining positions through the interpolation, whatever the input
-    size. A pretrained file must hold a table of exactly the parameter's
-    shape: loading one of another shape stops with an error naming both.
-
-    There is no cls token and no final norm: the simple feature pyramid
-    reads the last block's output. Parameter names are mmpretrain's
-    ``VisionTransformer`` names (``patch_embed.projection``, ``pos_embed``,
-    ``layers.{i}.ln1``, ...), so a converted encoder loads without renaming
-    (``tools/model_converters/siameseim_to_backbone.py --layout vitdet``).
+    Window attention outside ``global_attn_indexes``, decomposed relative
+    position bias (zero init) in every block, the pretraining encoder's
+    ``pos_embed`` resized to the input's grid at every forward (another
+    shape in a file stops the load), no cls token, no final norm;
+    mmpretrain's parameter names (``--layout vitdet`` files load as is).
 
     Args:
         arch (str | dict): ``'base'`` / ``'b'``, ``'large'`` / ``'l'`` or a
-            dict with ``embed_dims``, ``num_layers``, ``num_heads``,
-            ``feedforward_channels`` and ``global_attn_indexes``.
-            Defaults to ``'base'`` (768 wide, 12 blocks, 12 heads, global
-            attention in blocks 2, 5, 8, 11).
-        img_size (int | tuple): Input size the global blocks' relative
-            tables are built for. Defaults to 1024.
+            dict with the keys of ``_ARCH_KEYS``. Defaults to ``'base'``.
+        img_size (int | tuple): Input size of the global blocks' relative
+            tables. Defaults to 1024.
         patch_size (int): Patch size. Defaults to 16.
-        pretrain_img_size (int): Image size of the pretraining encoder,
-            which fixes the position table's grid. Defaults to 224.
-        pretrain_use_cls_token (bool): Whether the pretraining table has a
-            cls row first (a ViT with a cls token). Defaults to True.
+        pretrain_img_size (int): The pretraining image size. Defaults to 224.
+        pretrain_use_cls_token (bool): The table has a cls row. Defaults to
+            True.
         in_channels (int): Input channels. Defaults to 3.
-        window_size (int): Window side of the windowed blocks, in patches.
-            Defaults to 14 (the 224 px pretraining grid at patch 16).
-        use_rel_pos (bool): Add decomposed relative position bias.
-            Defaults to True.
-        drop_path_rate (float): Stochastic depth, rising linearly from 0 in
-            the first block to this value in the last. Defaults to 0.1.
+        window_size (int): Window side in patches. Defaults to 14.
+        use_rel_pos (bool): Relative position bias. Defaults to True.
+        drop_path_rate (float): Stochastic depth of the last block (linear
+            from 0). Defaults to 0.1.
         qkv_bias (bool): Bias in the qkv projection. Defaults to True.
-        norm_cfg (dict): Norm of the blocks. Defaults to LN with eps 1e-6
-            (as the pretraining encoder).
-        out_indices (Sequence[int] | int): Blocks whose output is returned
-            as ``(B, C, H, W)``. Defaults to -1 (the last).
-        init_cfg (dict | list, optional): mmengine init config; a
-            ``Pretrained`` entry loads an encoder file. Without it the
-            weights get ViTDet's random init (truncated normal, std 0.02,
-            for Linear layers and the position table). Defaults to None.
+        norm_cfg (dict): Norm of the blocks. Defaults to LN, eps 1e-6.
+        out_indices (Sequence[int] | int): Blocks returned. Defaults to -1.
+        init_cfg (dict | list, optional): A ``Pretrained`` entry loads an
+            encoder; else ViTDet's random init. Defaults to None.
     """
 
-    arch_zoo = {
-        **dict.fromkeys(
-            ['b', 'base'], {
-                'embed_dims': 768,
-                'num_layers': 12,
-                'num_heads': 12,
-                'feedforward_channels': 3072,
-                'global_attn_indexes': (2, 5, 8, 11)
-            }),
-        **dict.fromkeys(
-            ['l', 'large'], {
-                'embed_dims': 1024,
-                'num_layers': 24,
-                'num_heads': 16,
-                'feedforward_channels': 4096,
-                'global_attn_indexes': (5, 11, 17, 23)
-            }),
-    }
-    _ARCH_KEYS = {
-        'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels',
-        'global_attn_indexes'
-    }
+    _ARCH_KEYS = ('embed_dims', 'num_layers', 'num_heads',
+                  'feedforward_channels', 'global_attn_indexes')
+    _BASE = dict(zip(_ARCH_KEYS, (768, 12, 12, 3072, (2, 5, 8, 11))))
+    _LARGE = dict(zip(_ARCH_KEYS, (1024, 24, 16, 4096, (5, 11, 17, 23))))
+    arch_zoo = {'b': _BASE, 'base': _BASE, 'l': _LARGE, 'large': _LARGE}
 
     def __init__(self,
                  arch: Union[str, dict] = 'base',
@@ -165,13 +109,14 @@ class WindowedViT(BaseModule):
                 raise ValueError(f'arch {arch!r} is not one of '
                                  f'{sorted(self.arch_zoo)}')
             arch = self.arch_zoo[arch.lower()]
-        elif not (isinstance(arch, dict) and self._ARCH_KEYS <= set(arch)):
+        elif not (isinstance(arch, dict)
+                  and set(self._ARCH_KEYS) <= set(arch)):
             raise ValueError(f'a custom arch needs the keys '
                              f'{sorted(self._ARCH_KEYS)}, got {arch!r}')
         self.embed_dims = arch['embed_dims']
         self.num_layers = arch['num_layers']
-        self.global_attn_indexes = tuple(
-            i % self.num_layers for i in arch['global_attn_indexes'])
+        self.global_attn_indexes = tuple(i % self.num_layers
+                                         for i in arch['global_attn_indexes'])
         self.window_size = window_size
 
         self.patch_embed = PatchEmbed(
@@ -213,23 +158,11 @@ class WindowedViT(BaseModule):
             out_indices = [out_indices]
         self.out_indices = tuple(i % self.num_layers for i in out_indices)
 
-    # ------------------------------------------------------------------
-    def _pretrained(self) -> bool:
-        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [
-            self.init_cfg
-        ]
-        return any(
-            isinstance(c, dict) and c.get('type') == 'Pretrained'
-            for c in cfgs)
-
     def init_weights(self) -> None:
-        """Load the ``Pretrained`` file, or ViTDet's random init.
-
-        The relative position tables start at zero either way (ViTSAM's
-        ``Attention`` creates them so; no pretrained encoder has them).
-        """
+        """Load the ``Pretrained`` file, or ViTDet's random init (the relative
+        position tables start at zero either way)."""
         super().init_weights()
-        if self._pretrained():
+        if pretrained_init(self.init_cfg):
             return
         trunc_normal_(self.pos_embed, std=0.02)
         for m in self.modules():
@@ -242,11 +175,8 @@ class WindowedViT(BaseModule):
                 nn.init.zeros_(m.bias)
 
     def _check_pos_embed_shape(self, state_dict, prefix, *args, **kwargs):
-        """Refuse a position table of another shape, naming both shapes.
-
-        mmengine's non-strict load would only log the size mismatch and keep
-        the random table.
-        """
+        """Refuse a position table of another shape, naming both shapes
+        (mmengine's non-strict load would only log it)."""
         table = state_dict.get(prefix + 'pos_embed')
         if table is None or tuple(table.shape) == tuple(self.pos_embed.shape):
             return
@@ -261,18 +191,8 @@ class WindowedViT(BaseModule):
             ' --layout vitdet')
 
     def abs_pos_embed(self, hw: Tuple[int, int]) -> torch.Tensor:
-        """The position table on an ``h x w`` patch grid: ``(1, h, w, C)``.
-
-        detectron2's ``get_abs_pos``: the cls row (if any) is dropped and
-        the pretraining grid resized bicubically (``align_corners`` False,
-        no antialias) when its size differs from ``hw``.
-
-        Args:
-            hw (tuple[int, int]): The input's patch grid.
-
-        Returns:
-            torch.Tensor: The table to add to the patch tokens.
-        """
+        """The table on the input's ``h x w`` patch grid, ``(1, h, w, C)``:
+        detectron2's ``get_abs_pos`` (cls row dropped, bicubic resize)."""
         n = self.pretrain_grid
         grid = self.pos_embed[:, int(self.pretrain_use_cls_token):]
         grid = grid.reshape(1, n, n, self.embed_dims)
@@ -297,23 +217,14 @@ class WindowedViT(BaseModule):
                 outs.append(x.permute(0, 3, 1, 2).contiguous())
         return tuple(outs)
 
-    def get_layer_depth(self, param_name: str,
+    def get_layer_depth(self,
+                        param_name: str,
                         prefix: str = '') -> Tuple[int, int]:
-        """Layer depth of a parameter, for layer-wise lr decay.
+        """``(depth, num_layers + 2)`` of a parameter, for layer-wise lr decay.
 
-        Depth 0 is the stem (``patch_embed``, ``pos_embed``), block ``i``
-        has depth ``i + 1`` and everything outside the backbone (neck,
-        heads) the last depth ``num_layers + 1``; with decay rate ``r`` the
-        lr scale is ``r ** (num_layers + 1 - depth)`` (ViTDet's rule).
-
-        Args:
-            param_name (str): Parameter name in the whole model.
-            prefix (str): Prefix of the backbone's parameters (e.g.
-                ``'backbone.'``). Defaults to ''.
-
-        Returns:
-            tuple[int, int]: The depth and the number of depths
-            (``num_layers + 2``).
+        Depth 0 is the stem (``patch_embed``, ``pos_embed``), block ``i`` has
+        depth ``i + 1``, everything outside the backbone (``prefix``) the last
+        depth: ViTDet's rule ``rate ** (num_layers + 1 - depth)``.
         """
         num_depths = self.num_layers + 2
         if not param_name.startswith(prefix):
@@ -324,3 +235,9 @@ class WindowedViT(BaseModule):
         if name.startswith('layers.'):
             return int(name.split('.')[1]) + 1, num_depths
         return num_depths - 1, num_depths
+
+
+@register_load_spec('WindowedViT')
+def windowed_vit_load_spec(backbone) -> BackboneLoadSpec:
+    """Fresh keys of ``WindowedViT``; every file tensor compared as is."""
+    return BackboneLoadSpec(expected_fresh=VITDET_FRESH, source_prefix='')

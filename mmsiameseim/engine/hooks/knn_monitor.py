@@ -7,34 +7,26 @@ import torch
 from mmengine.dist import (broadcast_object_list, collect_results,
                            get_world_size, is_main_process)
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from ...arg_checks import check_choice, check_int, check_real
 from ...evaluation.features import POOL_TYPES, extract_features
-from ...evaluation.knn import collapse_signal, is_positive_int, knn_accuracy
+from ...evaluation.knn import collapse_signal, knn_accuracy
+from ..runner import unwrap_model
 
 DATA_BATCH = Optional[Union[dict, tuple, list]]
 
 
 def gather_features(feats: Tensor, labels: Tensor,
                     size: int) -> Optional[Tuple[Tensor, Tensor]]:
-    """Collect per-rank features in dataset order on the main process.
+    """All ranks' features ``(n, C)`` and labels ``(n, )`` in dataset order
+    (``size`` rows) on the main process, None on the others.
 
-    Each rank holds the rows its ``DefaultSampler`` shard gave it (rank
-    ``r`` gets samples ``r, r + W, ...``, padded to equal length).
-    :func:`mmengine.dist.collect_results` interleaves the parts back and
-    drops the padding. Without a process group the input is returned.
-
-    Args:
-        feats (Tensor): Local features ``(n, C)``.
-        labels (Tensor): Local labels ``(n, )``.
-        size (int): Length of the whole dataset.
-
-    Returns:
-        tuple[Tensor, Tensor] | None: All features and labels on the main
-        process, None on the others.
+    Each rank holds its ``DefaultSampler`` shard (``r, r + W, ...``,
+    padded); :func:`mmengine.dist.collect_results` interleaves the shards
+    back and drops the padding.
     """
     if get_world_size() == 1:
         return feats[:size], labels[:size]
@@ -50,46 +42,24 @@ def gather_features(feats: Tensor, labels: Tensor,
 class KNNMonitorHook(Hook):
     """Weighted kNN accuracy and a collapse signal during pretraining.
 
-    At every evaluation the backbone (``runner.model.backbone``, unwrapped
-    from DDP) encodes a labelled train subset (the memory bank) and the test
-    split in eval mode under ``no_grad``, with the model's
-    ``data_preprocessor`` (single-view inputs; of multi-view inputs the first
-    view). It then computes :func:`~mmsiameseim.evaluation.knn_accuracy`
-    and :func:`~mmsiameseim.evaluation.collapse_signal` of the memory bank
-    and logs ``knn/top1``, ``knn/top5``, ``collapse/feat_std`` and
-    ``collapse/feat_std_ratio`` to the message hub, to the visualizer
-    (hence TensorBoard / W&B backends) and to the logger.
-
-    Distributed training: both dataloaders use a non-shuffling
-    ``DefaultSampler`` by default, so every rank encodes its own shard; the
-    shards are gathered in dataset order on rank 0 with
-    :func:`mmengine.dist.collect_results` (through a temporary directory),
-    rank 0 runs the kNN and logs, and the result is broadcast so that
-    ``last_result`` / ``history`` agree on all ranks.
-
-    The step of an entry is the number of finished epochs (``by_epoch``) or
-    iterations: 0 for the ``before_train`` evaluation of a fresh run.
+    The backbone encodes a labelled memory bank and the test split (eval
+    mode, the first of several views), each rank its shard; rank 0 logs
+    ``knn/top1``, ``knn/top5``, ``collapse/feat_std(_ratio)`` and broadcasts
+    them. A step is the number of finished epochs or iterations.
 
     Args:
-        train_dataloader (dict | DataLoader): Labelled memory-bank loader,
-            built with :meth:`Runner.build_dataloader`. ``sampler`` defaults
-            to ``DefaultSampler(shuffle=False)`` and ``collate_fn`` to
-            ``default_collate``.
-        val_dataloader (dict | DataLoader): Test-split loader, same rules.
-        interval (int): Evaluate every ``interval`` epochs (or iterations
-            if ``by_epoch=False``); the last epoch / iteration is always
-            evaluated. Defaults to 1.
+        train_dataloader (dict | DataLoader): Labelled memory-bank loader
+            (default sampler: ``DefaultSampler(shuffle=False)``).
+        val_dataloader (dict | DataLoader): Test-split loader, the same.
+        interval (int): Evaluate every ``interval`` epochs (iterations) and
+            at the end. Defaults to 1.
         by_epoch (bool): Count ``interval`` in epochs. Defaults to True.
         k (int): Number of neighbours. Defaults to 20.
         temperature (float): Vote temperature. Defaults to 0.07.
-        pool (str): ``'avg'``, ``'cls'`` or ``'both'`` token pooling.
-            Defaults to ``'avg'``.
-        before_train (bool): Also evaluate before training starts, to see
-            the rise from initialisation. Defaults to True.
-        collapse_signal (bool): Also log the feature-std collapse signal.
-            Defaults to True.
-        num_classes (int, optional): Number of classes. Defaults to None,
-            i.e. inferred from the labels.
+        pool (str): ``'avg'``, ``'cls'`` or ``'both'``. Defaults to ``'avg'``.
+        before_train (bool): Evaluate before training too. Defaults to True.
+        collapse_signal (bool): Log the collapse signal. Defaults to True.
+        num_classes (int, optional): Defaults to None (from the labels).
         chunk_size (int): Test rows per kNN chunk. Defaults to 1024.
         prefix (str): Prefix of the kNN keys. Defaults to ``'knn'``.
     """
@@ -117,16 +87,10 @@ class KNNMonitorHook(Hook):
             elif not isinstance(loader, DataLoader):
                 raise TypeError(f'{name} must be a dict config or a '
                                 f'DataLoader, got {type(loader).__name__}')
-        if not is_positive_int(interval):
-            raise ValueError(f'interval must be a positive int, got '
-                             f'{interval!r}')
-        if not is_positive_int(k):
-            raise ValueError(f'k must be a positive int, got {k!r}')
-        if not temperature > 0:
-            raise ValueError(f'temperature must be > 0, got {temperature!r}')
-        if pool not in POOL_TYPES:
-            raise ValueError(f'pool must be one of {POOL_TYPES}, got '
-                             f'{pool!r}')
+        check_int(interval, 'interval')
+        check_int(k, 'k')
+        check_real(temperature, 'temperature', 0, strict=True)
+        check_choice(pool, 'pool', POOL_TYPES)
         self._loader_cfgs = dict(
             train=self._with_defaults(train_dataloader),
             val=self._with_defaults(val_dataloader))
@@ -194,18 +158,8 @@ class KNNMonitorHook(Hook):
         return gather_features(feats, labels, len(loader.dataset))
 
     def evaluate(self, runner, step: int) -> Dict[str, float]:
-        """Extract features, run the kNN, log and record the result.
-
-        Args:
-            runner (Runner): The runner.
-            step (int): Epoch or iteration count used as the logging step.
-
-        Returns:
-            dict: The result (the same on all ranks).
-        """
-        model = runner.model
-        if is_model_wrapper(model):
-            model = model.module
+        """Run the kNN at logging ``step``; the result (on all ranks)."""
+        model = unwrap_model(runner.model)
         if not hasattr(model, 'backbone'):
             raise AttributeError('KNNMonitorHook needs runner.model.backbone')
         bank = self._features(runner, 'train', model)

@@ -4,9 +4,11 @@ from typing import List, Optional
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from mmpretrain.registry import HOOKS
+
+from ...arg_checks import check_int
+from ..runner import unwrap_model
 
 CKPT_KEY = 'numerics_guard'
 
@@ -15,29 +17,12 @@ CKPT_KEY = 'numerics_guard'
 class NumericsGuardHook(Hook):
     """Skip non-finite steps, keep them out of the EMA, stop after N.
 
-    * **fp16 (``AmpOptimWrapper``)**: the loss scaler already skips a step
-      whose gradients overflowed. This hook sees which optimizer steps
-      really ran (an optimizer step post-hook: the scaler does not call the
-      optimizer on overflow; a fused optimizer reports ``found_inf``) and
-      tells the model (:meth:`SiameseIM.set_ema_gate`), whose EMA update
-      runs inside the next forward: the target is not pulled a second time
-      towards weights that did not change. A fused optimizer's
-      ``found_inf`` stays on the device (no host sync).
-    * **fp32 / bf16 without a scaler**: a non-finite gradient norm would
-      write NaN into every weight. With ``skip_nonfinite_steps`` a step
-      pre-hook drops all gradients of such a step, so the optimizer leaves
-      weights and moments alone (the norm that gradient clipping computed
-      is reused; without clipping the norm is computed here, one host
-      sync per step).
-    * **Stopping**: after ``max_consecutive`` iterations in a row with a
-      NaN/inf loss the run stops with an error that names the iterations
-      and the last checkpoint. If a non-finite step reached the weights
-      anyway, the run stops at once. Both happen in ``after_train_iter``
-      before ``CheckpointHook`` (lower priority) runs, so no checkpoint is
-      written from a bad state and none is deleted to make room for one:
-      the last good checkpoint stays where it is.
-
-    The EMA gate is saved in checkpoints and restored on resume.
+    docs/operations.md §4: a step post-hook sees which optimizer steps ran
+    and gates the model's next EMA update (:meth:`SiameseIM.set_ema_gate`);
+    without a loss scaler a step pre-hook drops the gradients of a step with
+    a non-finite norm; after ``max_consecutive`` NaN/inf losses, or at once
+    if the weights went non-finite, the run stops before ``CheckpointHook``
+    runs. The gate is saved in checkpoints.
 
     Args:
         max_consecutive (int): Non-finite losses in a row that stop the run.
@@ -52,9 +37,7 @@ class NumericsGuardHook(Hook):
     def __init__(self,
                  max_consecutive: int = 3,
                  skip_nonfinite_steps: bool = True) -> None:
-        if not isinstance(max_consecutive, int) or max_consecutive < 1:
-            raise ValueError('NumericsGuardHook: `max_consecutive` must be a '
-                             f'positive int, got {max_consecutive!r}')
+        check_int(max_consecutive, 'NumericsGuardHook: `max_consecutive`')
         self.max_consecutive = max_consecutive
         self.skip_nonfinite_steps = skip_nonfinite_steps
         self._handles: List = []
@@ -63,13 +46,6 @@ class NumericsGuardHook(Hook):
         self._dropped = False
         self._streak = 0
         self._first_bad: Optional[int] = None
-
-    # -- optimizer step hooks ------------------------------------------------
-
-    @staticmethod
-    def _model(runner):
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
 
     def before_train(self, runner) -> None:
         """Attach step hooks to every optimizer of the run."""
@@ -129,9 +105,9 @@ class NumericsGuardHook(Hook):
         else:
             self._stepped = True
 
-    # -- per iteration -------------------------------------------------------
-
-    def before_train_iter(self, runner, batch_idx: int,
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
                           data_batch=None) -> None:
         """No optimizer step has run in this iteration yet."""
         self._stepped = False
@@ -143,7 +119,7 @@ class NumericsGuardHook(Hook):
                          data_batch=None,
                          outputs: Optional[dict] = None) -> None:
         """Gate the next EMA update; count and act on non-finite losses."""
-        model = self._model(runner)
+        model = unwrap_model(runner.model)
         if hasattr(model, 'set_ema_gate'):
             model.set_ema_gate(self._stepped)
         loss = (outputs or {}).get('loss')
@@ -188,18 +164,16 @@ class NumericsGuardHook(Hook):
             'optimizer step was skipped and the EMA target will not count '
             'it.')
 
-    # -- checkpoints ---------------------------------------------------------
-
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Save the pending EMA gate."""
-        gate = getattr(self._model(runner), 'ema_gate', None)
+        gate = getattr(unwrap_model(runner.model), 'ema_gate', None)
         if gate is not None:
             checkpoint[CKPT_KEY] = dict(ema_gate=bool(gate))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Restore the EMA gate when resuming."""
         state = checkpoint.get(CKPT_KEY)
-        model = self._model(runner)
+        model = unwrap_model(runner.model)
         if (state and getattr(runner, '_resume', False)
                 and hasattr(model, 'set_ema_gate')):
             model.set_ema_gate(state['ema_gate'])

@@ -1,9 +1,8 @@
 """Top-k accuracy of a 1000-way classifier on a 200-class subset.
 
-ImageNet-A and ImageNet-R are scored by keeping the logits of their 200
-classes and taking the arg-max among them (the benchmarks' reference
-evaluation, ``output[:, indices_in_1k]``); a model is never charged for
-predicting one of the 800 classes the test set cannot contain.
+ImageNet-A and -R keep the logits of their 200 classes (their reference
+evaluation, ``output[:, indices_in_1k]``), so a model is never charged for
+one of the 800 classes the test set cannot contain.
 """
 from typing import List, Sequence
 
@@ -16,19 +15,15 @@ from ...datasets.imagenet_classes import class_subset_indices
 
 @METRICS.register_module()
 class ClassSubsetAccuracy(BaseMetric):
-    """Accuracy after restricting the scores to a class subset.
-
-    Ground-truth labels are ImageNet-1k indices (as
-    :class:`~mmsiameseim.datasets.ImageNetWnidFolder` gives them).
+    """Accuracy of scores restricted to a class subset; labels are
+    ImageNet-1k indices (``ImageNetWnidFolder``).
 
     Args:
-        classes (str | Sequence[str]): The subset: ``'imagenet-a'``,
-            ``'imagenet-r'``, a wnid file or a list of wnids (see
-            :func:`~mmsiameseim.datasets.imagenet_classes.load_wnids`).
+        classes (str | Sequence[str]): ``'imagenet-a'``, ``'imagenet-r'``,
+            a wnid file or wnids (``load_wnids``).
         topk (int | Sequence[int]): Defaults to ``(1, )``.
         collect_device (str): Defaults to ``'cpu'``.
-        prefix (str, optional): Metric name prefix. Defaults to
-            ``'subset'``.
+        prefix (str, optional): Defaults to ``'subset'``.
     """
 
     default_prefix = 'subset'

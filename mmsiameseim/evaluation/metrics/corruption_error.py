@@ -1,15 +1,10 @@
 """ImageNet-C: corruption errors normalised by AlexNet's, and mCE.
 
-For corruption ``c`` with top-1 errors ``E_{s,c}`` at severities
-``s = 1..5``, the corruption error is ``CE_c = sum_s E_{s,c} / sum_s
-E^AlexNet_{s,c}``; mCE is the mean of ``CE_c`` over the 15 corruptions
-(Hendrycks & Dietterich, ICLR 2019). The paper reports ``1 - mCE``.
-
-The AlexNet reference is its error *averaged over the five severities* for
-each corruption, so ``CE_c = mean_s E_{s,c} / ALEXNET_MEAN_ERRORS[c]``
-(the same ratio). The values are those of ``ALEXNET_ERR`` in ``imagenet.py``
-of https://github.com/google-research/augmix, which takes them from
-https://github.com/hendrycks/robustness.
+``CE_c = mean_s E_{s,c} / ALEXNET_MEAN_ERRORS[c]`` over severities 1..5
+(the same ratio as ``sum_s E_{s,c} / sum_s E^AlexNet_{s,c}``); mCE is the
+mean over the 15 corruptions (Hendrycks & Dietterich, ICLR 2019), the
+paper reports ``1 - mCE``. The AlexNet errors are ``ALEXNET_ERR`` of
+https://github.com/google-research/augmix (from hendrycks/robustness).
 """
 from collections import defaultdict
 from typing import Dict, List, Mapping, Sequence, Tuple
@@ -24,29 +19,24 @@ from ...datasets.imagenet_classes import IMAGENET_C_CORRUPTIONS
 #: five severities (fractions).
 ALEXNET_MEAN_ERRORS: Dict[str, float] = dict(
     zip(IMAGENET_C_CORRUPTIONS,
-        (0.886428, 0.894468, 0.922640, 0.819880, 0.826268, 0.785948,
-         0.798360, 0.866816, 0.826572, 0.819324, 0.564592, 0.853204,
-         0.646056, 0.717840, 0.606500)))
+        (0.886428, 0.894468, 0.922640, 0.819880, 0.826268, 0.785948, 0.798360,
+         0.866816, 0.826572, 0.819324, 0.564592, 0.853204, 0.646056, 0.717840,
+         0.606500)))
 
 SEVERITIES = (1, 2, 3, 4, 5)
 
 
-def corruption_errors(errors: Mapping[Tuple[str, int], float],
-                      reference: Mapping[str, float] = ALEXNET_MEAN_ERRORS
-                      ) -> Dict[str, object]:
-    """CE per corruption and mCE from top-1 errors.
-
-    Args:
-        errors (Mapping): ``{(corruption, severity): top-1 error}``
-            (fractions in [0, 1]).
-        reference (Mapping): ``{corruption: reference error averaged over
-            the severities}``. Defaults to AlexNet's.
+def corruption_errors(
+        errors: Mapping[Tuple[str, int], float],
+        reference: Mapping[str,
+                           float] = ALEXNET_MEAN_ERRORS) -> Dict[str, object]:
+    """CE per corruption and mCE from ``{(corruption, severity): top-1
+    error}``, against ``{corruption: error averaged over severities}``
+    (default AlexNet's).
 
     Returns:
-        dict: ``ce`` (``{corruption: CE}`` for the corruptions measured at
-        all five severities), ``mce`` (None unless every corruption of
-        ``reference`` has a CE) and ``incomplete`` (corruptions with only
-        some severities, left out).
+        dict: ``ce`` (the corruptions measured at all severities), ``mce``
+        (None unless every reference corruption has a CE), ``incomplete``.
 
     Raises:
         ValueError: For a corruption without a reference error.
@@ -72,15 +62,11 @@ def corruption_errors(errors: Mapping[Tuple[str, int], float],
 
 @METRICS.register_module()
 class CorruptionError(BaseMetric):
-    """ImageNet-C evaluation: errors per corruption and severity, CE, mCE.
+    """ImageNet-C: errors per corruption and severity, CE and mCE.
 
-    Needs ``corruption`` and ``severity`` in each prediction's metainfo
-    (:class:`~mmsiameseim.datasets.ImageNetC` with
-    ``PackInputs(meta_keys=(..., 'corruption', 'severity'))``).
-
-    Metrics (percent): ``mCE`` and ``1-mCE`` (when all 15 corruptions were
-    measured at all severities), ``CE/<corruption>``, ``error/<corruption>``
-    (mean over severities) and ``error/<corruption>/<severity>``.
+    Needs ``corruption`` / ``severity`` in the metainfo (``ImageNetC``).
+    Metrics (percent): ``mCE``, ``1-mCE`` (all corruptions and severities),
+    ``CE/<c>``, ``error/<c>`` and ``error/<c>/<severity>``.
 
     Args:
         collect_device (str): Defaults to ``'cpu'``.
@@ -108,8 +94,7 @@ class CorruptionError(BaseMetric):
 
     def compute_metrics(self, results: List[tuple]) -> dict:
         """Top-1 errors per (corruption, severity), CE and mCE."""
-        counts: Dict[Tuple[str, int], List[int]] = defaultdict(
-            lambda: [0, 0])
+        counts: Dict[Tuple[str, int], List[int]] = defaultdict(lambda: [0, 0])
         for corruption, severity, correct in results:
             counts[(corruption, severity)][0] += int(not correct)
             counts[(corruption, severity)][1] += 1
@@ -121,8 +106,8 @@ class CorruptionError(BaseMetric):
         for corruption, ce in summary['ce'].items():
             metrics[f'CE/{corruption}'] = ce * 100.
             metrics[f'error/{corruption}'] = sum(
-                errors[(corruption, s)] for s in SEVERITIES) / len(
-                    SEVERITIES) * 100.
+                errors[(corruption, s)]
+                for s in SEVERITIES) / len(SEVERITIES) * 100.
         if summary['mce'] is not None:
             metrics['mCE'] = summary['mce'] * 100.
             metrics['1-mCE'] = 100. - summary['mce'] * 100.

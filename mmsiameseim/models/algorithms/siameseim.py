@@ -10,6 +10,7 @@ from mmpretrain.models.utils import CosineEMA
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ...arg_checks import check_choice
 from ..heads.siameseim_predictor import SiameseIMPrediction
 from .siameseim_sizes import build_parts, check_data_pipeline, check_part_sizes
 
@@ -24,57 +25,31 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
 
 @MODELS.register_module()
 class SiameseIM(BaseSelfSupervisor):
-    """Siamese Image Modeling (CVPR 2023).
+    """Siamese Image Modeling (CVPR 2023): docs/method.md §3.
 
     The online branch (backbone on the masked view 1, projector, predictor)
     predicts the dense features of view 2 from a momentum (EMA) copy of
-    backbone + projector, placed by the two crops' relative geometry, with
-    the UniGrad dense loss. The order inside one step follows
-    docs/method.md §3: online forward, EMA update from the current online
-    weights, target forward, loss. Only parameters are averaged: the
-    target's BN running statistics are updated by the target batches alone
-    (its projector runs in train mode), as in the original implementation.
-
-    :meth:`predict_dense` is the one forward of both branches (the loss,
-    the visualiser and the tools call it); :meth:`loss` is that stage plus
-    the head's loss, which picks the tokens and the loss normalises them.
-
-    Besides the method itself, switches express the rows of the paper's
-    ablation table (Table 3): ``target_type`` (``'feature'`` or
-    ``'pixel'``) here; ``loss_type`` (``'dense'`` or ``'global'``: the cls
-    outputs) and ``loss_tokens`` (``'all'`` view-2 tokens, or only the
-    ``'masked'`` ones) belong to the head (:class:`SiameseIMPredictor`),
-    which selects the tokens; this class accepts them too and passes them
-    on, so that a config may write ``model.loss_type``.
+    backbone + projector; one step is online forward, EMA update, target
+    forward, loss. The target keeps its own BN statistics. ``target_type``
+    and the head's ``loss_type`` / ``loss_tokens`` (accepted here too) give
+    the paper's ablation rows (docs/design.md).
 
     Args:
         backbone (dict): :class:`SiameseIMViT` config.
-        neck (dict): :class:`SiameseIMProjector` config. ``in_channels``
-            defaults to the backbone width, ``embed_dims`` to
-            ``in_channels``.
+        neck (dict): :class:`SiameseIMProjector` config.
         head (dict): :class:`SiameseIMPredictor` config (holds the loss).
-            ``embed_dims`` defaults to the projector width, ``grid_size``
-            to the backbone patch grid, ``out_channels`` (pixel targets)
-            to ``patch_size**2 * 3``. Sizes a config states are checked
-            against each other when the model is built.
+            Sizes the neck and head leave out follow the part before.
         target_type (str): ``'feature'`` or ``'pixel'``. Defaults to
             ``'feature'``.
-        loss_type (str, optional): Sets ``head.loss_type`` (``'dense'`` or
-            ``'global'``). Defaults to None (the head's, ``'dense'``).
-        loss_tokens (str, optional): Sets ``head.loss_tokens`` (``'all'``
-            or ``'masked'``). Defaults to None (the head's, ``'all'``).
-        base_momentum (float): EMA weight of the online model at the start,
-            mmengine convention (0.005 = momentum 0.995). Defaults to 0.005.
+        loss_type (str, optional): Sets ``head.loss_type``.
+        loss_tokens (str, optional): Sets ``head.loss_tokens``.
+        base_momentum (float): EMA weight of the online model at the start
+            (0.005 = momentum 0.995). Defaults to 0.005.
         end_momentum (float): The same at the end. Defaults to 0.
-        sync_free_ema (bool): Update the momentum encoder with the step
-            count kept on the host, which gives exactly the numbers of
-            ``CosineEMA.update_parameters`` without its per-parameter
-            device-to-host syncs (it evaluates ``cos`` of a device tensor
-            once per parameter). The count is read back from the device
-            once, and again whenever the ``steps`` buffer is replaced or
-            modified elsewhere (e.g. loading a checkpoint). False calls
-            ``update_parameters``. Defaults to True.
-        pretrained (str, optional): Checkpoint path for the whole model.
+        sync_free_ema (bool): EMA step count on the host (the numbers of
+            ``CosineEMA.update_parameters``, no per-parameter syncs).
+            Defaults to True.
+        pretrained (str, optional): Checkpoint of the whole model.
         data_preprocessor (dict, optional): Defaults to
             ``SelfSupDataPreprocessor``.
         init_cfg (dict | list, optional): Initialisation config.
@@ -93,9 +68,8 @@ class SiameseIM(BaseSelfSupervisor):
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        if target_type not in ('feature', 'pixel'):
-            raise ValueError("SiameseIM: target_type must be one of "
-                             f"('feature', 'pixel'), got {target_type!r}")
+        check_choice(target_type, 'SiameseIM: target_type',
+                     ('feature', 'pixel'))
         head = dict(head)
         for name, value in (('loss_type', loss_type), ('loss_tokens',
                                                        loss_tokens)):
@@ -107,9 +81,9 @@ class SiameseIM(BaseSelfSupervisor):
                 head[name] = value
         backbone, neck, head = build_parts(backbone, neck, head, target_type)
         super().__init__(
-            backbone=backbone,
-            neck=neck,
-            head=head,
+            backbone,
+            neck,
+            head,
             pretrained=pretrained,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
@@ -132,26 +106,14 @@ class SiameseIM(BaseSelfSupervisor):
                 end_momentum=end_momentum)
 
     def check_data_pipeline(self, transforms: Sequence) -> None:
-        """Check the training pipeline against the model's sizes.
-
-        See :func:`~.siameseim_sizes.check_data_pipeline`; called by
-        :class:`~mmsiameseim.engine.ResumableEpochBasedTrainLoop` when it
-        builds the dataloader (before any step).
-        """
+        """Check the training pipeline against the model's sizes (the train
+        loop calls it before any step; ``siameseim_sizes``)."""
         check_data_pipeline(self, transforms)
-
-    def extract_feat(self, inputs: torch.Tensor) -> tuple:
-        """Features of the (unmasked) online encoder."""
-        return self.backbone(inputs, mask=None)
 
     @staticmethod
     def gather_meta(data_samples: List[DataSample],
                     device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Stack masks and relative geometry onto ``device``.
-
-        The model moves them itself (one copy each per batch) rather than
-        relying on DDP's input scatter, so single-device runs work too.
-        """
+        """Masks and relative geometry of a batch, stacked on ``device``."""
         masks, rel = [], []
         for sample in data_samples:
             if 'mask' not in sample or 'rel_pos' not in sample:
@@ -166,29 +128,13 @@ class SiameseIM(BaseSelfSupervisor):
         return (mask.to(device, non_blocking=True),
                 rel_pos.to(device, non_blocking=True))
 
-    def set_ema_gate(self, gate: Optional[Union[bool,
-                                                torch.Tensor]]) -> None:
+    def set_ema_gate(self, gate: Optional[Union[bool, torch.Tensor]]) -> None:
         """Say whether the online weights changed since the last EMA update.
 
-        The EMA update runs inside :meth:`loss`, before the optimizer step
-        (docs/method.md), so the update of step ``k`` pulls the target towards
-        the weights that step ``k - 1`` produced. When step ``k - 1`` was
-        skipped (an fp16 overflow caught by the loss scaler, a non-finite
-        step dropped by :class:`~mmsiameseim.engine.NumericsGuardHook`,
-        or a gradient-accumulation iteration), those weights are the ones
-        the target was already pulled towards; pulling again would count
-        the skipped step. With ``gate=False`` the next update leaves the
-        target's parameters untouched; its step count still advances, so
-        the momentum schedule follows the iterations, as the original's
-        schedule follows the (fractional) epoch. The gate applies to the
-        next update only. ``NumericsGuardHook`` sets it after every
-        iteration.
-
-        Args:
-            gate (bool | Tensor | None): True or None: the weights changed
-                (a normal update). False: they did not. A 0-dim tensor
-                (1 = changed) is applied on the device without a host sync
-                (fused optimizers report skipped steps that way).
+        ``False`` makes the next update leave the target's parameters alone
+        (its step count advances), so a skipped optimizer step is not counted
+        twice (docs/operations.md §4); a 0-dim tensor (1 = changed) is applied
+        on the device. ``NumericsGuardHook`` sets it after every iteration.
         """
         self._ema_gate = gate
 
@@ -220,46 +166,33 @@ class SiameseIM(BaseSelfSupervisor):
         # in the original), so they are put back after the update.
         buffers = [b.clone() for b in self.target_encoder.module.buffers()]
         self.target_encoder.update_parameters(online)
-        for b_avg, saved in zip(self.target_encoder.module.buffers(),
-                                buffers):
+        for b_avg, saved in zip(self.target_encoder.module.buffers(), buffers):
             b_avg.copy_(saved)
 
     def _ema_host_steps(self) -> int:
-        """``target_encoder.steps`` as a host int, read from the device once.
-
-        The cached value is trusted only while the buffer is the same tensor
-        at the same version counter, i.e. nobody else replaced it or wrote
-        into it (``load_state_dict`` copies into it and bumps the version).
-        """
+        """``target_encoder.steps`` as a host int, re-read only when the
+        buffer was replaced or written to (its version counter moved)."""
         steps = self.target_encoder.steps
         cache = self._ema_steps_cache
         if (cache.get('tensor') is not steps
                 or cache.get('version') != steps._version):
-            cache.update(tensor=steps, version=steps._version,
-                         value=int(steps))
+            cache.update(
+                tensor=steps, version=steps._version, value=int(steps))
         return cache['value']
 
     @torch.no_grad()
-    def _sync_free_ema_update(self,
-                              online: nn.Module,
-                              gate: Optional[Union[bool,
-                                                   torch.Tensor]] = None
-                              ) -> None:
-        """``BaseAveragedModel.update_parameters`` with a host step count.
-
-        The same parameter arithmetic in the same order as mmengine's
-        method; only the ``steps`` handed to ``avg_func`` is a CPU tensor
-        holding the same value, so ``CosineEMA``'s momentum (``cos`` of a
-        float32 tensor) is computed on the host with the same float32
-        arithmetic. Unlike mmengine's method, buffers are not copied from
-        the online model: the target's BN running statistics are its own.
-        ``gate`` is :meth:`set_ema_gate`'s: False skips the averaging, a
-        tensor keeps the old value where it is 0 (on the device).
-        """
+    def _sync_free_ema_update(
+            self,
+            online: nn.Module,
+            gate: Optional[Union[bool, torch.Tensor]] = None) -> None:
+        """``BaseAveragedModel.update_parameters``, same arithmetic in the
+        same order, with the step count as a CPU tensor; buffers stay the
+        target's own. ``gate``: see :meth:`set_ema_gate`."""
         ema = self.target_encoder
         steps = self._ema_host_steps()
-        src = (online.state_dict()
-               if ema.update_buffers else dict(online.named_parameters()))
+        src = (
+            online.state_dict()
+            if ema.update_buffers else dict(online.named_parameters()))
         if steps == 0:
             for k, p_avg in ema.avg_parameters.items():
                 p_avg.data.copy_(src[k].data)
@@ -292,14 +225,8 @@ class SiameseIM(BaseSelfSupervisor):
     def compute_targets(self,
                         view2: torch.Tensor,
                         update_target: bool = True) -> torch.Tensor:
-        """Targets for view 2: EMA tokens ``(B, 1 + L, C)`` or pixels.
-
-        Args:
-            view2 (Tensor): ``(B, 3, H, W)`` view 2.
-            update_target (bool): Step the momentum (EMA) encoder towards
-                the online weights first, as a training step does. Defaults
-                to True.
-        """
+        """Targets for view 2 ``(B, 3, H, W)``: EMA tokens ``(B, 1 + L, C)``
+        or pixels; ``update_target`` steps the EMA encoder first."""
         if self.target_type == 'pixel':
             patch = self.backbone.patch_embed.projection.kernel_size[0]
             return patchify(view2, patch)
@@ -312,28 +239,17 @@ class SiameseIM(BaseSelfSupervisor):
                       inputs: List[torch.Tensor],
                       data_samples: List[DataSample],
                       update_target: bool = False) -> SiameseIMPrediction:
-        """Both branches on one batch: the predictions and their targets.
-
-        The online branch (backbone on the masked view 1, projector,
-        predictor placed by the relative geometry) and the target branch
-        (momentum encoder, or the patch pixels, on view 2), in the order of
-        a training step. :meth:`loss` is this plus ``head.loss``; tools
-        that show or measure predictions call this instead of the parts.
+        """Both branches on one batch, in a training step's order: the model's
+        one forward (:meth:`loss` adds ``head.loss``; the tools call it too).
 
         Args:
-            inputs (list[Tensor]): ``[view1, view2]``, each
-                ``(B, 3, H, W)``, as the data preprocessor gives them.
+            inputs (list[Tensor]): ``[view1, view2]``, each ``(B, 3, H, W)``.
             data_samples (list[DataSample]): With ``mask`` and ``rel_pos``.
-            update_target (bool): Step the momentum encoder before the
-                target forward, as training does (:meth:`loss` passes
-                True). Defaults to False: the weights stay as they are
-                (in train mode BatchNorm running statistics update, as in
-                any forward).
+            update_target (bool): Step the momentum encoder first, as training
+                does. Defaults to False.
 
         Returns:
-            SiameseIMPrediction: Dense and cls predictions and targets, the
-            view-1 mask and the relative geometry (unnormalised; the loss
-            normalises with ``head.loss_module.normalise``).
+            SiameseIMPrediction: Predictions and targets (unnormalised).
         """
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise TypeError('SiameseIM expects inputs=[view1, view2]; check '
@@ -353,15 +269,7 @@ class SiameseIM(BaseSelfSupervisor):
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
-        """One training step's loss: :meth:`predict_dense` + ``head.loss``.
-
-        Args:
-            inputs (list[Tensor]): ``[view1, view2]``, each ``(B, 3, H, W)``.
-            data_samples (list[DataSample]): With ``mask`` and ``rel_pos``.
-
-        Returns:
-            dict[str, Tensor]: ``dict(loss=...)``.
-        """
+        """``dict(loss=...)``: :meth:`predict_dense` + ``head.loss``."""
         prediction = self.predict_dense(
             inputs, data_samples, update_target=True)
         return dict(loss=self.head.loss(prediction))

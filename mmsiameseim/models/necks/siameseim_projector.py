@@ -8,11 +8,12 @@ from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
 from mmpretrain.registry import MODELS
 
+from ...checkpoints.load_specs import pretrained_init
 from ..utils.weight_init import xavier_init_linears
 
 
-def build_blocks(depth: int, embed_dims: int, num_heads: int,
-                 mlp_ratio: float, norm_cfg: dict) -> ModuleList:
+def build_blocks(depth: int, embed_dims: int, num_heads: int, mlp_ratio: float,
+                 norm_cfg: dict) -> ModuleList:
     """Pre-norm transformer blocks (mmpretrain's layer) with ``norm_cfg``."""
     return ModuleList([
         TransformerEncoderLayer(
@@ -26,11 +27,7 @@ def build_blocks(depth: int, embed_dims: int, num_heads: int,
 
 @MODELS.register_module()
 class SiameseIMProjector(BaseModule):
-    """Linear projection followed by transformer blocks.
-
-    Runs on the encoder's tokens (online: cls + visible; target: cls + all).
-    The block norms are BatchNorm over batch x tokens (``TokenBN``) by
-    default; ``norm_cfg=dict(type='LN')`` gives the LN ablation rows.
+    """Linear projection and transformer blocks on the encoder's tokens.
 
     Args:
         in_channels (int): Encoder width. Defaults to 768.
@@ -38,7 +35,8 @@ class SiameseIMProjector(BaseModule):
         depth (int): Number of blocks. Defaults to 2.
         num_heads (int): Attention heads. Defaults to 16.
         mlp_ratio (float): MLP hidden ratio. Defaults to 4.
-        norm_cfg (dict): Norm in the blocks. Defaults to ``TokenBN``.
+        norm_cfg (dict): Norm in the blocks. Defaults to ``TokenBN``
+            (``dict(type='LN')``: the LN ablation).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -57,13 +55,12 @@ class SiameseIMProjector(BaseModule):
 
     def init_weights(self) -> None:
         super().init_weights()
-        if not (isinstance(self.init_cfg, dict)
-                and self.init_cfg.get('type') == 'Pretrained'):
+        if not pretrained_init(self.init_cfg):
             xavier_init_linears(self)
 
     def forward(
-            self, x: Union[torch.Tensor, Sequence[torch.Tensor]]
-    ) -> torch.Tensor:
+            self, x: Union[torch.Tensor,
+                           Sequence[torch.Tensor]]) -> torch.Tensor:
         """Project tokens ``(B, N, C)`` (a backbone tuple: its last item)."""
         if isinstance(x, (tuple, list)):
             x = x[-1]

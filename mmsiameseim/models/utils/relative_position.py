@@ -1,19 +1,18 @@
-"""Relative geometry between SiameseIM's two views (docs/method.md §1, §3).
+"""Relative geometry of SiameseIM's two views and its sin-cos code.
 
-This module owns the layout of the geometry record: :class:`RelPos` names
-its six fields, :meth:`RelPos.from_boxes` computes them from the two crop
-boxes (``SiameseIMViews`` calls it), and :meth:`RelPos.unpack` reads a
-batch of records (the predictor, the visualiser). View-1 patch (r, c) has
-its centre at the integer position (r, c), the convention of the fixed
-absolute sin-cos table, so the first half of
-:func:`relative_sincos_embedding` coincides with
-``mmpretrain.models.utils.build_2d_sincos_position_embedding`` when view 2
-equals view 1.
+:class:`RelPos` owns the layout of the geometry record (docs/method.md §1):
+``SiameseIMViews`` writes it (:meth:`RelPos.from_boxes`), the predictor and
+the visualiser read it (:meth:`RelPos.unpack`). View-1 patch (r, c) has its
+centre at (r, c), the convention of the fixed absolute table, so the first
+half of :func:`relative_sincos_embedding` equals mmpretrain's
+``build_2d_sincos_position_embedding`` when view 2 equals view 1.
 """
 from typing import NamedTuple, Tuple, Union
 
 import numpy as np
 import torch
+
+from ...arg_checks import check_int
 
 #: (flip, (top, left, height, width)): one view's crop, its box in the
 #: view's own (flipped or not) frame.
@@ -21,22 +20,9 @@ ViewBox = Tuple[bool, Tuple[int, int, int, int]]
 
 
 class RelPos(NamedTuple):
-    """The relative geometry of view 2 with respect to view 1.
-
-    Stored as a float32 row ``(di, dj, dh, dw, rflip, dj_flip)`` (this field
-    order) in ``results['rel_pos']`` and, batched, as a ``(B, 6)`` tensor.
-    With crop boxes ``(i, j, h, w)`` in each view's flipped frame and ``W``
-    the original width:
-
-    Attributes:
-        di: ``(i2 - i1) / h1``, vertical offset in view-1 heights.
-        dj: ``(j2 - j1) / w1``, horizontal offset in view-1 widths.
-        dh: ``h2 / h1``, relative height.
-        dw: ``w2 / w1``, relative width.
-        rflip: ``flip1 xor flip2`` (1.0 or 0.0).
-        dj_flip: ``(W - j1 - j2) / w1``, the horizontal offset to use when
-            exactly one view is mirrored.
-    """
+    """View 2's geometry relative to view 1: ``(di, dj, dh, dw, rflip,
+    dj_flip)``, the fields of docs/method.md §1, stored as a float32
+    ``(6,)`` row (``results['rel_pos']``) or a ``(B, 6)`` batch."""
     di: Union[float, torch.Tensor]
     dj: Union[float, torch.Tensor]
     dh: Union[float, torch.Tensor]
@@ -47,21 +33,12 @@ class RelPos(NamedTuple):
     @classmethod
     def from_boxes(cls, view1: ViewBox, view2: ViewBox,
                    width: int) -> 'RelPos':
-        """The geometry of two crops of an image ``width`` pixels wide.
-
-        Args:
-            view1 (tuple): ``(flip1, (i1, j1, h1, w1))``.
-            view2 (tuple): ``(flip2, (i2, j2, h2, w2))``.
-            width (int): Width W of the original image.
-
-        Returns:
-            RelPos: Python floats.
-        """
+        """The geometry (Python floats) of two crops ``(flip, (i, j, h, w))``
+        of an image ``width`` pixels wide."""
         flip1, (i1, j1, h1, w1) = view1
         flip2, (i2, j2, h2, w2) = view2
         return cls((i2 - i1) / h1, (j2 - j1) / w1, h2 / h1, w2 / w1,
-                   float(bool(flip1) != bool(flip2)),
-                   (width - j1 - j2) / w1)
+                   float(bool(flip1) != bool(flip2)), (width - j1 - j2) / w1)
 
     def to_array(self) -> np.ndarray:
         """The float32 ``(6,)`` record a pipeline stores."""
@@ -69,61 +46,29 @@ class RelPos(NamedTuple):
 
     @classmethod
     def unpack(cls, rel_pos: torch.Tensor, name: str = 'RelPos') -> 'RelPos':
-        """Name the columns of a ``(B, 6)`` batch of records.
-
-        Args:
-            rel_pos (Tensor): ``(B, 6)`` records.
-            name (str): Who asks, for the error message.
-
-        Returns:
-            RelPos: Six ``(B,)`` tensors (views of ``rel_pos``).
-
-        Raises:
-            TypeError | ValueError: If ``rel_pos`` is not a ``(B, 6)``
-                tensor.
-        """
-        _check_rel_pos(rel_pos, name)
+        """Six ``(B,)`` column views of a ``(B, 6)`` batch of records; a
+        ``TypeError`` / ``ValueError`` starting with ``name`` otherwise."""
+        if not isinstance(rel_pos, torch.Tensor):
+            raise TypeError(f'{name}: `rel_pos` must be a Tensor, got '
+                            f'{type(rel_pos).__name__}')
+        if rel_pos.dim() != 2 or rel_pos.shape[1] != len(cls._fields):
+            raise ValueError(f'{name}: `rel_pos` must have shape (B, '
+                             f'{len(cls._fields)}) with columns '
+                             f'{cls._fields}, got {tuple(rel_pos.shape)}')
         return cls(*rel_pos.unbind(1))
-
-
-def _check_rel_pos(rel_pos: torch.Tensor, name: str) -> None:
-    if not isinstance(rel_pos, torch.Tensor):
-        raise TypeError(f'{name}: `rel_pos` must be a Tensor, got '
-                        f'{type(rel_pos).__name__}')
-    if rel_pos.dim() != 2 or rel_pos.shape[1] != len(RelPos._fields):
-        raise ValueError(f'{name}: `rel_pos` must have shape (B, '
-                         f'{len(RelPos._fields)}) with columns '
-                         f'{RelPos._fields}, got {tuple(rel_pos.shape)}')
-
-
-def _check_positive_int(value, option: str, name: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f'{name}: `{option}` must be a positive int, got '
-                         f'{value!r}')
 
 
 def relative_patch_coords(rel_pos: torch.Tensor,
                           grid_size: int) -> torch.Tensor:
-    """(y, x) of every view-2 patch centre in view-1 patch units.
-
-    ``y(r) = g di + dh (r + 0.5) - 0.5``; ``x(c) = g dj + dw (c + 0.5) - 0.5``
-    without relative flip, ``x(c) = g dj_flip - dw (c + 0.5) - 0.5`` with it.
-
-    Args:
-        rel_pos (Tensor): ``(B, 6)`` :class:`RelPos` records.
-        grid_size (int): Patch-grid side g (the same for both views).
-
-    Returns:
-        Tensor: ``(B, g * g, 2)`` coordinates, patches in raster order (row
-        outer), float64 for float64 input and float32 otherwise, detached.
-    """
-    _check_positive_int(grid_size, 'grid_size', 'relative_patch_coords')
-    dtype = torch.float64 if isinstance(rel_pos, torch.Tensor) and \
-        rel_pos.dtype == torch.float64 else torch.float32
-    if isinstance(rel_pos, torch.Tensor):
-        rel_pos = rel_pos.detach().to(dtype)
-    rel = RelPos(*(t[:, None] for t in RelPos.unpack(
-        rel_pos, 'relative_patch_coords')))
+    """``(B, g * g, 2)`` (y, x) of the view-2 patch centres (raster order)
+    in view-1 patch units, from ``(B, 6)`` :class:`RelPos` records and the
+    grid side ``g`` (docs/method.md §1); float64 for float64 input, else
+    float32; detached."""
+    check_int(grid_size, 'relative_patch_coords: `grid_size`')
+    RelPos.unpack(rel_pos, 'relative_patch_coords')  # checks the shape
+    dtype = torch.float64 if rel_pos.dtype == torch.float64 else \
+        torch.float32
+    rel = RelPos(*(t[:, None] for t in rel_pos.detach().to(dtype).unbind(1)))
     centre = torch.arange(
         grid_size, dtype=dtype, device=rel.di.device)[None] + 0.5
     y = grid_size * rel.di + rel.dh * centre - 0.5
@@ -139,21 +84,10 @@ def relative_patch_coords(rel_pos: torch.Tensor,
 def sincos_1d(pos: torch.Tensor,
               num_freqs: int,
               temperature: float = 10000.) -> torch.Tensor:
-    """1-D sin-cos code ``[sin(pos ω), cos(pos ω)]``.
-
-    ``ω_k = temperature ** (-k / num_freqs)``, ``k = 0 .. num_freqs - 1``,
-    computed like mmpretrain's absolute table (same float ops).
-
-    Args:
-        pos (Tensor): Positions of any shape ``(...)``.
-        num_freqs (int): Number of frequencies.
-        temperature (float): Base of the frequencies. Defaults to 10000.
-
-    Returns:
-        Tensor: ``(..., 2 * num_freqs)`` in the dtype of ``pos`` (float32
-        for integer input).
-    """
-    _check_positive_int(num_freqs, 'num_freqs', 'sincos_1d')
+    """``[sin(pos ω), cos(pos ω)]``, ``ω_k = temperature ** (-k /
+    num_freqs)``: ``(..., 2 * num_freqs)`` in ``pos``'s dtype (float32 for
+    integers), computed like mmpretrain's absolute table."""
+    check_int(num_freqs, 'sincos_1d: `num_freqs`')
     if not pos.is_floating_point():
         pos = pos.float()
     omega = torch.arange(
@@ -165,38 +99,26 @@ def sincos_1d(pos: torch.Tensor,
 
 def relative_sincos_embedding(rel_pos: torch.Tensor, grid_size: int,
                               embed_dims: int) -> torch.Tensor:
-    """Relative sin-cos code of the view-2 patches (docs/method.md §3).
+    """Relative sin-cos code ``(B, g * g, 2 * D)`` of the view-2 patches.
 
     ``concat[sin yω, cos yω, sin xω, cos xω, sin s_hω, cos s_hω, sin s_wω,
-    cos s_wω]`` with ``embed_dims / 4`` frequencies each, ``(y, x)`` from
-    :func:`relative_patch_coords`, ``s_h = 10 ln dh``, ``s_w = 10 ln dw``.
-
-    Args:
-        rel_pos (Tensor): ``(B, 6)`` :class:`RelPos` records.
-        grid_size (int): Patch-grid side g.
-        embed_dims (int): D, divisible by 4.
-
-    Returns:
-        Tensor: ``(B, g * g, 2 * D)`` float32, detached.
+    cos s_wω]``, ``D / 4`` frequencies each, ``(y, x)`` from
+    :func:`relative_patch_coords`, ``s_h = 10 ln dh``, ``s_w = 10 ln dw``
+    (docs/method.md §3); float32, detached. ``embed_dims`` (D) must be
+    divisible by 4.
     """
-    _check_positive_int(embed_dims, 'embed_dims', 'relative_sincos_embedding')
+    check_int(embed_dims, 'relative_sincos_embedding: `embed_dims`')
     if embed_dims % 4 != 0:
         raise ValueError('relative_sincos_embedding: `embed_dims` must be '
                          f'divisible by 4, got {embed_dims}')
     num_freqs = embed_dims // 4
-    _check_rel_pos(rel_pos, 'relative_sincos_embedding')
+    RelPos.unpack(rel_pos, 'relative_sincos_embedding')  # checks the shape
     rel = rel_pos.detach().float()
-    geo = RelPos.unpack(rel, 'relative_sincos_embedding')
-    coords = relative_patch_coords(rel, grid_size)
-    pos_code = torch.cat([
-        sincos_1d(coords[..., 0], num_freqs),
-        sincos_1d(coords[..., 1], num_freqs)
-    ],
-                         dim=-1)
-    scale = 10. * torch.log(torch.stack([geo.dh, geo.dw], 1))  # s_h, s_w
-    scale_code = torch.cat(
-        [sincos_1d(scale[:, 0], num_freqs),
-         sincos_1d(scale[:, 1], num_freqs)],
-        dim=-1)
-    scale_code = scale_code[:, None].expand(-1, grid_size**2, -1)
-    return torch.cat([pos_code, scale_code], dim=-1)
+    geo = RelPos.unpack(rel)
+    y_x = relative_patch_coords(rel, grid_size).unbind(-1)
+    scales = (10. * torch.log(geo.dh), 10. * torch.log(geo.dw))  # s_h, s_w
+    codes = [sincos_1d(c, num_freqs) for c in y_x] + [
+        sincos_1d(s, num_freqs)[:, None].expand(-1, grid_size**2, -1)
+        for s in scales
+    ]
+    return torch.cat(codes, dim=-1)

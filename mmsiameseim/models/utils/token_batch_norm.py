@@ -18,30 +18,16 @@ def _distributed_world() -> int:
 
 @MODELS.register_module(name='TokenBN')
 class TokenBatchNorm(nn.Module):
-    """BatchNorm over batch x tokens of ``(B, N, C)`` inputs, in fp32.
-
-    SiameseIM's projector and predictor blocks normalise every channel with
-    statistics taken over all tokens of all images of the global batch,
-    computed in fp32 with autocast off (docs/method.md §3, §7).
-
-    Why not ``nn.BatchNorm1d`` / ``nn.SyncBatchNorm``: BatchNorm1d wants
-    channels at dim 1, so every call would need a transpose and a copy;
-    SyncBatchNorm refuses CPU tensors even under a gloo group, so its
-    behaviour could not be tested on CPU. This layer takes ``(B, N, C)`` as
-    it is, uses ``F.batch_norm`` (the fused kernel) in one process, and under
-    ``torch.distributed`` all-reduces per-rank sums with an autograd-aware
-    all-reduce, which gives exactly SyncBN's forward and backward. It is not
-    a ``_BatchNorm`` subclass on purpose, so ``convert_sync_batchnorm`` leaves
-    it alone. Parameter and buffer names equal ``nn.BatchNorm1d``'s, so state
-    dicts are interchangeable.
+    """BatchNorm over batch x tokens of ``(B, N, C)`` inputs, in fp32, with
+    global-batch statistics (docs/design.md); not a ``_BatchNorm`` (so
+    ``convert_sync_batchnorm`` skips it), ``nn.BatchNorm1d``'s tensor names.
 
     Args:
         num_features (int): Number of channels ``C``.
         eps (float): Added to the variance. Defaults to 1e-5.
         momentum (float): Running-statistics momentum. Defaults to 0.1.
         affine (bool): Learn a per-channel scale and shift. Defaults to True.
-        sync (bool): Reduce statistics across processes when a process
-            group with more than one rank exists. Defaults to True.
+        sync (bool): Reduce statistics across processes. Defaults to True.
     """
 
     def __init__(self,

@@ -3,22 +3,12 @@ import torch
 
 
 def unmasked_index(mask: torch.Tensor, count: int) -> torch.Tensor:
-    """Raster-order positions of the ``count`` False entries of each row.
+    """``(B, count)`` raster-order positions of the ``count`` False entries
+    of each row of a ``(B, L)`` bool ``mask``.
 
-    A replacement for ``x[~mask]`` (boolean indexing, which needs
-    ``nonzero`` and therefore a device-to-host sync) when every row of
-    ``mask`` holds the same, known number of False entries: sorting the
-    unique keys ``mask * L + position`` puts the False positions first, in
-    ascending order, without reading anything back to the host.
-    ``x.gather(1, index)`` with the result equals
-    ``x[~mask].reshape(B, count, ...)`` exactly.
-
-    Args:
-        mask (Tensor): ``(B, L)`` bool, True = masked.
-        count (int): Number of False entries in every row.
-
-    Returns:
-        Tensor: ``(B, count)`` int64 indices on ``mask``'s device.
+    ``x.gather(1, index)`` equals ``x[~mask].reshape(B, count, ...)``
+    without boolean indexing's host sync: sorting ``mask * L + position``
+    puts the False positions first (docs/design.md).
     """
     length = mask.shape[1]
     pos = torch.arange(length, device=mask.device)

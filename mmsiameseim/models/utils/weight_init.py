@@ -3,13 +3,8 @@ import torch.nn as nn
 
 
 def xavier_init_linears(module: nn.Module) -> None:
-    """Xavier-uniform weights and zero biases for every ``nn.Linear``.
-
-    SiameseIM (like MAE) initialises all linear layers this way
-    (docs/method.md §3);
-    mmpretrain's transformer layers use other defaults, so the SiameseIM
-    modules re-initialise them after ``super().init_weights()``.
-    """
+    """Xavier-uniform weights and zero biases for every ``nn.Linear``, as
+    SiameseIM (like MAE) does; mmpretrain's layers default otherwise."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
             nn.init.xavier_uniform_(m.weight)

@@ -282,33 +282,47 @@ def test_mim_search_lists_every_model(installed):
 
 
 def test_mim_train_and_test_from_the_install(installed):
-    """``mim train mmsiameseim`` runs the installed tools/train.py on a
-    user config that inherits the demo through ``mmsiameseim::`` (2
-    iterations); ``mim test`` resolves the installed config and test.py."""
+    """A pip user, outside the checkout: ``mim run`` places Fashion-MNIST in
+    a folder of their choice (the installed fetch tool; by default under
+    the current folder, not in the package), and ``mim train mmsiameseim``
+    runs the installed demo config on it with ONE data option,
+    ``train_dataloader.dataset.data_root``, which the kNN monitor follows
+    (hook on); the other options only shorten the run to 2 iterations.
+    ``mim test`` resolves the installed config and test.py."""
     user = installed['user']
-    data_root = osp.realpath(osp.join(ROOT, 'data', 'fashion-mnist'))
-    (user / 'tiny_demo.py').write_text(
-        f"_base_ = ['mmsiameseim::{DEMO}']\n"
-        'train_dataloader = dict(\n'
-        '    batch_size=4, num_workers=0, persistent_workers=False,\n'
-        f'    dataset=dict(data_root={data_root!r}, indices=8))\n'
-        'custom_hooks = []\n'
-        'train_cfg = dict(max_epochs=1)\n'
-        'default_hooks = dict(logger=dict(interval=1))\n'
-        "visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])\n")
+    repo_data = osp.realpath(osp.join(ROOT, 'data', 'fashion-mnist'))
+    out = _run(installed, '-m', 'mim', 'run', 'mmsiameseim',
+               'fetch_fashion_mnist', 'my_data', '--source', repo_data)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    assert sorted(os.listdir(user / 'my_data')) == sorted(
+        os.listdir(repo_data))
+    assert not osp.exists(osp.join(installed['package'], '.mim', 'data'))
     work_dir = user / 'work_dir'
-    out = _run(installed, '-m', 'mim', 'train', 'mmsiameseim', 'tiny_demo.py',
-               '--work-dir', str(work_dir))
+    short = [
+        'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'train_dataloader.dataset.indices=8', 'train_cfg.max_epochs=1',
+        'custom_hooks.0.train_dataloader.dataset.indices=40',
+        'custom_hooks.0.val_dataloader.dataset.indices=20',
+        'default_hooks.logger.interval=1'
+    ]
+    out = _run(installed, '-m', 'mim', 'train', 'mmsiameseim',
+               osp.basename(DEMO), '--work-dir', str(work_dir),
+               '--cfg-options', 'train_dataloader.dataset.data_root=my_data',
+               *short)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-3000:]
     train_py = osp.join(installed['package'], '.mim', 'tools', 'train.py')
-    assert f'Training command is {installed["python"]} {train_py} ' \
-           'tiny_demo.py' in log
+    assert f'Training command is {installed["python"]} {train_py} ' in log
     assert 'is hidden from this environment' not in log
     losses = [
         float(x) for x in re.findall(r'Epoch\(train\).* loss: (\S+)', log)
     ]
     assert len(losses) == 2 and all(0 < x < 10 for x in losses), losses
+    # the kNN monitor read the user's folder: before and after the epoch
+    assert len(re.findall(r'kNN monitor: encoding 40 bank and 20 query',
+                          log)) == 2
+    assert len(re.findall(r'kNN monitor \(epoch \d', log)) == 2
 
     # the checkpoint holds the repo's demo model, step 2
     ckpt = work_dir / 'epoch_1.pth'

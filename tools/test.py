@@ -78,6 +78,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         raise FileNotFoundError(
             f'checkpoint {args.checkpoint} does not exist')
     cfg.load_from = args.checkpoint
+    cfg.load_from_exact = True  # this config's own model: shapes must match
     cfg.resume = False
     if args.out is not None and args.out_item == 'pred' and \
             not args.out.endswith(('.pkl', '.pickle')):

@@ -27,7 +27,7 @@ from mmpretrain.registry import LOOPS
 from torch.utils.data import BatchSampler, DataLoader
 
 from ..datasets.sample_seeded_dataset import SampleSeededDataset
-from .runner import unwrap_model
+from .runner import data_error, unwrap_model
 
 # torch's messages: "DataLoader worker (pid 12) is killed by signal: ..."
 # and "DataLoader worker (pid(s) 12, 13) exited unexpectedly"
@@ -110,7 +110,11 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                  val_interval: int = 1,
                  dynamic_intervals: Optional[List] = None) -> None:
         if isinstance(dataloader, dict):
-            dataloader = self._wrap_dataset(dataloader)
+            try:
+                dataloader = self._wrap_dataset(dataloader)
+            except (OSError, RuntimeError, AssertionError) as e:
+                raise data_error('train_dataloader', dataloader['dataset'],
+                                 e) from e
         super().__init__(runner, dataloader, max_epochs, val_begin,
                          val_interval, dynamic_intervals)
         seed = runner.seed if isinstance(runner.seed, int) else 0

@@ -9,14 +9,55 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import BaseLoop, Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
+from ..checkpoints.convert import unwrap_state_dict
 from ..checkpoints.reading import (MapLocation, read_checkpoint,
                                    record_run_checkpoint)
 from ..config_scope import collate_fn_without_scope
 
 
+#: How to place a dataset a config reads, by its ``type``.
+DATA_HINTS = {
+    'FashionMNIST':
+    'fetch it with `python tools/data/fetch_fashion_mnist.py DIR` (a clone) '
+    'or `mim run mmsiameseim fetch_fashion_mnist DIR` (pip install), then '
+    'run with --cfg-options train_dataloader.dataset.data_root=DIR',
+}
+
+
 def unwrap_model(model):
     """``model.module`` of a DDP-style wrapper, else ``model``."""
     return model.module if is_model_wrapper(model) else model
+
+
+def innermost_dataset(dataset: dict) -> dict:
+    """The dataset config inside wrappers (``dataset=dict(dataset=...)``)."""
+    while isinstance(dataset, dict) and isinstance(
+            dataset.get('dataset'), dict):
+        dataset = dataset['dataset']
+    return dataset
+
+
+def data_error(loader: str, dataset: dict, error: Exception) -> ValueError:
+    """An error naming the loader, the root it read and what to do.
+
+    Args:
+        loader (str): The loader's name in the config, e.g.
+            ``'train_dataloader'``.
+        dataset (dict): The loader's dataset config.
+        error (Exception): What building the dataset raised.
+
+    Returns:
+        ValueError: To raise (from ``error``).
+    """
+    from ..cli import one_line
+    inner = innermost_dataset(dataset)
+    root = inner.get('data_root')
+    where = f'data_root={root!r} ({osp.abspath(root)})' if root else \
+        'no data_root'
+    hint = DATA_HINTS.get(str(inner.get('type')).split('.')[-1],
+                          'check its data_root')
+    return ValueError(f'{loader}: cannot read the {inner.get("type")} '
+                      f'dataset, {where}: {one_line(error)}; {hint}')
 
 
 @RUNNERS.register_module()
@@ -72,12 +113,32 @@ class SafeResumeRunner(Runner):
                         strict: bool = False,
                         revise_keys: Optional[list] = None) -> dict:
         """mmengine's method (arguments as there; resume reads through it
-        too) under the trust policy; returns the loaded checkpoint."""
+        too) under the trust policy; returns the loaded checkpoint.
+
+        When the file must be this model's own (``resume``, or
+        ``load_from_exact=True`` as ``tools/test.py`` sets), tensors whose
+        shapes differ from the model's stop the load with an error naming
+        the file (mmengine's non-strict load would log them and go on with
+        those tensors as they were).
+        """
         if revise_keys is None:
             revise_keys = [(r'^module.', '')]
         trusted = bool(self.cfg.get('load_from_trusted', False))
         checkpoint = read_checkpoint(
             filename, trusted=trusted, map_location=map_location)
+        exact = self._resume or self.cfg.get('load_from_exact', False)
+        own = unwrap_model(self.model).state_dict() if exact else {}
+        wrong = [
+            f'{k}: file {tuple(v.shape)}, model {tuple(own[k].shape)}'
+            for k, v in unwrap_state_dict(checkpoint).items()
+            if k in own and hasattr(v, 'shape')
+            and tuple(v.shape) != tuple(own[k].shape)
+        ]
+        if wrong:
+            raise ValueError(
+                f'{filename}: {len(wrong)} tensors do not fit the model '
+                f'(e.g. {"; ".join(wrong[:2])}): a checkpoint of another '
+                'model or size?')
         meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
         self._loaded_meta = meta if isinstance(meta, dict) else None
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)

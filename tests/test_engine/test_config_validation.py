@@ -70,6 +70,10 @@ MODEL_CASES = {
     'unknown loss tokens':
     (dict(loss_tokens='visible'),
      r"loss_tokens must be one of \('all', 'masked'\), got 'visible'"),
+    # a955673 accepted it: the patch embedding padded the 30 px image
+    'image size not a multiple of the patch size':
+    (dict(**{'backbone.img_size': 30, 'backbone.patch_size': 4}),
+     r'SiameseIMViT: img_size=30 is not a multiple of patch_size=4'),
     'unknown loss normalisation':
     (dict(**{'head.loss.target_norm': 'bn'}),
      r"target_norm must be one of \('ln', 'l2', 'none'\), got 'bn'"),

@@ -153,3 +153,46 @@ def test_frozen_parameters_are_counted_in_one_line():
         assert [id(p) for p in a['params']] == [id(p) for p in b['params']]
         assert {k: v for k, v in a.items() if k != 'params'} == \
             {k: v for k, v in b.items() if k != 'params'}
+
+
+DEMO = osp.join(ROOT, 'configs', 'demo',
+                'siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py')
+
+
+def test_one_option_moves_the_demo_data_and_errors_name_the_loader(
+        tmp_path, capsys):
+    """a955673 wrote the demo's data root three times (the train loader,
+    the kNN hook's two loaders): ``train_dataloader.dataset.data_root`` now
+    moves all of them, and a wrong root names the loader, the folder and
+    the fetch command of a clone and of a pip install."""
+    from types import SimpleNamespace
+
+    from mmengine.config import Config
+
+    from mmsiameseim.engine import KNNMonitorHook, SafeResumeRunner
+    cfg = Config.fromfile(DEMO)
+    knn = [h for h in cfg.custom_hooks if h.type == 'KNNMonitorHook'][0]
+    hook = KNNMonitorHook(**{k: v for k, v in knn.items() if k != 'type'})
+    data = osp.join(ROOT, 'data', 'fashion-mnist')
+    runner = SimpleNamespace(
+        cfg=Config(dict(train_dataloader=dict(dataset=dict(data_root=data)))),
+        build_dataloader=SafeResumeRunner.build_dataloader, seed=0)
+    loader = hook._loader(runner, 'val')
+    assert loader.dataset.data_root == data and len(loader.dataset) == 1000
+    assert tuple(loader.dataset[0]['inputs'].shape) == (3, 32, 32)
+
+    empty = str(tmp_path / 'elsewhere')
+    runner.cfg.train_dataloader.dataset.data_root = empty
+    with pytest.raises(ValueError) as err:
+        hook._loader(runner, 'train')
+    message = str(err.value)
+    assert message.startswith('KNNMonitorHook train_dataloader: ')
+    assert empty in message and 'fetch_fashion_mnist' in message
+    assert 'mim run mmsiameseim fetch_fashion_mnist' in message
+
+    train = load_tool('tools/train.py')
+    assert train.main([DEMO, '--work-dir', str(tmp_path / 'w'),
+                       '--cfg-options',
+                       f'train_dataloader.dataset.data_root={empty}']) == 1
+    line = _one_line_error(capsys, empty)
+    assert 'train_dataloader: cannot read the FashionMNIST dataset' in line

@@ -482,3 +482,19 @@ def test_train_and_test_tools_resume_and_evaluate(tmp_path, monkeypatch,
               for i in range(len(data))]
     assert json.loads(out.read_text())['mse'] == pytest.approx(
         sum(errors) / len(errors), rel=1e-5)
+
+    # a checkpoint of another size stops the evaluation with one line
+    # naming the file and the tensor (mmengine would log it and go on)
+    wrong = dict(state)
+    wrong['lin.weight'] = torch.zeros(1, 5)
+    bad = tmp_path / 'other_size.pth'
+    torch.save({'state_dict': wrong, 'meta': {}}, bad)
+    capsys.readouterr()
+    assert test.main([
+        str(cfg_file),
+        str(bad), '--work-dir',
+        str(tmp_path / 'eval_bad'), '--trusted-checkpoint', *opts()
+    ]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert 'other_size.pth' in err and 'lin.weight' in err and '(1, 5)' in err

@@ -44,10 +44,15 @@ def complete(folder: str, raw: bool) -> bool:
     return True
 
 
-def package_files(tmp: str) -> str:
-    """The folder of the package's ``.gz`` files (installed or unpacked)."""
-    if complete(SYSTEM_DIR, raw=False):
-        return SYSTEM_DIR
+def package_files(tmp: str, source: Optional[str] = None) -> str:
+    """The folder of the package's ``.gz`` files (given, installed or
+    unpacked)."""
+    for folder in (source, SYSTEM_DIR):
+        if folder and complete(folder, raw=False):
+            return folder
+    if source:
+        raise RuntimeError(f'{source} does not hold the four gzipped IDX '
+                           'files of dataset-fashion-mnist')
     print(f'[fetch_fashion_mnist] apt-get download dataset-fashion-mnist '
           f'-> {tmp}', flush=True)
 
@@ -72,12 +77,12 @@ def package_files(tmp: str) -> str:
     return osp.join(tmp, 'x') + SYSTEM_DIR
 
 
-def fetch(dest: str) -> None:
+def fetch(dest: str, source: Optional[str] = None) -> None:
     """Fill ``dest`` with the gzipped and the uncompressed IDX files."""
     os.makedirs(dest, exist_ok=True)
     if not complete(dest, raw=False):
         with tempfile.TemporaryDirectory() as tmp:
-            src = package_files(tmp)
+            src = package_files(tmp, source)
             for name in FILES:
                 part = osp.join(dest, name + '.gz.part')
                 shutil.copyfile(osp.join(src, name + '.gz'), part)
@@ -100,9 +105,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         'dest', nargs='?', default=osp.join('data', 'fashion-mnist'),
         help='the folder (default: data/fashion-mnist under the current '
         'folder, where the configs look)')
+    parser.add_argument(
+        '--source',
+        help="a folder that holds the package's four .gz files already "
+        '(another copy of them); default: the installed package or apt')
     args = parser.parse_args(argv)
     try:
-        fetch(args.dest)
+        fetch(args.dest, args.source)
     except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
         print(f'fetch_fashion_mnist.py: error: {e}', file=sys.stderr)
         return 1

@@ -68,11 +68,9 @@ knn_loader = dict(
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'))
-knn_dataset = dict(
-    type='FashionMNIST',
-    data_root=data_root,
-    download=False,
-    pipeline=eval_pipeline)
+# no data_root: the kNN monitor reads the train loader's, so that
+# --cfg-options train_dataloader.dataset.data_root=DIR moves all the data
+knn_dataset = dict(type='FashionMNIST', download=False, pipeline=eval_pipeline)
 custom_hooks = [
     dict(
         type='KNNMonitorHook',

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from ...arg_checks import check_choice, check_int, check_real
 from ...evaluation.features import POOL_TYPES, extract_features
 from ...evaluation.knn import collapse_signal, knn_accuracy
-from ..runner import unwrap_model
+from ..runner import data_error, innermost_dataset, unwrap_model
 
 DATA_BATCH = Optional[Union[dict, tuple, list]]
 
@@ -46,6 +46,11 @@ class KNNMonitorHook(Hook):
     mode, the first of several views), each rank its shard; rank 0 logs
     ``knn/top1``, ``knn/top5``, ``collapse/feat_std(_ratio)`` and broadcasts
     them. A step is the number of finished epochs or iterations.
+
+    A loader config whose dataset states no ``data_root`` reads the root of
+    the run's ``train_dataloader`` dataset, so that one option moves all the
+    data of a config (``--cfg-options train_dataloader.dataset.data_root=
+    DIR``).
 
     Args:
         train_dataloader (dict | DataLoader): Labelled memory-bank loader
@@ -121,8 +126,22 @@ class KNNMonitorHook(Hook):
 
     def _loader(self, runner, name: str) -> DataLoader:
         if name not in self._loaders:
-            self._loaders[name] = runner.build_dataloader(
-                self._loader_cfgs[name], seed=runner.seed)
+            cfg = self._loader_cfgs[name]
+            if isinstance(cfg, dict):
+                cfg = copy.deepcopy(cfg)
+                dataset = innermost_dataset(cfg['dataset'])
+                if dataset.get('data_root') is None:
+                    train = runner.cfg.get('train_dataloader') or {}
+                    root = innermost_dataset(train.get('dataset', {})).get(
+                        'data_root')
+                    if root is not None:
+                        dataset['data_root'] = root
+            try:
+                self._loaders[name] = runner.build_dataloader(
+                    cfg, seed=runner.seed)
+            except (OSError, RuntimeError, AssertionError) as e:
+                raise data_error(f'KNNMonitorHook {name}_dataloader',
+                                 cfg['dataset'], e) from e
         return self._loaders[name]
 
     def before_train(self, runner) -> None:
@@ -162,6 +181,11 @@ class KNNMonitorHook(Hook):
         model = unwrap_model(runner.model)
         if not hasattr(model, 'backbone'):
             raise AttributeError('KNNMonitorHook needs runner.model.backbone')
+        bank_loader = self._loader(runner, 'train')
+        query_loader = self._loader(runner, 'val')
+        runner.logger.info(
+            f'kNN monitor: encoding {len(bank_loader.dataset)} bank and '
+            f'{len(query_loader.dataset)} query images')
         bank = self._features(runner, 'train', model)
         query = self._features(runner, 'val', model)
         result = None

@@ -46,6 +46,13 @@ class SiameseIMViT(VisionTransformer):
                  with_cp: bool = False,
                  num_masked: Optional[int] = None,
                  **kwargs) -> None:
+        img, patch = kwargs.get('img_size', 224), kwargs.get('patch_size', 16)
+        if any(side % patch for side in
+               (img if isinstance(img, (tuple, list)) else (img, img))):
+            # mmcv's PatchEmbed would pad the image and train on it
+            raise ValueError(
+                f'SiameseIMViT: img_size={img} is not a multiple of '
+                f'patch_size={patch}; choose sizes that divide')
         super().__init__(
             arch=arch,
             final_norm=final_norm,

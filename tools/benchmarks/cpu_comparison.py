@@ -54,10 +54,7 @@ def demo_sized(method: str, demo_path: str = DEMO):
     """The config of ``method`` at the CPU demo's size.
 
     The demo config itself for SiameseIM; for MAE and MoCo v3 their
-    reproduction row with the model sizes of :data:`MINI_SIZES` (read from
-    the demo's model) and the demo's data size, batch, loader, schedule,
-    hooks and runtime, keeping the method's own pipeline and optimiser
-    settings in fp32.
+    reproduction row through :func:`projects.study_bench.sizes.demo_sized`.
 
     Args:
         method (str): A key of :data:`CONFIGS`.
@@ -67,28 +64,14 @@ def demo_sized(method: str, demo_path: str = DEMO):
     Returns:
         Config: Ready for ``Runner.from_cfg`` (``work_dir`` unset).
     """
-    from mmengine.config import Config
+    from projects.study_bench.config_files import load_config
+    from projects.study_bench.sizes import demo_sized as sized
     if method not in CONFIGS:
         raise ValueError(f'unknown method {method!r}; choose from '
                          f'{sorted(CONFIGS)}')
-    demo = Config.fromfile(osp.join(ROOT, demo_path))
     if CONFIGS[method] == demo_path:
-        return demo
-    from projects.study_bench.sizes import MINI_SIZES, apply_sizes
-    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[method]))
-    apply_sizes(cfg, MINI_SIZES, model_key=f'{method}_model')
-    # data size, batch and loader of the demo; the method's own pipeline
-    pipeline = cfg.train_dataloader.dataset.pipeline
-    cfg.train_dataloader = demo.train_dataloader
-    cfg.train_dataloader.dataset.pipeline = pipeline
-    cfg.pop('find_unused_parameters', None)
-    # fp32 on the CPU, the method's own optimiser settings otherwise
-    cfg.optim_wrapper.type = 'OptimWrapper'
-    cfg.optim_wrapper.pop('loss_scale', None)
-    for key in ('param_scheduler', 'train_cfg', 'custom_hooks',
-                'default_hooks', 'visualizer', 'auto_scale_lr'):
-        cfg[key] = demo[key]
-    return cfg
+        return load_config(demo_path)
+    return sized(CONFIGS[method], f'{method}_model', demo=demo_path)
 
 
 def pixel_baseline(seed: int = 0,

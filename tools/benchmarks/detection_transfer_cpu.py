@@ -113,11 +113,9 @@ def run_one(args) -> None:
                                            'instances_test.json')
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     if args.iters:
-        cfg.train_cfg.max_iters = args.iters
-        warmup, steps = cfg.param_scheduler
-        steps.end = args.iters
-        steps.milestones = [int(args.iters * 0.89), int(args.iters * 0.96)]
-        cfg.default_hooks.checkpoint.interval = args.iters
+        from projects.study_bench.sizes import rescale_schedule
+        # the warm-up keeps its steps; the decay milestones scale
+        rescale_schedule(cfg, args.iters, warmup=cfg.param_scheduler[0].end)
     record = dict(run=args.run, config=args.config, seed=args.seed,
                   iterations=cfg.train_cfg.max_iters,
                   batch_size=cfg.train_dataloader.batch_size)

@@ -125,11 +125,8 @@ def configure(args: argparse.Namespace, pretrained: Optional[str]):
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = scenes
     if args.max_iters is not None:
-        warmup, poly = cfg.param_scheduler
-        warmup.end = poly.begin = max(1, args.max_iters // 10)
-        poly.end = args.max_iters
-        cfg.train_cfg.max_iters = args.max_iters
-        cfg.default_hooks.checkpoint.interval = args.max_iters
+        from projects.study_bench.sizes import rescale_schedule
+        rescale_schedule(cfg, args.max_iters)
     if args.batch_size is not None:
         cfg.train_dataloader.batch_size = args.batch_size
     # the test scenes are evaluated once, after training (timed apart)

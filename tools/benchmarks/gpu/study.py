@@ -215,23 +215,16 @@ def study_config(method: str, size: dict, work_dir: str, num_workers: int,
     Returns:
         Config: For ``SafeResumeRunner.from_cfg``.
     """
-    from mmengine.config import Config
+    from projects.study_bench.config_files import load_config
+    from projects.study_bench.sizes import (fp32_optim_wrapper,
+                                            rescale_schedule)
     spec = METHODS[method]
-    cfg = Config.fromfile(osp.join(ROOT, spec['config']))
-    epochs, warmup = size['epochs'], size['warmup_epochs']
-    if not 0 < warmup < epochs:
-        raise ValueError(f'need 0 < warmup_epochs < epochs, got {warmup}, '
-                         f'{epochs}')
+    cfg = load_config(spec['config'])
+    rescale_schedule(cfg, size['epochs'], warmup=size['warmup_epochs'])
+    epochs = size['epochs']
     cfg.work_dir = work_dir
     cfg.optim_wrapper.optimizer.lr = spec['lr']
     cfg.randomness = dict(seed=seed, diff_rank_seed=True)
-    cfg.train_cfg.max_epochs = epochs
-    linear, cosine = cfg.param_scheduler
-    if linear.type != 'LinearLR' or cosine.type != 'CosineAnnealingLR':
-        raise ValueError(f'{spec["config"]}: expected LinearLR + '
-                         'CosineAnnealingLR schedulers')
-    linear.end = warmup
-    cosine.update(begin=warmup, end=epochs, T_max=epochs - warmup)
     loader = cfg.train_dataloader
     loader.update(
         batch_size=size['batch'],
@@ -260,8 +253,7 @@ def study_config(method: str, size: dict, work_dir: str, num_workers: int,
         type='LoggerHook', interval=size['log_interval'])
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     if size['device'] == 'cpu':
-        cfg.optim_wrapper.type = 'OptimWrapper'
-        cfg.optim_wrapper.pop('loss_scale', None)
+        fp32_optim_wrapper(cfg)
     return cfg
 
 

@@ -133,8 +133,9 @@ def rescale_schedule(cfg: Config,
     ``warmup`` (default: its end scaled with the run, at least 1), and a
     scheduler that began where it ended begins there. Every other
     scheduler that ended with the run ends with the new run, a ``T_max``
-    spans the scheduler's new range and ``milestones`` scale with the run. A checkpoint or validation interval equal to the old length
-    follows the new one.
+    spans the scheduler's new range and ``milestones`` scale with the run.
+    A checkpoint or validation interval equal to the old length follows
+    the new one.
 
     Args:
         cfg (Config): A training config.

@@ -8,7 +8,8 @@
 * :func:`rescale_schedule`: a run of another length with the same schedule
   shape (the GPU study, the CPU segmentation and detection transfers);
 * :func:`fp32_optim_wrapper`: the AMP wrapper of a config made a plain one
-  (mmengine's AMP wrapper needs an accelerator).
+  (mmengine's AMP wrapper needs an accelerator);
+* :func:`vit_arch`: the encoder sizes a ViT backbone config names.
 """
 import copy
 import os.path as osp
@@ -76,19 +77,31 @@ def apply_sizes(cfg: Config,
     return cfg
 
 
-def fp32_optim_wrapper(cfg: Config) -> Config:
-    """Make ``cfg``'s optimizer wrapper a plain fp32 one, in place.
+def vit_arch(backbone: dict) -> dict:
+    """``embed_dims``, ``num_layers``, ``num_heads`` and
+    ``feedforward_channels`` of an mmpretrain ViT backbone config (an arch
+    name is looked up in its class's ``arch_zoo``)."""
+    from mmpretrain.registry import MODELS
+    arch = backbone['arch']
+    if isinstance(arch, str):
+        arch = MODELS.get(backbone['type']).arch_zoo[arch.lower()]
+    keys = ('embed_dims', 'num_layers', 'num_heads', 'feedforward_channels')
+    return {key: arch[key] for key in keys}
+
+
+def fp32_optim_wrapper(optim_wrapper: ConfigDict) -> ConfigDict:
+    """Make an optimizer wrapper config a plain fp32 one, in place.
 
     ``AmpOptimWrapper`` becomes ``OptimWrapper`` without ``loss_scale`` and
     ``dtype``; the optimizer, clipping and decay rules stay.
 
     Returns:
-        Config: ``cfg``.
+        ConfigDict: ``optim_wrapper``.
     """
-    cfg.optim_wrapper.type = 'OptimWrapper'
-    cfg.optim_wrapper.pop('loss_scale', None)
-    cfg.optim_wrapper.pop('dtype', None)
-    return cfg
+    optim_wrapper.type = 'OptimWrapper'
+    optim_wrapper.pop('loss_scale', None)
+    optim_wrapper.pop('dtype', None)
+    return optim_wrapper
 
 
 def demo_sized(config: str, model_key: str, demo: str = DEMO) -> Config:
@@ -116,7 +129,7 @@ def demo_sized(config: str, model_key: str, demo: str = DEMO) -> Config:
     cfg.train_dataloader = demo_cfg.train_dataloader
     cfg.train_dataloader.dataset.pipeline = pipeline
     cfg.pop('find_unused_parameters', None)
-    fp32_optim_wrapper(cfg)
+    fp32_optim_wrapper(cfg.optim_wrapper)
     for key in DEMO_RUN_KEYS:
         cfg[key] = demo_cfg[key]
     return cfg

@@ -8,6 +8,9 @@ import zipfile
 import pytest
 from tool_modules import load_tool
 
+from projects.study_bench.studies.gpu_summary import study_summary
+from projects.study_bench.throughput.summary import check_targets
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GPU = osp.join(ROOT, 'tools', 'benchmarks', 'gpu')
 
@@ -36,36 +39,36 @@ def _bench(model, compiled, img_per_s, peak, tflops, batch=128,
                 date='2026-12-01')
 
 
-def _verdicts(summarize, records):
+def _verdicts(records):
     return [(t['what'], None if t['ratio'] is None else round(t['ratio'], 4),
-             t['verdict']) for t in summarize.check_targets(records)]
+             t['verdict']) for t in check_targets(records)]
 
 
-def test_targets_hold_and_miss(summarize):
+def test_targets_hold_and_miss():
     mae = _bench('mae', False, 2000., 8., 116.8)
     holds = [_bench('siameseim', False, 1500., 9., 212.7), mae,
              _bench('siameseim', True, 2200., 10.4, 311.9)]
-    assert _verdicts(summarize, holds) == [
+    assert _verdicts(holds) == [
         ('img/s', 1.1, 'holds'), ('peak memory', 1.3, 'holds'),
         ('TFLOP/s', 2.6704, 'holds')]
     missed = [mae, _bench('siameseim', True, 2100., 10.5, 100.)]
-    assert _verdicts(summarize, missed) == [
+    assert _verdicts(missed) == [
         ('img/s', 1.05, 'missed'), ('peak memory', 1.3125, 'missed'),
         ('TFLOP/s', 0.8562, 'missed')]
 
 
-def test_targets_not_measured(summarize):
+def test_targets_not_measured():
     siam = _bench('siameseim', True, 2200., 10., 300.)
     # no MAE, MAE at another batch, a skipped compiled run, no memory (CPU)
     for records in ([siam], [siam, _bench('mae', False, 2e3, 8., 1e2, 64)],
                     [_bench('siameseim', True, None, None, None,
                             status='skipped'),
                      _bench('mae', False, 2e3, 8., 1e2)]):
-        assert {v for _, _, v in _verdicts(summarize, records)} == \
+        assert {v for _, _, v in _verdicts(records)} == \
             {'not measured'}
     cpu = [_bench('mae', False, 4., None, 1e-5),
            _bench('siameseim', True, 2., None, 2e-5)]
-    assert _verdicts(summarize, cpu) == [
+    assert _verdicts(cpu) == [
         ('img/s', 0.5, 'missed'), ('peak memory', None, 'not measured'),
         ('TFLOP/s', 2.0, 'holds')]
 
@@ -117,8 +120,8 @@ def _study_records():
     ]
 
 
-def test_study_summary(summarize):
-    text = summarize.study_summary(_study_records())
+def test_study_summary():
+    text = study_summary(_study_records())
     lines = text.splitlines()
     assert lines[0].startswith('| method | lr | steps done / planned |')
     assert lines[2] == (

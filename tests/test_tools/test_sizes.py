@@ -56,7 +56,7 @@ def test_milestones_scale_and_a_kept_warmup():
 def test_fp32_optim_wrapper_keeps_the_optimizer():
     cfg = load_config(REPRO)
     optimizer = cfg.optim_wrapper.optimizer.to_dict()
-    fp32_optim_wrapper(cfg)
+    fp32_optim_wrapper(cfg.optim_wrapper)
     assert cfg.optim_wrapper.type == 'OptimWrapper'
     assert 'loss_scale' not in cfg.optim_wrapper
     assert cfg.optim_wrapper.optimizer.to_dict() == optimizer

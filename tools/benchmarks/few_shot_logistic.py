@@ -22,18 +22,9 @@ Example:
         --out work_dirs/few_shot.jsonl
 """
 import argparse
-import os
-import os.path as osp
-import time
 from typing import Optional, Sequence
 
-
-from projects.study_bench.probes.cli import append_jsonl, base_record, resolve_device
-
-from projects.study_bench.probes.frozen_encoder import (
-    build_frozen_encoder, encode_dataset)
-from projects.study_bench.probes.logistic_regression import (
-    fit_logistic_regression, logistic_regression_accuracy)
+from projects.study_bench.probes.few_shot import few_shot_probe
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -80,78 +71,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def build_datasets(args) -> tuple:
-    """The listed training images and the validation set."""
-    from mmpretrain.datasets import ImageNet
-
-    from mmsiameseim.datasets import ImageNetWnidFolder
-    from mmsiameseim.datasets.imagenet_subset import ImageNetSubsetList
-    pipeline = [
-        dict(type='LoadImageFromFile'),
-        dict(
-            type='ResizeEdge',
-            scale=args.resize,
-            edge='short',
-            backend='pillow',
-            interpolation='bilinear'),
-        dict(type='CenterCrop', crop_size=args.crop),
-        dict(type='PackInputs'),
-    ]
-    train = ImageNetSubsetList(
-        data_root=osp.join(args.data_root, 'train'),
-        subset_list=args.subset_list,
-        pipeline=pipeline)
-    val_root = osp.join(args.data_root, 'val')
-    common = dict(pipeline=pipeline, indices=args.val_size)
-    if osp.isdir(val_root) and any(e.is_dir() for e in os.scandir(val_root)):
-        val = ImageNetWnidFolder(data_root=val_root, **common)
-    else:
-        val = ImageNet(data_root=args.data_root, split='val', **common)
-    return train, val
-
-
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Run the evaluation; return the JSON record."""
-    args = parse_args(argv)
-    start = time.time()
-    device = resolve_device(args.device)
-    encoder, info = build_frozen_encoder(
-        args.config,
-        args.checkpoint,
-        device=device,
-        pool=args.pool,
-        seed=args.seed,
-        trusted=args.trusted_checkpoint)
-    train, val = build_datasets(args)
-    common = dict(batch_size=args.batch_size, num_workers=args.num_workers)
-    train_feats, train_labels = encode_dataset(encoder, train, **common)
-    val_feats, val_labels = encode_dataset(encoder, val, **common)
-    feat_seconds = time.time() - start
-    classifier = fit_logistic_regression(
-        train_feats, train_labels, lambd=args.lambd, max_iter=args.max_iter)
-    record = base_record(
-        'few_shot_logistic',
-        args,
-        info,
-        metric='logistic_top1',
-        value=logistic_regression_accuracy(classifier, val_feats,
-                                           val_labels),
-        train_top1=logistic_regression_accuracy(classifier, train_feats,
-                                                train_labels),
-        subset_list=args.subset_list,
-        lambd=args.lambd,
-        pool=args.pool,
-        train_size=len(train_feats),
-        test_size=len(val_feats),
-        img_size=args.crop,
-        feat_dim=int(train_feats.shape[1]),
-        lbfgs_iterations=int(max(classifier.n_iter_)),
-        seed=args.seed,
-        device=device,
-        feature_seconds=round(feat_seconds, 2),
-        seconds=round(time.time() - start, 2))
-    append_jsonl(args.out, record)
-    return record
+    return few_shot_probe(**vars(parse_args(argv)))
 
 
 if __name__ == '__main__':

@@ -15,9 +15,8 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-
-from projects.study_bench.scenes.coco import (
-    MIN_VISIBLE_AREA, write_coco_scenes)
+from projects.study_bench.scenes.coco import (MIN_VISIBLE_AREA,
+                                              write_coco_scenes)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

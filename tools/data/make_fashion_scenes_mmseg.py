@@ -16,9 +16,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-
-from projects.study_bench.scenes.mmseg import \
-    write_mmseg_scenes
+from projects.study_bench.scenes.mmseg import write_mmseg_scenes
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -2,6 +2,8 @@
 
 * :func:`csv_list`: an ``argparse`` type for comma-separated lists;
 * :func:`append_jsonl`: print a JSON record and append it to a file;
+* :func:`add_scene_args`: where Fashion-MNIST scenes take their items
+  from and how many there are;
 * :func:`machine`: the CPU the records say they ran on.
 """
 import argparse
@@ -57,6 +59,20 @@ def append_jsonl(path: Optional[str], record: dict) -> str:
             f.write(line + '\n')
     print(line, flush=True)
     return line
+
+
+def add_scene_args(parser: argparse.ArgumentParser,
+                   counts: Sequence[str] = ('--num-train', '--num-test'),
+                   defaults: Sequence[int] = (2000, 1000),
+                   source: str = '--data-root') -> argparse.ArgumentParser:
+    """The Fashion-MNIST folder the scenes' items come from and the number
+    of train and test scenes (the scene tools' and benchmarks' flags)."""
+    parser.add_argument(source, default='data/fashion-mnist',
+                        help='Fashion-MNIST IDX files')
+    for flag, default, split in zip(counts, defaults, ('train', 'test')):
+        parser.add_argument(flag, type=int, default=default,
+                            help=f'{split} scenes. Defaults to {default}')
+    return parser
 
 
 def machine() -> str:

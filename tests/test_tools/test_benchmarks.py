@@ -5,6 +5,7 @@ import os.path as osp
 import pytest
 from tool_modules import load_tool
 
+import projects.study_bench.throughput.jpeg_corpus as corpus_tool
 from projects.study_bench.throughput import flops
 from projects.study_bench.throughput.benchmark import REQUIRED_KEYS
 from projects.study_bench.throughput.models import load_config
@@ -12,21 +13,7 @@ from projects.study_bench.throughput.summary import summarize
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BENCH = osp.join(ROOT, 'tools', 'benchmarks')
-
-
-def _load(name):
-    return load_tool(osp.join(BENCH, f'{name}.py'))
-
-
-@pytest.fixture(scope='module')
-def throughput():
-    return _load('pretrain_throughput')
-
-
-@pytest.fixture(scope='module')
-def corpus_tool():
-    import projects.study_bench.throughput.jpeg_corpus as corpus
-    return corpus
+throughput = load_tool('tools/benchmarks/pretrain_throughput.py')
 
 
 def _json_lines(text):
@@ -34,8 +21,7 @@ def _json_lines(text):
             if line.startswith('{')]
 
 
-def test_pretrain_throughput_tiny_cpu_all_models(throughput, tmp_path,
-                                                 capsys):
+def test_pretrain_throughput_tiny_cpu_all_models(tmp_path, capsys):
     out = tmp_path / 'bench.jsonl'
     rc = throughput.main([
         '--device', 'cpu', '--tiny', '--batch-sizes', '4', '--steps', '2',
@@ -62,7 +48,7 @@ def test_pretrain_throughput_tiny_cpu_all_models(throughput, tmp_path,
     assert '| mocov3 | 4 | fp32 | eager |' in table
 
 
-def test_gpu_script_syntax_and_cuda_guard(throughput):
+def test_gpu_script_syntax_and_cuda_guard():
     import subprocess
     script = osp.join(BENCH, 'run_gpu_benchmarks.sh')
     assert subprocess.run(['bash', '-n', script]).returncode == 0
@@ -71,7 +57,7 @@ def test_gpu_script_syntax_and_cuda_guard(throughput):
         assert throughput.main(['--device', 'cuda']) == 2
 
 
-def test_pretrain_throughput_siameseim_options(throughput, capsys):
+def test_pretrain_throughput_siameseim_options(capsys):
     # the tiny size's own mask count, restated as an option
     count = load_config('siameseim', tiny=True).model.backbone.num_masked
     rc = throughput.main([
@@ -89,7 +75,7 @@ def test_pretrain_throughput_siameseim_options(throughput, capsys):
     }
 
 
-def test_pretrain_throughput_rejects_unknown_model(throughput):
+def test_pretrain_throughput_rejects_unknown_model():
     with pytest.raises(SystemExit):
         throughput.parse_args(['--models', 'simclr'])
 
@@ -122,7 +108,7 @@ def test_flop_counts_match_hand_counts():
     def gflops(name, batch=None):
         return flops.train_gflops_per_image(name, sizes[name], batch)
 
-    siam = flops.siameseim_macs(**sizes['siameseim'])
+    siam = flops.siameseim_macs(sizes['siameseim'])
     assert siam['online'] / 1e9 == pytest.approx(16.77, abs=0.01)
     assert siam['target'] / 1e9 == pytest.approx(20.59, abs=0.01)
     assert siam['loss'] / 1e9 == pytest.approx(0.23, abs=0.01)
@@ -130,12 +116,11 @@ def test_flop_counts_match_hand_counts():
     assert gflops('siameseim') == pytest.approx(142, rel=0.005)
     # the officially coded N x N neg term: 154 / 165 / 188 GFLOP
     for batch, gflop in ((64, 154), (128, 165), (256, 188)):
-        macs = flops.siameseim_macs(batch=batch, nxn_neg=True,
-                                    **sizes['siameseim'])
+        macs = flops.siameseim_macs(sizes['siameseim'], batch, nxn_neg=True)
         assert 2 * macs['train'] / 1e9 == pytest.approx(gflop, rel=0.01)
-    assert flops.mae_macs(**sizes['mae'])['train'] / 1e9 == \
+    assert flops.mae_macs(sizes['mae'])['train'] / 1e9 == \
         pytest.approx(29, rel=0.02)
-    assert flops.vit_inference_macs(**sizes['mae']) / 1e9 == \
+    assert flops.vit_inference_macs(sizes['mae']) / 1e9 == \
         pytest.approx(17.6, rel=0.005)
     # SiameseIM costs about 2.5x MAE per image
     assert gflops('siameseim') / gflops('mae') == pytest.approx(2.5, abs=0.1)
@@ -149,7 +134,7 @@ def test_block_macs_formula():
     assert flops.block_macs(n, d, 4 * d) == n * 12 * d * d + 2 * n * n * d
 
 
-def test_jpeg_corpus_is_deterministic(corpus_tool, tmp_path):
+def test_jpeg_corpus_is_deterministic(tmp_path):
     from PIL import Image
     a = corpus_tool.make_corpus(str(tmp_path / 'a'), 12, seed=3)
     b = corpus_tool.make_corpus(str(tmp_path / 'b'), 12, seed=3)
@@ -169,7 +154,7 @@ def test_jpeg_corpus_is_deterministic(corpus_tool, tmp_path):
 def test_pipeline_throughput_smoke(tmp_path, capsys, monkeypatch):
     import mmcv
     monkeypatch.setattr(mmcv, 'adjust_hue', mmcv.adjust_hue)  # restore
-    pipeline = _load('pipeline_throughput')
+    pipeline = load_tool('tools/benchmarks/pipeline_throughput.py')
     out = tmp_path / 'pipe.jsonl'
     rc = pipeline.main([
         '--num-images', '4', '--rounds', '1', '--warmup', '1',

@@ -5,28 +5,15 @@ import json
 import os.path as osp
 import zipfile
 
-import pytest
 from tool_modules import load_tool
 
+from projects.study_bench.studies.gpu_study import DATA_ROOT
 from projects.study_bench.studies.gpu_summary import study_summary
 from projects.study_bench.throughput.summary import check_targets
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-GPU = osp.join(ROOT, 'tools', 'benchmarks', 'gpu')
-
-
-def _load(name):
-    return load_tool(osp.join(GPU, f'{name}.py'))
-
-
-@pytest.fixture(scope='module')
-def summarize():
-    return _load('summarize')
-
-
-@pytest.fixture(scope='module')
-def prepare():
-    return _load('prepare')
+summarize = load_tool('tools/benchmarks/gpu/summarize.py')
+prepare = load_tool('tools/benchmarks/gpu/prepare.py')
 
 
 def _bench(model, compiled, img_per_s, peak, tflops, batch=128,
@@ -73,7 +60,7 @@ def test_targets_not_measured():
         ('TFLOP/s', 2.0, 'holds')]
 
 
-def test_throughput_summary_file(summarize, tmp_path):
+def test_throughput_summary_file(tmp_path):
     path = tmp_path / 't.jsonl'
     records = [_bench('siameseim', False, 1500., 9., 212.7),
                _bench('mae', False, 2000., 8., 116.8),
@@ -143,7 +130,7 @@ def test_study_summary():
 # --------------------------------------------------------------------------
 # prepare.py
 # --------------------------------------------------------------------------
-def test_device_calls_fit_the_limits(prepare):
+def test_device_calls_fit_the_limits():
     calls = prepare.device_calls(sizes=False)
     assert [c['name'] for c in calls] == ['throughput', 'study', 'both']
     for call in calls:
@@ -154,8 +141,7 @@ def test_device_calls_fit_the_limits(prepare):
                      'tools/benchmarks/gpu/study.sh'):
             if path in call['command']:
                 assert osp.isfile(osp.join(ROOT, path))
-    study = _load('study')
-    assert study.DATA_ROOT in calls[1]['carry']
+    assert DATA_ROOT in calls[1]['carry']
     assert calls[2]['command'].startswith(calls[0]['command'] + ';')
 
 
@@ -170,7 +156,7 @@ def _wheel(folder, name, version, tag='py3-none-any', requires=None):
     return str(path)
 
 
-def test_verify_wheels(prepare, tmp_path):
+def test_verify_wheels(tmp_path):
     good = [_wheel(tmp_path, n, v, requires='>=3.7')
             for n, v in prepare.WHEELS]
     assert prepare.verify(good) == []
@@ -188,7 +174,7 @@ def test_verify_wheels(prepare, tmp_path):
     assert 'numpy: not in the wheel list' in problems
 
 
-def test_python_ok_and_names(prepare):
+def test_python_ok_and_names():
     assert prepare.python_ok(None) and prepare.python_ok('>=3.7')
     assert prepare.python_ok('>=3.11,<4') and not prepare.python_ok('>=3.13')
     assert not prepare.python_ok('<3.12')

@@ -19,55 +19,14 @@ Example:
         work_dirs/demo/epoch_4.pth --out work_dirs/benchmarks.jsonl \\
         --dump-scenes work_dirs/scenes_preview
 """
-import argparse
 from typing import Optional, Sequence
 
-from projects.study_bench.probes.common import add_probe_args, check_sizes
-from projects.study_bench.probes.dense_probe import DEFAULT_SCENES, dense_probe
-
-
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(
-        description='Dense linear probe (mIoU) on Fashion-MNIST scenes')
-    add_probe_args(parser, unit='scenes', default_sizes=DEFAULT_SCENES)
-    parser.add_argument(
-        '--canvas',
-        type=int,
-        default=None,
-        help='scene side in pixels (default: 2 x img-size)')
-    parser.add_argument(
-        '--item-size',
-        type=int,
-        nargs=2,
-        default=None,
-        metavar=('MIN', 'MAX'),
-        help='item side range (default: 5/8 and 5/4 of img-size)')
-    parser.add_argument('--epochs', type=int, default=20)
-    parser.add_argument('--lr', type=float, default=1e-2)
-    parser.add_argument(
-        '--probe-batch-size',
-        type=int,
-        default=64,
-        help='scenes per step of the probe training')
-    parser.add_argument(
-        '--dump-scenes',
-        default=None,
-        metavar='DIR',
-        help='also write the first --num-dump test scenes as PNGs + json')
-    parser.add_argument('--num-dump', type=int, default=32)
-    args = parser.parse_args(argv)
-    check_sizes(parser, args)
-    if args.epochs < 1 or args.probe_batch_size < 2:
-        parser.error('--epochs must be >= 1 and --probe-batch-size >= 2')
-    if args.train_size < 2:
-        parser.error('--train-size must be >= 2 scenes')
-    return args
+from projects.study_bench.probes.cli import probe_main
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
-    """Run the probe; return the JSON record."""
-    return dense_probe(**vars(parse_args(argv)))
+    """Run the dense probe; return its JSON record."""
+    return probe_main('dense_probe', argv)
 
 
 if __name__ == '__main__':

@@ -37,6 +37,7 @@ import sys
 from typing import List, Optional
 
 from projects.study_bench.child_runs import print_record
+from projects.study_bench.cli import add_scene_args
 from projects.study_bench.transfer.detection import (CONFIG, convert,
                                                      det_config, ensure_scenes,
                                                      summarize, train_and_test)
@@ -52,9 +53,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                       threads=os.cpu_count() or 1)
     parser.add_argument('--data-root', default='data/fashion_scenes_coco',
                         help='COCO scenes (written here if missing)')
-    parser.add_argument('--fashion-root', default='data/fashion-mnist')
-    parser.add_argument('--train-scenes', type=int, default=2000)
-    parser.add_argument('--test-scenes', type=int, default=300)
+    add_scene_args(parser, ('--train-scenes', '--test-scenes'), (2000, 300),
+                   '--fashion-root')
     parser.add_argument('--iters', type=int,
                         help="training iterations (default: the config's)")
     args = parser.parse_args(argv)

@@ -15,28 +15,14 @@ Example:
         configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py \\
         work_dirs/demo/epoch_4.pth --out work_dirs/benchmarks.jsonl
 """
-import argparse
 from typing import Optional, Sequence
 
-from projects.study_bench.probes.common import add_probe_args, check_sizes
-from projects.study_bench.probes.knn import knn_probe
-
-
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(
-        description='kNN evaluation of a frozen backbone on Fashion-MNIST')
-    add_probe_args(parser)
-    parser.add_argument('--k', type=int, default=20)
-    parser.add_argument('--temperature', type=float, default=0.07)
-    args = parser.parse_args(argv)
-    check_sizes(parser, args)
-    return args
+from projects.study_bench.probes.cli import probe_main
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
-    """Run the evaluation; return the JSON record."""
-    return knn_probe(**vars(parse_args(argv)))
+    """Run the kNN probe; return its JSON record."""
+    return probe_main('knn_eval', argv)
 
 
 if __name__ == '__main__':

@@ -12,42 +12,20 @@ at batch 256, all 10,000 test images. Prints one JSON line and appends it
 to ``--out``. The probe is
 :func:`projects.study_bench.probes.linear.linear_probe`.
 
-Example:
+Example (the Runner's logs and config in ``--work-dir``):
     python tools/benchmarks/linear_probe.py \\
         configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py \\
-        work_dirs/demo/epoch_4.pth --out work_dirs/benchmarks.jsonl
+        work_dirs/demo/epoch_4.pth --work-dir work_dirs/linear_probe \\
+        --out work_dirs/benchmarks.jsonl
 """
-import argparse
 from typing import Optional, Sequence
 
-from projects.study_bench.probes.common import add_probe_args, check_sizes
-from projects.study_bench.probes.linear import linear_probe
-
-
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(
-        description='Linear probe of a frozen backbone on Fashion-MNIST')
-    add_probe_args(parser)
-    for name, kind, what in (('epochs', int, 'training epochs'),
-                             ('warmup-epochs', int, 'warm-up epochs'),
-                             ('probe-batch-size', int, 'training batch'),
-                             ('lr', float, 'peak LARS learning rate')):
-        parser.add_argument(f'--{name}', type=kind, default=None,
-                            help=f"{what} (default: the config's)")
-    parser.add_argument('--work-dir', default=None,
-                        help="the Runner's folder (default: a temporary one)")
-    args = parser.parse_args(argv)
-    check_sizes(parser, args)
-    if (args.epochs is not None and args.epochs < 1) or \
-            (args.probe_batch_size is not None and args.probe_batch_size < 2):
-        parser.error('--epochs must be >= 1 and --probe-batch-size >= 2')
-    return args
+from projects.study_bench.probes.cli import probe_main
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
-    """Run the probe; return the JSON record."""
-    return linear_probe(**vars(parse_args(argv)))
+    """Run the linear probe; return its JSON record."""
+    return probe_main('linear_probe', argv)
 
 
 if __name__ == '__main__':

@@ -46,86 +46,52 @@ from projects.study_bench.throughput.models import DTYPES, MODEL_NAMES
 from projects.study_bench.throughput.summary import summarize
 
 
+#: The on/off options: flag -> help.
+FLAGS = {
+    '--compile': 'also time each configuration with torch.compile',
+    '--compile-only': 'time only the compiled runs (implies --compile)',
+    '--tiny': 'tiny widths and 32 px images (CPU smoke test)',
+    '--tf32': 'allow TF32 matmuls/convolutions (off by default, as upstream)',
+    '--fused-adamw': 'AdamW(fused=True) instead of the default foreach AdamW',
+    '--sync-debug': 'after timing, count synchronising CUDA calls of a step',
+}
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse the command line."""
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(
         description='Pretraining step throughput (JSON lines).')
-    parser.add_argument(
-        '--models',
-        type=csv_list(str, MODEL_NAMES),
+    add = parser.add_argument
+    add('--models', type=csv_list(str, MODEL_NAMES),
         default=list(MODEL_NAMES),
         help='comma-separated subset of siameseim,mae,mocov3')
-    parser.add_argument(
-        '--batch-sizes',
-        type=csv_list(int),
-        default=[64, 128, 256],
+    add('--batch-sizes', type=csv_list(int), default=[64, 128, 256],
         help='per-device batch sizes, e.g. 64,128,256')
-    parser.add_argument(
-        '--dtypes',
-        type=csv_list(str, DTYPES),
-        default=['fp16', 'bf16'],
+    add('--dtypes', type=csv_list(str, DTYPES), default=['fp16', 'bf16'],
         help='AMP dtypes (fp16, bf16) or fp32; the CPU runs fp32 only')
-    parser.add_argument('--steps', type=int, default=30)
-    parser.add_argument('--warmup', type=int, default=10)
-    parser.add_argument(
-        '--compile',
-        action='store_true',
-        help='also time each configuration with torch.compile')
-    parser.add_argument(
-        '--compile-only',
-        action='store_true',
-        help='time only the compiled runs (implies --compile)')
-    parser.add_argument(
-        '--compile-models',
-        type=csv_list(str, MODEL_NAMES),
-        default=None,
+    add('--steps', type=int, default=30)
+    add('--warmup', type=int, default=10)
+    for flag, text in FLAGS.items():
+        add(flag, action='store_true', help=text)
+    add('--compile-models', type=csv_list(str, MODEL_NAMES),
         help='models that also get a compiled run (implies --compile; '
         'default with --compile: all of --models)')
-    parser.add_argument(
-        '--deadline-s',
-        type=float,
-        default=None,
+    add('--deadline-s', type=float,
         help='start no configuration but the first later than this many '
         'seconds after the first started; those get a status="skipped" '
         'record')
-    parser.add_argument(
-        '--compile-target',
-        choices=('modules', 'train_step'),
-        default='modules',
-        help='what --compile compiles (see compile_model)')
-    parser.add_argument(
-        '--compile-backend',
-        default='inductor',
+    add('--compile-target', choices=('modules', 'train_step'),
+        default='modules', help='what --compile compiles (see compile_model)')
+    add('--compile-backend', default='inductor',
         help="torch.compile backend ('eager' checks tracing only)")
-    parser.add_argument('--device', default='cuda')
-    parser.add_argument(
-        '--tiny',
-        action='store_true',
-        help='tiny widths and 32 px images (CPU smoke test)')
-    parser.add_argument(
-        '--tf32',
-        action='store_true',
-        help='allow TF32 matmuls/convolutions (off by default, as upstream)')
-    parser.add_argument(
-        '--fused-adamw',
-        action='store_true',
-        help='AdamW(fused=True) instead of the default foreach AdamW')
-    parser.add_argument(
-        '--sync-debug',
-        action='store_true',
-        help='after timing, count synchronising CUDA calls of one step')
-    parser.add_argument(
-        '--siameseim-cfg-options',
-        nargs='+',
-        action=DictAction,
+    add('--device', default='cuda')
+    add('--siameseim-cfg-options', nargs='+', action=DictAction,
         help='overrides of the SiameseIM config, e.g. '
         'model.backbone.num_masked=118 model.sync_free_ema=False')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', help='append the JSON lines to this file')
-    parser.add_argument(
-        '--summarize',
-        metavar='JSONL',
+    add('--seed', type=int, default=0)
+    add('--out', help='append the JSON lines to this file')
+    add('--summarize', metavar='JSONL',
         help='only print a markdown table of an earlier output file')
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0:

@@ -43,6 +43,7 @@ import sys
 from typing import List, Optional
 
 from projects.study_bench.child_runs import print_record
+from projects.study_bench.cli import add_scene_args
 from projects.study_bench.scenes.mmseg import write_mmseg_scenes
 from projects.study_bench.transfer.driver import (RUNS, add_transfer_args,
                                                   checkpoints, run_transfer,
@@ -60,10 +61,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--scenes-dir', default='data/fashion_scenes_mmseg',
                         help='the mmseg folder of scenes (written if absent '
                         'or different)')
-    parser.add_argument('--data-root', default='data/fashion-mnist',
-                        help='Fashion-MNIST IDX files')
-    parser.add_argument('--num-train', type=int, default=2000)
-    parser.add_argument('--num-test', type=int, default=1000)
+    add_scene_args(parser)
     parser.add_argument('--max-iters', type=int, default=None,
                         help="training iterations (default: the config's)")
     parser.add_argument('--batch-size', type=int, default=None,

@@ -1,15 +1,14 @@
-"""What every offline probe shares: its inputs (:class:`ProbeRun`), their
-command-line arguments, the device, the frozen encoder they name, the
-pooled Fashion-MNIST features (through the plugin's one feature
-extractor, :func:`mmsiameseim.evaluation.extract_features`) and the JSON
-record."""
+"""What every offline probe shares: its inputs (:class:`ProbeRun`), the
+device, the frozen encoder they name, the pooled Fashion-MNIST features
+(through the plugin's one feature extractor,
+:func:`mmsiameseim.evaluation.extract_features`) and the JSON record."""
 import dataclasses
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from .frozen_encoder import POOLS, FrozenEncoder, build_frozen_encoder
+from .frozen_encoder import FrozenEncoder, build_frozen_encoder
 
 
 @dataclasses.dataclass
@@ -46,65 +45,6 @@ class ProbeRun:
     seed: int = 0
     trusted_checkpoint: bool = False
     out: Optional[str] = None
-
-
-def add_probe_args(parser, unit: str = 'images',
-                   default_sizes: Tuple[Optional[int],
-                                        Optional[int]] = (None, None)):
-    """Add the fields of :class:`ProbeRun` as command-line arguments.
-
-    Args:
-        parser (argparse.ArgumentParser): The parser.
-        unit (str): What ``--train-size`` counts.
-        default_sizes (tuple): Defaults of ``--train-size`` and
-            ``--test-size`` (None: the probe's default).
-
-    Returns:
-        argparse.ArgumentParser: The parser.
-    """
-    parser.add_argument('config', help='pretraining config')
-    parser.add_argument(
-        'checkpoint', help="checkpoint, or 'none' for the random init")
-    parser.add_argument('--data-root', default='data/fashion-mnist')
-    parser.add_argument(
-        '--device',
-        default=None,
-        help='cpu or cuda. Defaults to cuda when available')
-    for split, default in zip(('train', 'test'), default_sizes):
-        parser.add_argument(
-            f'--{split}-size',
-            type=int,
-            default=default,
-            help=f'number of {split} {unit} (default: '
-            f"{default or 'the whole split'})")
-    parser.add_argument(
-        '--img-size',
-        type=int,
-        default=None,
-        help="input size (default: the backbone's img_size)")
-    parser.add_argument(
-        '--out', default=None, help='append the JSON record to this file')
-    parser.add_argument('--pool', choices=POOLS, default='avg')
-    parser.add_argument(
-        '--batch-size',
-        type=int,
-        default=256,
-        help='images per forward when extracting features')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--trusted-checkpoint',
-        action='store_true',
-        help='the checkpoint was written by your own run: allow full '
-        'pickle (automatic next to an mmengine last_checkpoint file)')
-    return parser
-
-
-def check_sizes(parser, args) -> None:
-    """``parser.error`` on a non-positive size."""
-    for name in ('train_size', 'test_size', 'img_size'):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f'--{name.replace("_", "-")} must be >= 1')
 
 
 def resolve_device(device: Optional[str]) -> str:

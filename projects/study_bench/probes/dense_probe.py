@@ -155,7 +155,8 @@ def train_dense_probe(train_feats: Tensor,
     generator = torch.Generator().manual_seed(seed)
     steps_per_epoch = n // batch_size + int(n % batch_size > 1)
     total = max(1, epochs * steps_per_epoch)
-    schedulers = warmup_cosine_schedulers(optimizer, min(steps_per_epoch, total), total)
+    schedulers = warmup_cosine_schedulers(optimizer,
+                                          min(steps_per_epoch, total), total)
     head.train()
     for _ in range(epochs):
         perm = torch.randperm(n, generator=generator)

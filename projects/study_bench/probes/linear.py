@@ -24,6 +24,8 @@ from ..sizes import rescale_schedule, vit_arch
 from .common import ProbeRun, resolve_device
 from .frozen_encoder import preprocessor_cfg
 
+#: What a linear probe run may change of the config's schedule.
+SCHEDULE = ('epochs', 'warmup_epochs', 'probe_batch_size', 'lr')
 LINEAR_CONFIG = ('projects/study_bench/configs/evaluation/'
                  'vit-mini-p4_1xb256-linear-coslr-10e_fashion-mnist.py')
 
@@ -57,19 +59,14 @@ def save_encoder(checkpoint: str, path: str, trusted: bool = False) -> str:
     return path
 
 
-def linear_probe_config(run: ProbeRun,
-                        work_dir: str,
-                        epochs: Optional[int] = None,
-                        warmup_epochs: Optional[int] = None,
-                        probe_batch_size: Optional[int] = None,
-                        lr: Optional[float] = None):
+def linear_probe_config(run: ProbeRun, work_dir: str, **schedule):
     """:data:`LINEAR_CONFIG` for the encoder and images of ``run``.
 
     The backbone is the config's ``SiameseIMViT`` (mmpretrain's ViT blocks;
     unmasked, any of the three methods' encoders loads into it) at the
     pretraining encoder's arch, input size, patch size and final norm,
     frozen; the neck and head follow its width; the data preprocessor
-    normalises as the pretraining did. ``None`` keeps the config's value.
+    normalises as the pretraining did.
 
     Args:
         run (ProbeRun): The encoder and images (``train_size`` None: the
@@ -77,10 +74,9 @@ def linear_probe_config(run: ProbeRun,
             (``ln2`` of the averaged patches) or ``'cls'``).
         work_dir (str): The run's folder (the converted encoder goes
             there).
-        epochs (int, optional): Training epochs.
-        warmup_epochs (int, optional): Warm-up epochs.
-        probe_batch_size (int, optional): Training batch.
-        lr (float, optional): Peak LARS learning rate.
+        **schedule: ``epochs``, ``warmup_epochs`` (the schedule rescaled),
+            ``probe_batch_size`` (training batch), ``lr`` (peak LARS
+            learning rate); missing or None: the config's.
 
     Returns:
         Config: Ready for the Runner.
@@ -125,13 +121,13 @@ def linear_probe_config(run: ProbeRun,
             if transform.type == 'Resize':
                 transform.scale = (img_size, img_size)
     cfg.test_dataloader = cfg.val_dataloader
-    if epochs is not None or warmup_epochs is not None:
-        rescale_schedule(cfg, epochs or cfg.train_cfg.max_epochs,
-                         warmup=warmup_epochs)
-    if probe_batch_size is not None:
-        cfg.train_dataloader.batch_size = probe_batch_size
-    if lr is not None:
-        cfg.optim_wrapper.optimizer.lr = lr
+    epochs, warmup = schedule.get('epochs'), schedule.get('warmup_epochs')
+    if epochs or warmup:
+        rescale_schedule(cfg, epochs or cfg.train_cfg.max_epochs, warmup)
+    if schedule.get('probe_batch_size'):
+        cfg.train_dataloader.batch_size = schedule['probe_batch_size']
+    if schedule.get('lr'):
+        cfg.optim_wrapper.optimizer.lr = schedule['lr']
     cfg.randomness = dict(seed=run.seed)
     cfg.work_dir = work_dir
     cfg.default_hooks.checkpoint = None  # the record is the result
@@ -141,10 +137,6 @@ def linear_probe_config(run: ProbeRun,
 
 def linear_probe(config: str,
                  checkpoint: str,
-                 epochs: Optional[int] = None,
-                 warmup_epochs: Optional[int] = None,
-                 probe_batch_size: Optional[int] = None,
-                 lr: Optional[float] = None,
                  work_dir: Optional[str] = None,
                  **inputs) -> dict:
     """Run the linear probe; print, append (``out``) and return its record.
@@ -152,14 +144,13 @@ def linear_probe(config: str,
     Args:
         config (str): The pretraining config.
         checkpoint (str): Its checkpoint, or ``'none'``.
-        epochs, warmup_epochs, probe_batch_size, lr: See
-            :func:`linear_probe_config` (None: the config's).
         work_dir (str, optional): The Runner's folder. Defaults to a
             temporary one.
-        **inputs: The other fields of :class:`~.common.ProbeRun`
-            (``batch_size`` does not apply: the Runner encodes each
-            training batch; ``device``: the Runner takes CUDA when
-            available).
+        **inputs: The schedule of :func:`linear_probe_config`
+            (``epochs``, ``warmup_epochs``, ``probe_batch_size``, ``lr``)
+            and the fields of :class:`~.common.ProbeRun` (``batch_size``
+            does not apply: the Runner encodes each training batch;
+            ``device``: the Runner takes CUDA when available).
 
     Returns:
         dict: ``metric='linear_top1'``, ``value`` and the run's facts.
@@ -167,12 +158,12 @@ def linear_probe(config: str,
     from mmengine.registry import RUNNERS
 
     import mmsiameseim  # noqa: F401  registers the Runner and the hook
+    schedule = {key: inputs.pop(key, None) for key in SCHEDULE}
     run = ProbeRun(config, checkpoint, **inputs)
     start = time.time()
     resolve_device(run.device)  # fails early without the asked device
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = linear_probe_config(run, work_dir or tmp, epochs,
-                                  warmup_epochs, probe_batch_size, lr)
+        cfg = linear_probe_config(run, work_dir or tmp, **schedule)
         runner = RUNNERS.build(cfg)
         runner.train()
         top1 = runner.message_hub.get_scalar('val/accuracy/top1').current()

@@ -11,6 +11,11 @@ from .generate import (DEFAULT_SEEDS, SCENE_CLASSES, SCENE_PALETTE,
                        make_split_scenes)
 
 
+#: The scene generator's parameters a scene dataset passes on.
+SCENE_PARAMS = ('canvas', 'min_items', 'max_items', 'min_size', 'max_size',
+                'threshold')
+
+
 @DATASETS.register_module()
 class FashionMNISTScenes(BaseDataset):
     """Seeded Fashion-MNIST scenes for semantic segmentation.
@@ -30,15 +35,11 @@ class FashionMNISTScenes(BaseDataset):
         num_scenes (int): Number of scenes. Defaults to 1000.
         seed (int, optional): Seed. Defaults to None (0 for train, 1 for
             test).
-        canvas (int): Canvas side. Defaults to 64.
-        min_items (int): Defaults to 2.
-        max_items (int): Defaults to 4.
-        min_size (int): Defaults to 20.
-        max_size (int): Defaults to 40.
-        threshold (int): Foreground threshold. Defaults to 32.
         pipeline (Sequence): Processing pipeline. Defaults to ().
-        **kwargs: Other arguments of :class:`BaseDataset` (``indices``,
-            ``test_mode``, ``lazy_init``, ...).
+        **kwargs: The generator's :data:`SCENE_PARAMS` (``canvas``,
+            ``min_items``, ... as :func:`~.generate.generate_scenes` takes
+            them, with its defaults) and other arguments of
+            :class:`BaseDataset` (``indices``, ``test_mode``, ...).
     """
 
     METAINFO = {'classes': SCENE_CLASSES, 'palette': SCENE_PALETTE}
@@ -48,12 +49,6 @@ class FashionMNISTScenes(BaseDataset):
                  split: str = 'train',
                  num_scenes: int = 1000,
                  seed: Optional[int] = None,
-                 canvas: int = 64,
-                 min_items: int = 2,
-                 max_items: int = 4,
-                 min_size: int = 20,
-                 max_size: int = 40,
-                 threshold: int = 32,
                  pipeline: Sequence = (),
                  **kwargs) -> None:
         if split not in DEFAULT_SEEDS:
@@ -62,13 +57,10 @@ class FashionMNISTScenes(BaseDataset):
         self.split = split
         self.num_scenes = num_scenes
         self.seed = DEFAULT_SEEDS[split] if seed is None else seed
-        self.scene_cfg = dict(
-            canvas=canvas,
-            min_items=min_items,
-            max_items=max_items,
-            min_size=min_size,
-            max_size=max_size,
-            threshold=threshold)
+        self.scene_cfg = {
+            key: kwargs.pop(key)
+            for key in SCENE_PARAMS if key in kwargs
+        }
         self.imgs: Optional[np.ndarray] = None
         self.masks: Optional[np.ndarray] = None
         super().__init__(

@@ -53,8 +53,22 @@ def study_config(config: str,
                  seed: int = 0,
                  lr: Optional[float] = None,
                  heldout: bool = False):
-    """``config`` for one run of the study (arguments of
-    :func:`run_config`)."""
+    """``config`` for one run of the study.
+
+    Args:
+        config (str): :data:`FINETUNE` or :data:`LINEAR`.
+        work_dir (str): The run's folder.
+        data_root (str): Fashion-MNIST folder.
+        pretrained (str, optional): The converted encoder; None: random
+            init (the load check dropped).
+        seed (int): Defaults to 0.
+        lr (float, optional): Learning rate (default: the config's).
+        heldout (bool): Validate on :data:`HELDOUT` training images
+            instead of the test split.
+
+    Returns:
+        Config: For :func:`run_config`.
+    """
     cfg = load_config(config)
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
@@ -75,34 +89,16 @@ def study_config(config: str,
     return cfg
 
 
-def run_config(config: str,
-               work_dir: str,
-               data_root: str,
-               pretrained: Optional[str],
-               seed: int = 0,
-               lr: Optional[float] = None,
-               heldout: bool = False) -> dict:
-    """Train ``config`` with the Runner; return the final val metrics.
-
-    Args:
-        config (str): :data:`FINETUNE` or :data:`LINEAR`.
-        work_dir (str): The run's folder.
-        data_root (str): Fashion-MNIST folder.
-        pretrained (str, optional): The converted encoder; None: random
-            init (the load check dropped).
-        seed (int): Defaults to 0.
-        lr (float, optional): Learning rate (default: the config's).
-        heldout (bool): Validate on :data:`HELDOUT` training images
-            instead of the test split.
+def run_config(cfg) -> dict:
+    """Train a config of :func:`study_config` with the Runner.
 
     Returns:
-        dict: ``val/...`` metrics, ``seconds`` and ``iterations``.
+        dict: The final ``val/...`` metrics, ``seconds`` and
+        ``iterations``.
     """
     from mmengine.registry import RUNNERS
 
     import mmsiameseim  # noqa: F401
-    cfg = study_config(config, work_dir, data_root, pretrained, seed, lr,
-                       heldout)
     runner = RUNNERS.build(cfg)
     start = time.time()
     runner.train()
@@ -130,8 +126,9 @@ def lr_stage(lrs, pretrained: str, data_root: str, work_dir: str,
     training images (never the test split)."""
     return [
         _record(out, seed, FINETUNE,
-                run_config(FINETUNE, osp.join(work_dir, f'lr_{lr:g}'),
-                           data_root, pretrained, seed, lr, heldout=True),
+                run_config(study_config(
+                    FINETUNE, osp.join(work_dir, f'lr_{lr:g}'), data_root,
+                    pretrained, seed, lr, heldout=True)),
                 stage='lr', init='pretrained', lr=lr,
                 split='train[50000:52000]') for lr in lrs
     ]
@@ -144,8 +141,9 @@ def finetune_stage(pretrained: str, data_root: str, work_dir: str,
     top-1 on the test images."""
     return [
         _record(out, seed, FINETUNE,
-                run_config(FINETUNE, osp.join(work_dir, f'ft_{init}'),
-                           data_root, path, seed, lr),
+                run_config(study_config(
+                    FINETUNE, osp.join(work_dir, f'ft_{init}'), data_root,
+                    path, seed, lr)),
                 stage='finetune', init=init, lr=lr, split='test')
         for init, path in (('pretrained', pretrained), ('random', None))
     ]
@@ -155,7 +153,8 @@ def linear_stage(pretrained: str, data_root: str, work_dir: str,
                  seed: int = 0, out: Optional[str] = None) -> dict:
     """The linear-probing config on ``pretrained``, top-1 on the test
     images."""
-    metrics = run_config(LINEAR, osp.join(work_dir, 'linear_config'),
-                         data_root, pretrained, seed)
+    metrics = run_config(study_config(
+        LINEAR, osp.join(work_dir, 'linear_config'), data_root, pretrained,
+        seed))
     return _record(out, seed, LINEAR, metrics, stage='linear', path='config',
                    split='test')

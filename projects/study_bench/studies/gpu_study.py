@@ -21,54 +21,34 @@ REPRO = 'projects/study_bench/configs/reproduction/'
 # sample of the method's train pipeline (decode from the IDX array, both
 # views, mask, packing), measured on the 2-core development machine; only
 # the ratios matter (the worker split).
-METHODS = OrderedDict([
-    ('siameseim', dict(
-        config=REPRO + 'siameseim_vit-tiny-p4_1xb256-amp-coslr-100e_'
-        'fashion-mnist.py', lr=6e-4, cpu_ms=0.46)),
-    ('mae', dict(
-        config=REPRO + 'mae_vit-tiny-p4_1xb256-amp-coslr-100e_'
-        'fashion-mnist.py', lr=2e-3, cpu_ms=0.19)),
-    ('mocov3', dict(
-        config=REPRO + 'mocov3_vit-tiny-p4_1xb256-amp-coslr-100e_'
-        'fashion-mnist.py', lr=6e-3, cpu_ms=0.83)),
-    ('siameseim-sameview', dict(
-        config=REPRO + 'siameseim-sameview_vit-tiny-p4_1xb256-amp-coslr-'
-        '100e_fashion-mnist.py', lr=6e-4, cpu_ms=0.46)),
-])
+METHODS = OrderedDict(
+    (method, dict(config=f'{REPRO}{method}_vit-tiny-p4_1xb256-amp-coslr-100e'
+                  '_fashion-mnist.py', lr=lr, cpu_ms=cpu_ms))
+    for method, lr, cpu_ms in (('siameseim', 6e-4, 0.46),
+                               ('mae', 2e-3, 0.19),
+                               ('mocov3', 6e-3, 0.83),
+                               ('siameseim-sameview', 6e-4, 0.46)))
 # The probes on the last checkpoint (projects.study_bench.probes), with the
 # arguments of each size; the full-size study takes the probes' defaults
 # (the protocol of docs/reproduction.md).
 PROBES = ('knn_eval', 'linear_probe', 'dense_probe')
 SIZES = dict(
     gpu=dict(
-        device='cuda',
-        epochs=8,
-        warmup_epochs=1,
-        batch=256,
+        device='cuda', epochs=8, warmup_epochs=1, batch=256,
         train_images=None,  # all 60000
-        knn_monitor=(5000, 2000),
-        log_interval=50,
-        skip_iters=10,
+        knn_monitor=(5000, 2000), log_interval=50, skip_iters=10,
         probe_args=dict(knn_eval={}, linear_probe={}, dense_probe={}),
-        train_deadline_s=150.,
-        budget_s=255.),
+        train_deadline_s=150., budget_s=255.),
     toy=dict(
-        device='cpu',
-        epochs=2,
-        warmup_epochs=1,
-        batch=8,
-        train_images=8,
-        knn_monitor=(32, 16),
-        log_interval=1,
-        skip_iters=0,
+        device='cpu', epochs=2, warmup_epochs=1, batch=8, train_images=8,
+        knn_monitor=(32, 16), log_interval=1, skip_iters=0,
         probe_args=dict(
             knn_eval=dict(train_size=32, test_size=16),
             linear_probe=dict(train_size=32, test_size=16, epochs=2,
                               warmup_epochs=1, probe_batch_size=16),
             dense_probe=dict(train_size=4, test_size=2, epochs=1,
                              probe_batch_size=4)),
-        train_deadline_s=120.,
-        budget_s=240.,
+        train_deadline_s=120., budget_s=240.,
         head_images=64),  # --toy reads a copy of the first 64 images
 )
 DATA_ROOT = 'data/fashion-mnist'

@@ -6,6 +6,7 @@ The counters take the geometry of the model they count
 configs, or the same configs at the tiny test size), so no size table
 repeats what the configs say.
 """
+from types import SimpleNamespace
 from typing import Dict, Optional
 
 from ..sizes import vit_arch
@@ -21,25 +22,22 @@ def block_macs(tokens: int, dims: int, ffn: int) -> int:
     return tokens * (4 * dims * dims + 2 * dims * ffn) + 2 * tokens**2 * dims
 
 
-def siameseim_macs(img: int = 224,
-                   patch: int = 16,
-                   dims: int = 768,
-                   depth: int = 12,
-                   ffn: int = 3072,
-                   siam_dims: int = 768,
-                   siam_ffn: int = 3072,
-                   proj_depth: int = 2,
-                   pred_depth: int = 4,
-                   num_masked: int = 118,
+def _patch_embed(s) -> tuple:
+    """Patches per image and MACs of the patch embedding."""
+    L = (s.img // s.patch)**2
+    return L, L * 3 * s.patch * s.patch * s.dims
+
+
+def siameseim_macs(sizes: dict,
                    batch: Optional[int] = None,
-                   nxn_neg: bool = False,
-                   **unused) -> Dict[str, float]:
+                   nxn_neg: bool = False) -> Dict[str, float]:
     """Per-image MACs of one SiameseIM training step.
 
     Args:
-        img, patch, dims, depth, ffn: Encoder geometry.
-        siam_dims, siam_ffn, proj_depth, pred_depth: Projector/predictor.
-        num_masked (int): Masked patches of view 1.
+        sizes (dict): :func:`flop_sizes` of SiameseIM: encoder geometry
+            (``img``, ``patch``, ``dims``, ``depth``, ``ffn``), projector /
+            predictor (``siam_dims``, ``siam_ffn``, ``proj_depth``,
+            ``pred_depth``) and ``num_masked`` (patches of view 1).
         batch (int, optional): Per-device batch, only for ``nxn_neg``.
         nxn_neg (bool): Count the negative term as officially coded (the
             diagonal of an ``N x N`` matrix, N = batch x patches) instead of
@@ -50,88 +48,69 @@ def siameseim_macs(img: int = 224,
         (forward + backward of the online branch without the frozen patch
         embedding's backward, target forward, loss).
     """
-    L = (img // patch)**2
-    n_online = 1 + L - num_masked
-    patch_embed = L * 3 * patch * patch * dims
-    encoder = depth * block_macs(n_online, dims, ffn)
-    projector = (n_online * dims * siam_dims +
-                 proj_depth * block_macs(n_online, siam_dims, siam_ffn))
-    rel_mlp = L * 2 * siam_dims * siam_dims
+    s = SimpleNamespace(**sizes)
+    L, patch_embed = _patch_embed(s)
+    n_online = 1 + L - s.num_masked
+    encoder = s.depth * block_macs(n_online, s.dims, s.ffn)
+    projector = (n_online * s.dims * s.siam_dims + s.proj_depth *
+                 block_macs(n_online, s.siam_dims, s.siam_ffn))
+    rel_mlp = L * 2 * s.siam_dims * s.siam_dims
     n_pred = n_online + L
-    predictor = (pred_depth * block_macs(n_pred, siam_dims, siam_ffn) +
-                 n_pred * siam_dims * siam_dims)
+    predictor = (s.pred_depth * block_macs(n_pred, s.siam_dims, s.siam_ffn) +
+                 n_pred * s.siam_dims * s.siam_dims)
     online = patch_embed + encoder + projector + rel_mlp + predictor
-    target = (patch_embed + depth * block_macs(1 + L, dims, ffn) +
-              (1 + L) * dims * siam_dims +
-              proj_depth * block_macs(1 + L, siam_dims, siam_ffn))
-    loss = 2 * L * siam_dims * siam_dims  # C = Y^T Y and (P C) . P
+    target = (patch_embed + s.depth * block_macs(1 + L, s.dims, s.ffn) +
+              (1 + L) * s.dims * s.siam_dims +
+              s.proj_depth * block_macs(1 + L, s.siam_dims, s.siam_ffn))
+    loss = 2 * L * s.siam_dims * s.siam_dims  # C = Y^T Y and (P C) . P
     train = 3 * (online - patch_embed) + patch_embed + target + loss
     if nxn_neg:
         if batch is None:
             raise ValueError('nxn_neg needs the per-device batch')
-        train += 3 * batch * L * L * siam_dims
+        train += 3 * batch * L * L * s.siam_dims
     return dict(online=online, target=target, loss=loss, train=train)
 
 
-def mae_macs(img: int = 224,
-             patch: int = 16,
-             dims: int = 768,
-             depth: int = 12,
-             ffn: int = 3072,
-             mae_ratio: float = 0.75,
-             mae_dims: int = 512,
-             mae_depth: int = 8,
-             mae_ffn: int = 2048,
-             **unused) -> Dict[str, float]:
+def mae_macs(sizes: dict, batch: Optional[int] = None) -> Dict[str, float]:
     """Per-image MACs of one MAE training step (trainable patch embedding:
-    forward + weight gradient)."""
-    L = (img // patch)**2
-    n_vis = 1 + int(L * (1 - mae_ratio))
-    patch_embed = L * 3 * patch * patch * dims
-    encoder = depth * block_macs(n_vis, dims, ffn)
-    decoder = (n_vis * dims * mae_dims +
-               mae_depth * block_macs(1 + L, mae_dims, mae_ffn) +
-               (1 + L) * mae_dims * 3 * patch * patch)
+    forward + weight gradient); ``sizes``: :func:`flop_sizes` of MAE."""
+    s = SimpleNamespace(**sizes)
+    L, patch_embed = _patch_embed(s)
+    n_vis = 1 + int(L * (1 - s.mae_ratio))
+    encoder = s.depth * block_macs(n_vis, s.dims, s.ffn)
+    decoder = (n_vis * s.dims * s.mae_dims +
+               s.mae_depth * block_macs(1 + L, s.mae_dims, s.mae_ffn) +
+               (1 + L) * s.mae_dims * 3 * s.patch * s.patch)
     forward = patch_embed + encoder + decoder
     train = 3 * (forward - patch_embed) + 2 * patch_embed
     return dict(forward=forward, train=train)
 
 
-def mocov3_macs(img: int = 224,
-                patch: int = 16,
-                dims: int = 768,
-                depth: int = 12,
-                ffn: int = 3072,
-                moco_hid: int = 4096,
-                moco_out: int = 256,
-                batch: Optional[int] = None,
-                **unused) -> Dict[str, float]:
+def mocov3_macs(sizes: dict, batch: Optional[int] = None) -> Dict[str, float]:
     """Per-image MACs of one MoCo-v3 step: two views, each through the
     online encoder + 3-layer projector + 2-layer predictor (trained; frozen
     patch embedding) and the momentum encoder + projector; the two
-    symmetric contrastive logits ``q k^T`` over the batch."""
-    L = (img // patch)**2
-    patch_embed = L * 3 * patch * patch * dims
-    encoder = depth * block_macs(1 + L, dims, ffn)
-    projector = dims * moco_hid + moco_hid * moco_hid + moco_hid * moco_out
-    predictor = 2 * moco_hid * moco_out
+    symmetric contrastive logits ``q k^T`` over the batch; ``sizes``:
+    :func:`flop_sizes` of MoCo v3."""
+    s = SimpleNamespace(**sizes)
+    _, patch_embed = _patch_embed(s)
+    encoder = vit_inference_macs(sizes) - patch_embed
+    projector = (s.dims * s.moco_hid + s.moco_hid * s.moco_hid +
+                 s.moco_hid * s.moco_out)
+    predictor = 2 * s.moco_hid * s.moco_out
     online = patch_embed + encoder + projector + predictor
     momentum = patch_embed + encoder + projector
-    logits = 2 * (batch or 0) * moco_out  # two losses, per image
+    logits = 2 * (batch or 0) * s.moco_out  # two losses, per image
     train = 2 * (3 * (online - patch_embed) + patch_embed + momentum) + \
         3 * logits
     return dict(online=online, momentum=momentum, train=train)
 
 
-def vit_inference_macs(img: int = 224,
-                       patch: int = 16,
-                       dims: int = 768,
-                       depth: int = 12,
-                       ffn: int = 3072,
-                       **unused) -> float:
+def vit_inference_macs(sizes: dict) -> float:
     """Forward MACs of a plain ViT on one image (cls + all patches)."""
-    L = (img // patch)**2
-    return L * 3 * patch * patch * dims + depth * block_macs(1 + L, dims, ffn)
+    s = SimpleNamespace(**sizes)
+    L, patch_embed = _patch_embed(s)
+    return patch_embed + s.depth * block_macs(1 + L, s.dims, s.ffn)
 
 
 def vit_sizes(backbone: dict) -> Dict[str, int]:
@@ -199,4 +178,4 @@ def train_gflops_per_image(name: str,
         batch (int, optional): Per-device batch (MoCo v3's logits).
     """
     fn = dict(siameseim=siameseim_macs, mae=mae_macs, mocov3=mocov3_macs)
-    return 2 * fn[name](batch=batch, **sizes)['train'] / 1e9
+    return 2 * fn[name](sizes, batch=batch)['train'] / 1e9

@@ -37,22 +37,13 @@ optim_wrapper = dict(
     optimizer=dict(type='LARS', lr=6.4, weight_decay=0.0, momentum=0.9),
     paramwise_cfg=dict(
         custom_keys={'.bias': dict(lars_exclude=True, decay_mult=0.)}))
+# linear warm-up from 1e-4 of the lr, then cosine to 0, by iteration
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-4,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_epochs - warmup_epochs,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=max_epochs,
-        eta_min=0.0,
-        convert_to_iter_based=True)
+    dict(type='LinearLR', start_factor=1e-4, begin=0, end=warmup_epochs,
+         by_epoch=True, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=0.0, begin=warmup_epochs,
+         end=max_epochs, T_max=max_epochs - warmup_epochs, by_epoch=True,
+         convert_to_iter_based=True)
 ]
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs,

@@ -45,7 +45,6 @@ from projects.study_bench.throughput.benchmark import run_all
 from projects.study_bench.throughput.models import DTYPES, MODEL_NAMES
 from projects.study_bench.throughput.summary import summarize
 
-
 #: The on/off options: flag -> help.
 FLAGS = {
     '--compile': 'also time each configuration with torch.compile',

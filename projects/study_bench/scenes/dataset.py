@@ -10,7 +10,6 @@ from mmpretrain.registry import DATASETS
 from .generate import (DEFAULT_SEEDS, SCENE_CLASSES, SCENE_PALETTE,
                        make_split_scenes)
 
-
 #: The scene generator's parameters a scene dataset passes on.
 SCENE_PARAMS = ('canvas', 'min_items', 'max_items', 'min_size', 'max_size',
                 'threshold')

@@ -285,6 +285,29 @@ def test_fashion_mnist_config(name, demo_pretrain, tmp_path):
                 assert torch.equal(value, state['backbone.' + key]), key
 
 
+def test_eval_study_selects_the_lr_on_held_out_training_images(tmp_path):
+    """The lr stage validates on train[50000:52000]: mmpretrain's
+    FashionMNIST reads the split named by ``test_mode``, so the val loader's
+    ``test_mode=True`` must go with the split."""
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import DATASETS
+
+    from projects.study_bench.fashion_mnist import load_split
+    from projects.study_bench.studies.eval_study import (FINETUNE, HELDOUT,
+                                                         study_config)
+    cfg = study_config(FINETUNE, str(tmp_path), FASHION_ROOT, None,
+                       heldout=True)
+    assert cfg.model.backbone.init_cfg is None and cfg.custom_hooks == []
+    init_default_scope('mmpretrain')
+    dataset = DATASETS.build(cfg.val_dataloader.dataset)
+    images, labels = load_split(FASHION_ROOT, 'train')
+    assert len(dataset) == len(HELDOUT) == 2000
+    for i, index in ((0, 50000), (1999, 51999)):
+        info = dataset.get_data_info(i)
+        assert np.array_equal(np.asarray(info['img']), images[index])
+        assert int(info['gt_label']) == labels[index]
+
+
 # ---------------------------------------------------------------- test sets
 
 

@@ -21,10 +21,12 @@ from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import FUNCTIONS, init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
+from tool_modules import load_tool
 
 import mmsiameseim  # noqa: F401  registration
 from projects.study_bench.sizes import TINY_SIZES, apply_sizes
-from tool_modules import load_tool
+from projects.study_bench.studies.records import read_records
+from projects.study_bench.studies.reproduction_summary import best_lr, collect
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(ROOT, 'projects', 'study_bench', 'configs',
@@ -35,12 +37,7 @@ NAME = re.compile(r'^(?P<algo>[a-z0-9-]+)_vit-tiny-p4_1xb256-amp-coslr-100e_'
                   r'fashion-mnist\.py$')
 
 
-def _load(name, path):
-    return load_tool(path)
-
-
-summarize = _load(
-    '_summarize_reproduction',
+summarize = load_tool(
     osp.join(ROOT, 'tools', 'benchmarks', 'summarize_reproduction.py'))
 
 
@@ -243,10 +240,10 @@ def test_append_tagged_then_summarise(tmp_path):
         str(results), '--append-from',
         str(run), '--meta', 'method=m', 'lr=1e-3', 'seed=0', 'split=heldout'
     ])
-    (record, ) = summarize.read_records(str(results))
+    (record, ) = read_records(str(results))
     assert record['method'] == 'm' and record['lr'] == 1e-3
     assert record['seed'] == 0 and record['seed_reported'] == 7
-    assert summarize.best_lr(summarize.collect([record])['m']) == 1e-3
+    assert best_lr(collect([record])['m']) == 1e-3
 
 
 def test_make_heldout_split(tmp_path):

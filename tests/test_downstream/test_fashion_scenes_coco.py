@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
+from projects.study_bench.fashion_mnist import load_split
 from projects.study_bench.scenes.coco import (MIN_VISIBLE_AREA,
                                               write_coco_scenes)
 from projects.study_bench.scenes.generate import (generate_scenes,
-                                                  load_fashion_split,
                                                   make_split_scenes,
                                                   resize_bilinear)
 
@@ -63,7 +63,7 @@ def instance_oracle(images, items, canvas, threshold=32):
 
 
 def test_instance_maps_match_an_oracle_and_the_labels():
-    images, labels = load_fashion_split(REAL_DATA, 'test')
+    images, labels = load_split(REAL_DATA, 'test')
     _, masks, meta, inst = generate_scenes(
         images, labels, 3, seed=1, canvas=40, min_size=16, max_size=28,
         return_instances=True)

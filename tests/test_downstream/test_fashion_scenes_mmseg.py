@@ -154,13 +154,16 @@ def test_benchmark_run_fine_tunes_and_evaluates(scenes, demo_encoder,
         '--run-one', 'siameseim', '--pretrained', bare, '--scenes-dir', root,
         '--work-root', str(tmp_path), '--max-iters', '2'
     ])
-    cfg = bench.configure(args, bare)
+    cfg = bench.config_of(args)
     assert cfg.param_scheduler[0].end == 1 and cfg.param_scheduler[1].end == 2
     assert cfg.model.backbone.type == 'MAE'
     assert cfg.model.neck.type == 'Feature2Pyramid'
     assert cfg.model.decode_head.type == 'UPerHead'
     assert cfg.optim_wrapper.constructor == 'LayerDecayOptimizerConstructor'
-    bench.run_one(args)
+    assert bench.main([
+        '--run-one', 'siameseim', '--pretrained', bare, '--scenes-dir', root,
+        '--work-root', str(tmp_path), '--max-iters', '2'
+    ]) == 0
     line = [x for x in capsys.readouterr().out.splitlines()
             if x.startswith('RECORD ')][-1]
     record = json.loads(line[len('RECORD '):])

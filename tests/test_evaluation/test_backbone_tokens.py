@@ -11,8 +11,8 @@ from mmpretrain.models import MAEViT, MoCoV3ViT
 from mmpretrain.structures import DataSample
 
 from mmsiameseim.evaluation import backbone_tokens, extract_features
-from projects.study_bench.probes.frozen_encoder import FrozenEncoder
 from mmsiameseim.models.backbones import SiameseIMViT
+from projects.study_bench.probes.frozen_encoder import FrozenEncoder
 
 ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 
@@ -96,15 +96,20 @@ def test_mae_features_are_deterministic():
 
 
 @pytest.mark.parametrize('kind', ['mae', 'mocov3', 'siameseim'])
-def test_frozen_encoder_and_knn_agree(kind):
+def test_probe_encoder_and_knn_agree(kind):
+    """The probes read their frozen encoder through the same extractor
+    (pooled) and the same token reader (the dense probe's patch maps)."""
     backbone = build(kind)
     x = torch.randn(5, 3, 16, 16)
-    cls, patches = FrozenEncoder(backbone).tokens(x)
-    feats, _ = extract_features(backbone, batches(x), pool='avg')
-    torch.testing.assert_close(patches.flatten(1, 2).mean(1), feats)
+    encoder = FrozenEncoder(backbone)
+    cls, patches = backbone_tokens(encoder.backbone, encoder.preprocess(x))
     assert patches.shape == (5, 4, 4, 32)
-    cls_feats, _ = extract_features(backbone, batches(x), pool='cls')
-    torch.testing.assert_close(cls, cls_feats)
+    for pool, expected in (('avg', patches.flatten(1, 2).mean(1)),
+                           ('cls', cls)):
+        feats, _ = extract_features(backbone, batches(x), pool=pool)
+        probe, _ = extract_features(encoder, batches(x), pool=pool)
+        torch.testing.assert_close(probe, feats, rtol=0, atol=0)
+        torch.testing.assert_close(feats, expected)
 
 
 def test_backbone_tokens_rejects_outputs_without_a_patch_map():

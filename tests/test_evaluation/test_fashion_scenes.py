@@ -11,13 +11,14 @@ import torch.nn.functional as F
 from mmpretrain.registry import DATASETS
 from PIL import Image
 
+from projects.study_bench.fashion_mnist import load_split
+from projects.study_bench.scenes.dataset import FashionMNISTScenes
+from projects.study_bench.scenes.files import write_scenes
 from projects.study_bench.scenes.generate import (DEFAULT_SEEDS, SCENE_CLASSES,
-                                                  FashionMNISTScenes,
                                                   generate_scenes,
                                                   make_split_scenes,
                                                   render_scene,
-                                                  resize_bilinear,
-                                                  write_scenes)
+                                                  resize_bilinear)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REAL_DATA = osp.join(ROOT, 'data', 'fashion-mnist')
@@ -235,8 +236,7 @@ def test_write_scenes_round_trip(source, tmp_path):
 
 def test_real_test_scenes_match_oracle():
     # real data is placed by `make data` (tools/data/fetch_fashion_mnist.py)
-    from projects.study_bench.scenes.generate import load_fashion_split
-    images, labels = load_fashion_split(REAL_DATA, 'test')
+    images, labels = load_split(REAL_DATA, 'test')
     imgs, masks, meta = make_split_scenes(REAL_DATA, 'test', 3)
     for img, mask, m in zip(imgs, masks, meta):
         ref_img, ref_mask = oracle(images, labels, m['items'], 64, THR)

@@ -5,6 +5,11 @@ Measured on main before the plugin and its study bench were separated
 replacing a routine by the one route that stays must give the same files,
 the same configs and the same numbers. ``compute_all()`` measures
 everything; the test compares it with the file.
+
+One pin was measured again on purpose: ``linear_probe``, once the
+feature-caching loop of the linear probe tool, is now the linear-probing
+config run by the Runner (the one linear probe route) on the same tiny
+inputs; the Runner's record has no train top-1.
 """
 import copy
 import hashlib
@@ -79,11 +84,11 @@ def run_digest(cfg) -> str:
 # ------------------------------------------------------------ converters
 def converter_pins(tmp: str) -> Dict[str, str]:
     """The converters' output files on the release key fixture."""
-    from test_tools.test_model_converters import (BACKBONE_TOOL,
-                                                  OFFICIAL_TOOL,
+    import pathlib
+
+    from test_tools.test_model_converters import (BACKBONE_TOOL, OFFICIAL_TOOL,
                                                   _official_file,
                                                   release_state_dict)
-    import pathlib
     tmp = pathlib.Path(tmp)
     src = _official_file(tmp, release_state_dict(seed=3), 'release.pth')
     out = {}
@@ -137,10 +142,9 @@ def repro_stem(row: str) -> str:
 def size_pins() -> Dict[str, list]:
     """Tiny test size, demo (mini) size, GPU-study size, CPU transfer."""
     from mmengine.config import Config
-    from tool_modules import load_tool
+    from test_configs.config_pins import model_pin
 
     from projects.study_bench.sizes import TINY_SIZES, apply_sizes
-    from test_configs.config_pins import model_pin
     out = {}
 
     def pin(cfg):
@@ -162,20 +166,20 @@ def size_pins() -> Dict[str, list]:
         apply_sizes(cfg, osp.join(ROOT, TINY_SIZES),
                     model_key=tiny_keys.get(method, 'model'))
         out['tiny/' + osp.basename(path)[:-3]] = pin(cfg)
-    comparison = load_tool('tools/benchmarks/cpu_comparison.py')
-    for method in sorted(comparison.CONFIGS):
-        cfg = comparison.demo_sized(method)
+    from projects.study_bench.studies import gpu_study
+    from projects.study_bench.studies.cpu_comparison import (CONFIGS,
+                                                             comparison_config)
+    from projects.study_bench.transfer.segmentation import seg_config
+    for method in sorted(CONFIGS):
+        cfg = comparison_config(method)
         out['demo_sized/' + method] = pin(cfg) + [run_digest(cfg)]
-    study = load_tool('tools/benchmarks/gpu/study.py')
-    for method in study.METHODS:
+    for method in gpu_study.METHODS:
         for size in ('gpu', 'toy'):
-            cfg = study.study_config(method, study.SIZES[size], 'w', 2)
+            cfg = gpu_study.study_config(method, gpu_study.SIZES[size], 'w', 2)
             out[f'study/{method}/{size}'] = [run_digest(cfg)]
-    seg = load_tool('tools/benchmarks/seg_transfer_cpu.py')
     for pretrained in ('encoder.pth', None):
-        args = seg.parse_args(['--max-iters', '20', '--batch-size', '2',
-                               '--run-one', 'siameseim'])
-        cfg = seg.configure(args, pretrained)
+        cfg = seg_config(pretrained, 'data/fashion_scenes_mmseg', 'w',
+                         max_iters=20, batch_size=2)
         out[f'seg_transfer/{pretrained}'] = [run_digest(cfg)]
     return out
 

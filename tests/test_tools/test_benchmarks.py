@@ -5,23 +5,15 @@ import os.path as osp
 import pytest
 from tool_modules import load_tool
 
+import projects.study_bench.throughput.jpeg_corpus as corpus_tool
+from projects.study_bench.throughput import flops
+from projects.study_bench.throughput.benchmark import REQUIRED_KEYS
+from projects.study_bench.throughput.models import load_config
+from projects.study_bench.throughput.summary import summarize
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BENCH = osp.join(ROOT, 'tools', 'benchmarks')
-
-
-def _load(name):
-    return load_tool(osp.join(BENCH, f'{name}.py'))
-
-
-@pytest.fixture(scope='module')
-def throughput():
-    return _load('pretrain_throughput')
-
-
-@pytest.fixture(scope='module')
-def corpus_tool():
-    import projects.study_bench.throughput.jpeg_corpus as corpus
-    return corpus
+throughput = load_tool('tools/benchmarks/pretrain_throughput.py')
 
 
 def _json_lines(text):
@@ -29,8 +21,7 @@ def _json_lines(text):
             if line.startswith('{')]
 
 
-def test_pretrain_throughput_tiny_cpu_all_models(throughput, tmp_path,
-                                                 capsys):
+def test_pretrain_throughput_tiny_cpu_all_models(tmp_path, capsys):
     out = tmp_path / 'bench.jsonl'
     rc = throughput.main([
         '--device', 'cpu', '--tiny', '--batch-sizes', '4', '--steps', '2',
@@ -43,7 +34,7 @@ def test_pretrain_throughput_tiny_cpu_all_models(throughput, tmp_path,
     assert printed == written
     assert [r['model'] for r in written] == ['siameseim', 'mae', 'mocov3']
     for record in written:
-        for key in throughput.REQUIRED_KEYS:
+        for key in REQUIRED_KEYS:
             assert key in record, key
         assert record['status'] == 'ok'
         assert record['batch'] == 4 and record['dtype'] == 'fp32'
@@ -51,13 +42,13 @@ def test_pretrain_throughput_tiny_cpu_all_models(throughput, tmp_path,
         assert record['img_per_s'] > 0 and record['tflops'] > 0
         assert record['steps'] == 2 and record['peak_mem_gib'] is None
         assert isinstance(record['loss'], float)
-    table = throughput.summarize(str(out))
+    table = summarize(str(out))
     rows = [ln for ln in table.splitlines() if ln.startswith('| ')]
     assert len(rows) == 1 + 3  # header + one row per model
     assert '| mocov3 | 4 | fp32 | eager |' in table
 
 
-def test_gpu_script_syntax_and_cuda_guard(throughput):
+def test_gpu_script_syntax_and_cuda_guard():
     import subprocess
     script = osp.join(BENCH, 'run_gpu_benchmarks.sh')
     assert subprocess.run(['bash', '-n', script]).returncode == 0
@@ -66,9 +57,9 @@ def test_gpu_script_syntax_and_cuda_guard(throughput):
         assert throughput.main(['--device', 'cuda']) == 2
 
 
-def test_pretrain_throughput_siameseim_options(throughput, capsys):
+def test_pretrain_throughput_siameseim_options(capsys):
     # the tiny size's own mask count, restated as an option
-    count = throughput.ARCH['tiny']['num_masked']
+    count = load_config('siameseim', tiny=True).model.backbone.num_masked
     rc = throughput.main([
         '--device', 'cpu', '--tiny', '--models', 'siameseim',
         '--batch-sizes', '2', '--steps', '1', '--warmup', '0',
@@ -84,46 +75,66 @@ def test_pretrain_throughput_siameseim_options(throughput, capsys):
     }
 
 
-def test_pretrain_throughput_rejects_unknown_model(throughput):
+def test_pretrain_throughput_rejects_unknown_model():
     with pytest.raises(SystemExit):
         throughput.parse_args(['--models', 'simclr'])
 
 
-def test_flop_counts_match_hand_counts(throughput):
+def _base(name):
+    return flops.flop_sizes(name, load_config(name, tiny=False))
+
+
+def test_flop_sizes_are_read_from_the_configs():
+    assert _base('siameseim') == dict(
+        img=224, patch=16, dims=768, depth=12, heads=12, ffn=3072,
+        siam_dims=768, siam_heads=16, siam_ffn=3072, proj_depth=2,
+        pred_depth=4, num_masked=118)
+    assert _base('mae') == dict(
+        img=224, patch=16, dims=768, depth=12, heads=12, ffn=3072,
+        mae_ratio=0.75, mae_dims=512, mae_depth=8, mae_heads=16,
+        mae_ffn=2048)
+    assert {k: v for k, v in _base('mocov3').items()
+            if k.startswith('moco')} == dict(moco_hid=4096, moco_out=256)
+    tiny = flops.flop_sizes('siameseim', load_config('siameseim', True))
+    assert (tiny['img'], tiny['dims'], tiny['siam_ffn'],
+            tiny['num_masked']) == (32, 32, 128, 9)
+
+
+def test_flop_counts_match_hand_counts():
     """Reference counts, docs/benchmarks.md rules (ViT-B/16 at 224,
     GMAC unless noted)."""
-    arch = throughput.ARCH['base']
-    siam = throughput.siameseim_macs(**arch)
+    sizes = {name: _base(name) for name in ('siameseim', 'mae', 'mocov3')}
+
+    def gflops(name, batch=None):
+        return flops.train_gflops_per_image(name, sizes[name], batch)
+
+    siam = flops.siameseim_macs(sizes['siameseim'])
     assert siam['online'] / 1e9 == pytest.approx(16.77, abs=0.01)
     assert siam['target'] / 1e9 == pytest.approx(20.59, abs=0.01)
     assert siam['loss'] / 1e9 == pytest.approx(0.23, abs=0.01)
     assert siam['train'] / 1e9 == pytest.approx(71, rel=0.01)
-    assert throughput.train_gflops_per_image('siameseim') == \
-        pytest.approx(142, rel=0.005)
+    assert gflops('siameseim') == pytest.approx(142, rel=0.005)
     # the officially coded N x N neg term: 154 / 165 / 188 GFLOP
     for batch, gflop in ((64, 154), (128, 165), (256, 188)):
-        macs = throughput.siameseim_macs(batch=batch, nxn_neg=True, **arch)
+        macs = flops.siameseim_macs(sizes['siameseim'], batch, nxn_neg=True)
         assert 2 * macs['train'] / 1e9 == pytest.approx(gflop, rel=0.01)
-    assert throughput.mae_macs(**arch)['train'] / 1e9 == \
+    assert flops.mae_macs(sizes['mae'])['train'] / 1e9 == \
         pytest.approx(29, rel=0.02)
-    assert throughput.vit_inference_macs(**arch) / 1e9 == \
+    assert flops.vit_inference_macs(sizes['mae']) / 1e9 == \
         pytest.approx(17.6, rel=0.005)
     # SiameseIM costs about 2.5x MAE per image
-    ratio = throughput.train_gflops_per_image('siameseim') / \
-        throughput.train_gflops_per_image('mae')
-    assert ratio == pytest.approx(2.5, abs=0.1)
+    assert gflops('siameseim') / gflops('mae') == pytest.approx(2.5, abs=0.1)
     # MoCo-v3: two views x (3 x online + momentum) ViT-B forwards
-    assert throughput.train_gflops_per_image('mocov3', 256) == \
-        pytest.approx(2 * 4 * 17.56 * 2, rel=0.01)
+    assert gflops('mocov3', 256) == pytest.approx(2 * 4 * 17.56 * 2,
+                                                  rel=0.01)
 
 
-def test_block_macs_formula(throughput):
+def test_block_macs_formula():
     n, d = 79, 768
-    assert throughput.block_macs(n, d, 4 * d) == n * 12 * d * d + \
-        2 * n * n * d
+    assert flops.block_macs(n, d, 4 * d) == n * 12 * d * d + 2 * n * n * d
 
 
-def test_jpeg_corpus_is_deterministic(corpus_tool, tmp_path):
+def test_jpeg_corpus_is_deterministic(tmp_path):
     from PIL import Image
     a = corpus_tool.make_corpus(str(tmp_path / 'a'), 12, seed=3)
     b = corpus_tool.make_corpus(str(tmp_path / 'b'), 12, seed=3)
@@ -143,7 +154,7 @@ def test_jpeg_corpus_is_deterministic(corpus_tool, tmp_path):
 def test_pipeline_throughput_smoke(tmp_path, capsys, monkeypatch):
     import mmcv
     monkeypatch.setattr(mmcv, 'adjust_hue', mmcv.adjust_hue)  # restore
-    pipeline = _load('pipeline_throughput')
+    pipeline = load_tool('tools/benchmarks/pipeline_throughput.py')
     out = tmp_path / 'pipe.jsonl'
     rc = pipeline.main([
         '--num-images', '4', '--rounds', '1', '--warmup', '1',

@@ -1,4 +1,5 @@
-"""tools/benchmarks/cpu_comparison.py: every method at the demo's size.
+"""The CPU comparison (projects/study_bench/studies/cpu_comparison.py,
+tools/benchmarks/cpu_comparison.py): every method at the demo's size.
 
 The CPU preview must compare like with like: the demo's encoder, data,
 schedule and kNN monitor for all methods, each method's own algorithm,
@@ -19,10 +20,9 @@ from mmengine.registry import FUNCTIONS, init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
 
 import mmsiameseim  # noqa: F401  registration
-from tool_modules import load_tool
+from projects.study_bench.studies import cpu_comparison as tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-tool = load_tool('tools/benchmarks/cpu_comparison.py')
 
 DEMO_ARCH = dict(
     embed_dims=128, num_layers=4, num_heads=2, feedforward_channels=512)
@@ -33,8 +33,8 @@ MODEL_TYPE = dict(siameseim='SiameseIM', mae='MAE', mocov3='MoCoV3')
 
 @pytest.mark.parametrize('method', sorted(tool.CONFIGS))
 def test_demo_sized_config(method):
-    cfg = tool.demo_sized(method)
-    demo = Config.fromfile(osp.join(ROOT, tool.DEMO))
+    cfg = tool.comparison_config(method)
+    demo = Config.fromfile(osp.join(ROOT, tool.CONFIGS['siameseim']))
     assert cfg.model.type == MODEL_TYPE[method]
     assert cfg.model.backbone.arch == DEMO_ARCH == demo.model.backbone.arch
     loader = cfg.train_dataloader
@@ -62,7 +62,7 @@ def test_demo_sized_config(method):
 
 @pytest.mark.parametrize('method', sorted(tool.CONFIGS))
 def test_one_train_step_at_demo_size(method):
-    cfg = tool.demo_sized(method)
+    cfg = tool.comparison_config(method)
     init_default_scope('mmpretrain')
     torch.manual_seed(0)
     np.random.seed(0)
@@ -85,7 +85,7 @@ def test_one_train_step_at_demo_size(method):
 
 def test_unknown_method_is_named():
     with pytest.raises(ValueError, match="unknown method 'byol'"):
-        tool.demo_sized('byol')
+        tool.comparison_config('byol')
 
 
 def test_summarize_picks_each_methods_best_final_knn():
@@ -117,7 +117,7 @@ def test_pixel_baseline_matches_a_hand_computed_knn():
     assert (small['bank'], small['queries']) == (200, 50)
     # oracle: the same bank / queries as uint8 pixel vectors, brute force
     from mmsiameseim.evaluation import knn_accuracy
-    cfg = tool.demo_sized('siameseim').custom_hooks[0]
+    cfg = tool.comparison_config('siameseim').custom_hooks[0]
     sets = []
     for loader_cfg in (cfg.train_dataloader, cfg.val_dataloader):
         dataset = DATASETS.build(

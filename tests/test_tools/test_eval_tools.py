@@ -1,5 +1,7 @@
-"""Tests of the offline probes and tools/benchmarks/*.py."""
+"""The offline probes (projects/study_bench/probes/) and their command
+lines (tools/benchmarks/{knn_eval,linear_probe,dense_probe}.py)."""
 import json
+import math
 import os
 import os.path as osp
 import runpy
@@ -11,11 +13,12 @@ import pytest
 import torch
 from tool_modules import load_tool
 
+from mmsiameseim.evaluation import backbone_tokens
+from projects.study_bench.probes.dense_probe import (dataset_iou,
+                                                     warmup_cosine_schedulers)
 from projects.study_bench.probes.frozen_encoder import (FrozenEncoder,
                                                         build_frozen_encoder)
-from projects.study_bench.probes.linear_probe import train_linear_probe
-from projects.study_bench.probes.segmentation_metrics import (
-    confusion_matrix, miou_from_confusion)
+from projects.study_bench.probes.linear import linear_probe_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools', 'benchmarks')
@@ -106,98 +109,78 @@ def read_lines(path):
 
 
 def test_miou_toy_known_answer():
-    target = torch.tensor([[0, 0, 1, 1], [0, 0, 1, 1]])
-    pred = torch.tensor([[0, 1, 1, 1], [0, 1, 1, 1]])
-    cm = confusion_matrix(pred, target, num_classes=3)
-    assert cm.tolist() == [[2, 2, 0], [0, 4, 0], [0, 0, 0]]
-    res = miou_from_confusion(cm)
+    target = torch.tensor([[[0, 0, 1, 1], [0, 0, 1, 1]]])
+    pred = torch.tensor([[[0, 1, 1, 1], [0, 1, 1, 1]]])
+    res = dataset_iou(pred, target, num_classes=3)
     # class 0: 2 / (2 + 2); class 1: 4 / (4 + 2); class 2 absent: left out
     assert res['miou'] == pytest.approx((0.5 + 4 / 6) / 2 * 100)
     assert res['aacc'] == pytest.approx(75.)
     assert res['iou'][2] is None and res['num_classes_present'] == 2
     # A class that is only predicted counts, with IoU 0.
     pred2 = pred.clone()
-    pred2[0, 0] = 2
-    res2 = miou_from_confusion(confusion_matrix(pred2, target, 3))
+    pred2[0, 0, 0] = 2
+    res2 = dataset_iou(pred2, target, 3)
     assert res2['iou'][2] == 0. and res2['num_classes_present'] == 3
     assert res2['miou'] == pytest.approx((1 / 4 + 4 / 6 + 0) / 3 * 100)
-    perfect = miou_from_confusion(confusion_matrix(target, target, 3))
-    assert perfect['miou'] == pytest.approx(100.)
+    assert dataset_iou(target, target, 3)['miou'] == pytest.approx(100.)
 
 
-def test_confusion_matrix_against_loop():
+def test_miou_counts_the_whole_dataset_against_a_loop():
+    """Areas add over maps before the ratio (not a mean of per-map IoUs)."""
     g = torch.Generator().manual_seed(0)
     target = torch.randint(0, 5, (3, 7, 9), generator=g)
     pred = torch.randint(0, 5, (3, 7, 9), generator=g)
-    target[0, 0, :4] = 255
-    cm = confusion_matrix(pred, target, 5, ignore_index=255)
-    ref = np.zeros((5, 5), np.int64)
+    inter, union = np.zeros(5), np.zeros(5)
     for t, p in zip(target.flatten().tolist(), pred.flatten().tolist()):
-        if t != 255:
-            ref[t, p] += 1
-    assert cm.tolist() == ref.tolist()
-    with pytest.raises(ValueError):
-        confusion_matrix(pred, target, 5, ignore_index=None)
+        inter[t] += t == p
+        union[t] += 1
+        union[p] += t != p
+    res = dataset_iou(pred, target, 5)
+    assert res['iou'] == pytest.approx(list(100 * inter / union))
+    assert res['miou'] == pytest.approx(100 * np.mean(inter / union))
 
 
-# ---------------------------------------------------------------- probe
-
-
-def separable(n, seed, shuffle_labels=False):
-    g = torch.Generator().manual_seed(seed)
-    centers = torch.randn(10, 16, generator=torch.Generator().manual_seed(9))
-    labels = torch.arange(n) % 10
-    feats = 4 * centers[labels] + torch.randn(n, 16, generator=g) + 5.
-    if shuffle_labels:
-        labels = labels[torch.randperm(n, generator=g)]
-    return feats, labels
-
-
-def test_linear_probe_separable_toy_reaches_100():
-    # the recipe's 90 epochs (10 warm-up): 180 steps. (With 30 epochs,
-    # mmpretrain's LARS, which keeps the lr in its momentum buffer, takes
-    # smaller steps than the original rule during warm-up and stops at 81 %
-    # on this toy; docs/evaluation.md.)
-    (x, y), (xt, yt) = separable(500, 0), separable(200, 1)
-    res = train_linear_probe(x, y, xt, yt, num_classes=10)
-    assert res['top1'] >= 99.5 and res['train_top1'] >= 99.5
-    assert res['steps'] == 90 * 2
-
-
-def test_linear_probe_cannot_learn_random_labels():
-    (x, y), (xt, yt) = (separable(500, 0, shuffle_labels=True),
-                        separable(200, 1, shuffle_labels=True))
-    res = train_linear_probe(x, y, xt, yt, num_classes=10, epochs=30)
-    assert res['top1'] < 30.
+@pytest.mark.parametrize('warmup,total', [(1, 3), (4, 10), (5, 5), (3, 4)])
+def test_dense_probe_schedule_is_warmup_then_cosine(warmup, total):
+    """mmengine's schedulers give the closed form, step by step: linear
+    from 0 to the peak at step ``warmup``, then half a cosine to 0."""
+    base = 1e-2
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)],
+                                lr=base)
+    schedulers = warmup_cosine_schedulers(optimizer, warmup, total)
+    lrs = []
+    for _ in range(total):
+        lrs.append(optimizer.param_groups[0]['lr'])
+        optimizer.step()
+        for scheduler in schedulers:
+            scheduler.step()
+    expected = [
+        base * t / warmup if t < warmup else base * 0.5 *
+        (1 + math.cos(math.pi * (t - warmup) / max(1, total - warmup)))
+        for t in range(total)
+    ]
+    assert lrs == pytest.approx(expected, rel=1e-9, abs=1e-13)
 
 
 # ---------------------------------------------------------------- encoder
 
 
 @pytest.mark.parametrize('name', ['siameseim', 'mae', 'mocov3'])
-def test_encoder_tokens_of_each_backbone(tmp_path, name):
+def test_encoder_of_each_backbone(tmp_path, name):
     enc, info = build_frozen_encoder(write_config(tmp_path, name), 'none')
     assert isinstance(enc, FrozenEncoder) and not enc.training
-    backbone = enc.backbone
-    out_type = backbone.out_type
-    x = enc.preprocess(torch.randint(0, 256, (3, 3, 32, 32)))
-    cls, patches = enc.tokens(x)
-    assert cls.shape == (3, EMBED) and patches.shape == (3, 4, 4, EMBED)
-    assert backbone.out_type == out_type
-    # Unmasked: the full parent forward gives the same raw tokens again.
-    backbone.out_type = 'raw'
-    from mmpretrain.models import VisionTransformer
-    raw = VisionTransformer.forward(backbone, x)[-1]
-    backbone.out_type = out_type
-    assert torch.allclose(raw[:, 0], cls)
-    assert torch.allclose(raw[:, 1:].reshape(3, 4, 4, EMBED), patches)
-    # Other sizes: the position embedding is resized.
-    _, big = enc.tokens(enc.preprocess(torch.zeros(2, 3, 64, 64)))
-    assert big.shape == (2, 8, 8, EMBED)
-    assert torch.allclose(enc(x), patches.mean(dim=(1, 2)))
-    enc.pool = 'cls'
-    assert torch.allclose(enc(x), cls)
+    assert not any(p.requires_grad for p in enc.parameters())
+    enc.train()
+    assert not enc.training and not enc.backbone.training
+    # the config's normalisation
+    x = enc.preprocess(torch.full((2, 3, 32, 32), 162.94))
+    torch.testing.assert_close(x, torch.ones(2, 3, 32, 32))
+    # the dense probe's 64 px canvases: the position embedding is resized
+    cls, big = backbone_tokens(enc.backbone, enc.preprocess(
+        torch.zeros(2, 3, 64, 64)))
+    assert cls.shape == (2, EMBED) and big.shape == (2, 8, 8, EMBED)
     assert info['img_size'] == 32 and info['patch_size'] == 8
+    assert info['embed_dims'] == EMBED and not info['checkpoint_loaded']
 
 
 def test_checkpoint_loading(tmp_path):
@@ -313,18 +296,45 @@ def test_knn_tool_with_mae_config(tmp_path, data_root):
     assert 0. <= record['value'] <= 100.
 
 
-def test_linear_probe_tool(tmp_path, data_root):
-    tool = load_bench('linear_probe')
+def test_linear_probe_runs_the_config_on_an_mae_encoder(tmp_path,
+                                                        data_root):
+    """The one linear probe route: the linear-probing config, pointed at an
+    mmpretrain MAE checkpoint, trained by the Runner; the load check of the
+    config passes only if every encoder tensor arrived."""
+    from mmpretrain.registry import MODELS
+
+    from projects.study_bench.probes.common import ProbeRun
+    config = write_config(tmp_path, 'mae')
+    torch.manual_seed(1)
+    mae = MODELS.build(BACKBONES['mae']['backbone'])
+    ckpt = osp.join(str(tmp_path), 'mae.pth')
+    torch.save(dict(state_dict={f'backbone.{k}': v
+                                for k, v in mae.state_dict().items()}), ckpt)
+    cfg = linear_probe_config(
+        ProbeRun(config, ckpt, data_root=data_root, train_size=80),
+        str(tmp_path))
+    backbone = cfg.model.backbone
+    assert (backbone.type, backbone.final_norm, backbone.frozen_stages,
+            backbone.arch.embed_dims) == ('SiameseIMViT', True, 2, EMBED)
+    assert cfg.model.head.in_channels == cfg.model.neck.input_features == 32
+    assert cfg.model.data_preprocessor.mean == PREPROCESSOR['mean']
+    assert 'PretrainedLoadCheckHook' in [h.type for h in cfg.custom_hooks]
+    assert cfg.train_dataloader.dataset.indices == 80
+    assert cfg.val_dataloader.dataset.indices is None  # all test images
     out = osp.join(str(tmp_path), 'results.jsonl')
-    record = tool.main([
-        write_config(tmp_path), 'none', '--data-root', data_root,
-        '--device', 'cpu', '--train-size', '80', '--test-size', '40',
-        '--img-size', '32', '--out', out, '--epochs', '20'
+    record = load_bench('linear_probe').main([
+        config, ckpt, '--data-root', data_root, '--device', 'cpu',
+        '--train-size', '80', '--test-size', '40', '--out', out,
+        '--epochs', '3'
     ])
     assert read_lines(out) == [record]
     assert COMMON_KEYS <= set(record)
-    assert record['metric'] == 'linear_top1' and record['epochs'] == 20
-    assert 40. <= record['value'] <= 100.
+    assert record['metric'] == 'linear_top1' and record['optimizer'] == 'LARS'
+    assert record['checkpoint_loaded'] and record['backbone'] == 'MAEViT'
+    assert (record['epochs'], record['warmup_epochs'], record['steps']) == \
+        (3, 1, 3)  # batch 256 > 80 images: one step an epoch
+    assert (record['train_size'], record['test_size']) == (80, 40)
+    assert 0. <= record['value'] <= 100.
 
 
 def test_dense_probe_tool(tmp_path, data_root):

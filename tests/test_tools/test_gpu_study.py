@@ -1,6 +1,6 @@
-"""The short GPU study's pieces (tools/benchmarks/gpu/study.py): sizing,
-worker split, the toy data copy, the per-method configs, the timing and
-deadline hook, the in-process CLI runner."""
+"""The short GPU study's pieces (projects/study_bench/studies/gpu_*.py,
+tools/benchmarks/gpu/study.py): sizing, worker split, the per-method
+configs, the timing and deadline hook, the command line and its budget."""
 import os.path as osp
 import sys
 import time
@@ -9,18 +9,22 @@ from types import SimpleNamespace
 import pytest
 from tool_modules import load_tool
 
+import projects.study_bench.studies.gpu_study as plan
+from projects.study_bench.studies.records import read_records
+from projects.study_bench.studies.study_hook import StudyTimerHook
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GPU = osp.join(ROOT, 'tools', 'benchmarks', 'gpu')
-DATA = osp.join(ROOT, 'data', 'fashion-mnist')
-
-
-def _load(name):
-    return load_tool(osp.join(GPU, f'{name}.py'))
 
 
 @pytest.fixture(scope='module')
 def study():
-    return _load('study')
+    return plan
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_tool(osp.join(GPU, 'study.py'))
 
 
 def _costs(study):
@@ -126,7 +130,7 @@ def test_study_hook_times_steps_and_stops_before_the_deadline(
         study, monkeypatch):
     clock = [0.]
     monkeypatch.setattr(time, 'perf_counter', lambda: clock[0])
-    hook = study.build_study_hook(deadline_s=50., skip_iters=1)
+    hook = StudyTimerHook(deadline_s=50., skip_iters=1)
     runner = _runner(0)
     hook.before_train(runner)
     # iteration 0 (not timed), then two timed ones with loader waits
@@ -162,7 +166,7 @@ def test_study_hook_times_steps_and_stops_before_the_deadline(
 def test_study_hook_never_stops_the_last_epoch(study, monkeypatch):
     clock = [0.]
     monkeypatch.setattr(time, 'perf_counter', lambda: clock[0])
-    hook = study.build_study_hook(deadline_s=1.)
+    hook = StudyTimerHook(deadline_s=1.)
     runner = _runner(1, max_epochs=2)
     hook.before_train(runner)
     clock[0] = 100.
@@ -172,27 +176,11 @@ def test_study_hook_never_stops_the_last_epoch(study, monkeypatch):
     assert hook.summary(4)['img_per_s'] is None
 
 
-def test_run_cli_runs_a_script_as_main(study, tmp_path):
-    script = tmp_path / 'cli.py'
-    script.write_text('import sys\n'
-                      'if __name__ == "__main__":\n'
-                      '    open(sys.argv[2], "w").write(sys.argv[1])\n'
-                      '    if sys.argv[1] == "fail":\n'
-                      '        sys.exit(2)\n')
-    argv = list(sys.argv)
-    study.run_cli(str(script), ['ok', str(tmp_path / 'a')])
-    assert (tmp_path / 'a').read_text() == 'ok'
-    with pytest.raises(RuntimeError, match='exited with 2'):
-        study.run_cli(str(script), ['fail', str(tmp_path / 'b')])
-    assert (tmp_path / 'b').read_text() == 'fail'
-    assert sys.argv == argv
-
-
-def test_parse_args_rejects_repeated_and_unknown_methods(study):
+def test_parse_args_rejects_repeated_and_unknown_methods(tool):
     with pytest.raises(SystemExit):
-        study.parse_args(['--methods', 'mae', 'mae'])
+        tool.parse_args(['--methods', 'mae', 'mae'])
     with pytest.raises(SystemExit):
-        study.parse_args(['--methods', 'simclr'])
+        tool.parse_args(['--methods', 'simclr'])
 
 
 def _study_cmd(tmp_path, *extra):
@@ -201,9 +189,9 @@ def _study_cmd(tmp_path, *extra):
             str(tmp_path / 'runs'), *extra]
 
 
-def _check_terminated(study, tmp_path, proc):
+def _check_terminated(tmp_path, proc):
     assert proc.returncode == 1, proc.stdout
-    records = study.read_records(str(tmp_path / 'out' / 'study.jsonl'))
+    records = read_records(str(tmp_path / 'out' / 'study.jsonl'))
     (process, ) = [r for r in records if r.get('tool') == 'process']
     assert process['method'] == 'mae' and process['killed'] is True
     summary = (tmp_path / 'out' / 'study_summary.md').read_text()
@@ -211,15 +199,15 @@ def _check_terminated(study, tmp_path, proc):
     assert 'terminated (budget)' in summary
 
 
-def test_study_terminates_runs_over_budget(study, tmp_path):
+def test_study_terminates_runs_over_budget(tmp_path):
     import subprocess
     proc = subprocess.run(_study_cmd(tmp_path, '--budget-s', '0.5'),
                           capture_output=True, text=True, timeout=120)
     assert 'over the 0 s budget, terminating' in proc.stdout
-    _check_terminated(study, tmp_path, proc)
+    _check_terminated(tmp_path, proc)
 
 
-def test_study_sigterm_still_writes_the_records(study, tmp_path):
+def test_study_sigterm_still_writes_the_records(tmp_path):
     import signal
     import subprocess
     proc = subprocess.Popen(_study_cmd(tmp_path), stdout=subprocess.PIPE,
@@ -230,4 +218,4 @@ def test_study_sigterm_still_writes_the_records(study, tmp_path):
     out = line + proc.communicate(timeout=120)[0]
     assert 'mae: SIGTERM, terminating' in out
     proc.stdout = out
-    _check_terminated(study, tmp_path, proc)
+    _check_terminated(tmp_path, proc)

@@ -5,25 +5,15 @@ import json
 import os.path as osp
 import zipfile
 
-import pytest
 from tool_modules import load_tool
 
+from projects.study_bench.studies.gpu_study import DATA_ROOT
+from projects.study_bench.studies.gpu_summary import study_summary
+from projects.study_bench.throughput.summary import check_targets
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-GPU = osp.join(ROOT, 'tools', 'benchmarks', 'gpu')
-
-
-def _load(name):
-    return load_tool(osp.join(GPU, f'{name}.py'))
-
-
-@pytest.fixture(scope='module')
-def summarize():
-    return _load('summarize')
-
-
-@pytest.fixture(scope='module')
-def prepare():
-    return _load('prepare')
+summarize = load_tool('tools/benchmarks/gpu/summarize.py')
+prepare = load_tool('tools/benchmarks/gpu/prepare.py')
 
 
 def _bench(model, compiled, img_per_s, peak, tflops, batch=128,
@@ -36,41 +26,41 @@ def _bench(model, compiled, img_per_s, peak, tflops, batch=128,
                 date='2026-12-01')
 
 
-def _verdicts(summarize, records):
+def _verdicts(records):
     return [(t['what'], None if t['ratio'] is None else round(t['ratio'], 4),
-             t['verdict']) for t in summarize.check_targets(records)]
+             t['verdict']) for t in check_targets(records)]
 
 
-def test_targets_hold_and_miss(summarize):
+def test_targets_hold_and_miss():
     mae = _bench('mae', False, 2000., 8., 116.8)
     holds = [_bench('siameseim', False, 1500., 9., 212.7), mae,
              _bench('siameseim', True, 2200., 10.4, 311.9)]
-    assert _verdicts(summarize, holds) == [
+    assert _verdicts(holds) == [
         ('img/s', 1.1, 'holds'), ('peak memory', 1.3, 'holds'),
         ('TFLOP/s', 2.6704, 'holds')]
     missed = [mae, _bench('siameseim', True, 2100., 10.5, 100.)]
-    assert _verdicts(summarize, missed) == [
+    assert _verdicts(missed) == [
         ('img/s', 1.05, 'missed'), ('peak memory', 1.3125, 'missed'),
         ('TFLOP/s', 0.8562, 'missed')]
 
 
-def test_targets_not_measured(summarize):
+def test_targets_not_measured():
     siam = _bench('siameseim', True, 2200., 10., 300.)
     # no MAE, MAE at another batch, a skipped compiled run, no memory (CPU)
     for records in ([siam], [siam, _bench('mae', False, 2e3, 8., 1e2, 64)],
                     [_bench('siameseim', True, None, None, None,
                             status='skipped'),
                      _bench('mae', False, 2e3, 8., 1e2)]):
-        assert {v for _, _, v in _verdicts(summarize, records)} == \
+        assert {v for _, _, v in _verdicts(records)} == \
             {'not measured'}
     cpu = [_bench('mae', False, 4., None, 1e-5),
            _bench('siameseim', True, 2., None, 2e-5)]
-    assert _verdicts(summarize, cpu) == [
+    assert _verdicts(cpu) == [
         ('img/s', 0.5, 'missed'), ('peak memory', None, 'not measured'),
         ('TFLOP/s', 2.0, 'holds')]
 
 
-def test_throughput_summary_file(summarize, tmp_path):
+def test_throughput_summary_file(tmp_path):
     path = tmp_path / 't.jsonl'
     records = [_bench('siameseim', False, 1500., 9., 212.7),
                _bench('mae', False, 2000., 8., 116.8),
@@ -117,8 +107,8 @@ def _study_records():
     ]
 
 
-def test_study_summary(summarize):
-    text = summarize.study_summary(_study_records())
+def test_study_summary():
+    text = study_summary(_study_records())
     lines = text.splitlines()
     assert lines[0].startswith('| method | lr | steps done / planned |')
     assert lines[2] == (
@@ -140,7 +130,7 @@ def test_study_summary(summarize):
 # --------------------------------------------------------------------------
 # prepare.py
 # --------------------------------------------------------------------------
-def test_device_calls_fit_the_limits(prepare):
+def test_device_calls_fit_the_limits():
     calls = prepare.device_calls(sizes=False)
     assert [c['name'] for c in calls] == ['throughput', 'study', 'both']
     for call in calls:
@@ -151,8 +141,7 @@ def test_device_calls_fit_the_limits(prepare):
                      'tools/benchmarks/gpu/study.sh'):
             if path in call['command']:
                 assert osp.isfile(osp.join(ROOT, path))
-    study = _load('study')
-    assert study.DATA_ROOT in calls[1]['carry']
+    assert DATA_ROOT in calls[1]['carry']
     assert calls[2]['command'].startswith(calls[0]['command'] + ';')
 
 
@@ -167,7 +156,7 @@ def _wheel(folder, name, version, tag='py3-none-any', requires=None):
     return str(path)
 
 
-def test_verify_wheels(prepare, tmp_path):
+def test_verify_wheels(tmp_path):
     good = [_wheel(tmp_path, n, v, requires='>=3.7')
             for n, v in prepare.WHEELS]
     assert prepare.verify(good) == []
@@ -185,7 +174,7 @@ def test_verify_wheels(prepare, tmp_path):
     assert 'numpy: not in the wheel list' in problems
 
 
-def test_python_ok_and_names(prepare):
+def test_python_ok_and_names():
     assert prepare.python_ok(None) and prepare.python_ok('>=3.7')
     assert prepare.python_ok('>=3.11,<4') and not prepare.python_ok('>=3.13')
     assert not prepare.python_ok('<3.12')

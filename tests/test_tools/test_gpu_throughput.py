@@ -1,10 +1,13 @@
 """What the short GPU throughput command asks of pretrain_throughput.py:
-the run order (eager first, then the compiled models) and the deadline."""
+the run order (eager first, then the compiled models) and the deadline
+(projects/study_bench/throughput/benchmark.py)."""
 import json
 import os.path as osp
 
 import pytest
 from tool_modules import load_tool
+
+from projects.study_bench.throughput.benchmark import run_plan
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -17,7 +20,7 @@ def throughput():
 
 def _plan(throughput, *argv):
     args = throughput.parse_args(list(argv))
-    return throughput.run_plan(args, args.dtypes)
+    return run_plan(args, args.dtypes)
 
 
 def test_run_plan_order(throughput):

@@ -15,9 +15,7 @@ import json
 import sys
 from typing import Optional, Sequence
 
-
-from mmsiameseim.datasets.imagenet_subset import \
-    check_subset_list
+from mmsiameseim.datasets.imagenet_subset import check_subset_list
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

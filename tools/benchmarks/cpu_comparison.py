@@ -1,12 +1,12 @@
 """SiameseIM vs mmpretrain's MAE and MoCo v3 at demo size, on the CPU.
 
 A CPU-sized preview of the GPU mini-reproduction (docs/reproduction.md):
-each method's reproduction config (``projects/study_bench/configs/reproduction/``, mmpretrain's
-own MAE / MoCo v3 algorithms and heads) is resized to the CPU demo's
-encoder (``projects/study_bench/configs/_base_/sizes/mini.py``, which reads
-the demo's
-model, so the sizes live in one place) and given the demo's data, schedule
-and kNN monitor:
+each method's reproduction config
+(``projects/study_bench/configs/reproduction/``, mmpretrain's own MAE /
+MoCo v3 algorithms and heads) is resized to the CPU demo's encoder
+(``projects/study_bench/configs/_base_/sizes/mini.py``, which reads the
+demo's model, so the sizes live in one place) and given the demo's data,
+schedule and kNN monitor:
 
 * encoder: the demo's ViT (128 wide, 4 blocks, 2 heads, 32 px, patch 4);
   MAE's decoder is 128 wide with 2 blocks (= the demo's projector +
@@ -22,7 +22,8 @@ and kNN monitor:
 
 Every run is a separate process (mmengine keeps global state per process).
 One JSON line per run goes to ``--out``: method, lr, seed, kNN history,
-train seconds, machine.
+train seconds, machine. The configs, the training and the tables are in
+:mod:`projects.study_bench.studies.cpu_comparison`.
 
 Example::
 
@@ -30,175 +31,20 @@ Example::
         --methods siameseim mae mocov3 --lrs 3e-4 1e-3 3e-3
 """
 import argparse
-import json
-import os
 import os.path as osp
-import platform
-import subprocess
 import sys
-import time
 from typing import Optional, Sequence
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO = 'configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py'
-CONFIGS = {
-    'siameseim': DEMO,
-    'mae': 'projects/study_bench/configs/reproduction/'
-    'mae_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py',
-    'mocov3': 'projects/study_bench/configs/reproduction/'
-    'mocov3_vit-tiny-p4_1xb256-amp-coslr-100e_fashion-mnist.py',
-}
+from projects.study_bench.child_runs import print_record, run_children
+from projects.study_bench.cli import append_jsonl
+from projects.study_bench.studies.cpu_comparison import (CONFIGS,
+                                                         pixel_baseline,
+                                                         summarize, train_one)
+from projects.study_bench.studies.records import read_records
 
 
-def demo_sized(method: str, demo_path: str = DEMO):
-    """The config of ``method`` at the CPU demo's size.
-
-    The demo config itself for SiameseIM; for MAE and MoCo v3 their
-    reproduction row with the model sizes of :data:`MINI_SIZES` (read from
-    the demo's model) and the demo's data size, batch, loader, schedule,
-    hooks and runtime, keeping the method's own pipeline and optimiser
-    settings in fp32.
-
-    Args:
-        method (str): A key of :data:`CONFIGS`.
-        demo_path (str): The demo config the data and runtime are read
-            from.
-
-    Returns:
-        Config: Ready for ``Runner.from_cfg`` (``work_dir`` unset).
-    """
-    from mmengine.config import Config
-    if method not in CONFIGS:
-        raise ValueError(f'unknown method {method!r}; choose from '
-                         f'{sorted(CONFIGS)}')
-    demo = Config.fromfile(osp.join(ROOT, demo_path))
-    if CONFIGS[method] == demo_path:
-        return demo
-    from projects.study_bench.sizes import MINI_SIZES, apply_sizes
-    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[method]))
-    apply_sizes(cfg, MINI_SIZES, model_key=f'{method}_model')
-    # data size, batch and loader of the demo; the method's own pipeline
-    pipeline = cfg.train_dataloader.dataset.pipeline
-    cfg.train_dataloader = demo.train_dataloader
-    cfg.train_dataloader.dataset.pipeline = pipeline
-    cfg.pop('find_unused_parameters', None)
-    # fp32 on the CPU, the method's own optimiser settings otherwise
-    cfg.optim_wrapper.type = 'OptimWrapper'
-    cfg.optim_wrapper.pop('loss_scale', None)
-    for key in ('param_scheduler', 'train_cfg', 'custom_hooks',
-                'default_hooks', 'visualizer', 'auto_scale_lr'):
-        cfg[key] = demo[key]
-    return cfg
-
-
-def pixel_baseline(seed: int = 0,
-                   sizes: Optional[Sequence[int]] = None) -> dict:
-    """kNN on raw pixels (32 px, 3 x 1024 values) with the demo's protocol.
-
-    The reference every pretrained encoder should beat: the demo hook's
-    bank, queries, k and temperature, no network.
-
-    Args:
-        seed (int): Dataloader seed. Defaults to 0.
-        sizes (Sequence[int], optional): ``(bank, queries)`` image counts
-            instead of the hook's 2000 and 1000 (as ``knn_eval.py
-            --train-size / --test-size``). Defaults to None.
-
-    Returns:
-        dict: A record like :func:`run_one`'s, ``method='pixels'``.
-    """
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import Runner
-    import mmsiameseim  # noqa: F401  registers the kNN hook
-    from mmsiameseim.evaluation import extract_features, knn_accuracy
-    init_default_scope('mmpretrain')
-    hook = demo_sized('siameseim').custom_hooks[0]
-    feats = []
-    loaders = (hook.train_dataloader, hook.val_dataloader)
-    for i, loader in enumerate(loaders):
-        dataset = loader.dataset
-        dataset.data_root = osp.join(ROOT, dataset.data_root)
-        if sizes is not None:
-            dataset.indices = int(sizes[i])
-        feats.append(
-            extract_features(lambda x: x.flatten(1),
-                             Runner.build_dataloader(loader, seed=seed)))
-    top1 = knn_accuracy(*feats[0], *feats[1], k=hook.k,
-                        temperature=hook.temperature)['top1']
-    return dict(method='pixels', config=DEMO, lr=0., seed=seed,
-                iterations=0, knn_top1=[[0, top1]], knn_init=top1,
-                knn_final=top1, train_seconds=0.,
-                bank=len(feats[0][0]), queries=len(feats[1][0]))
-
-
-def run_one(args) -> None:
-    """Train one (method, lr, seed) and print its JSON record."""
-    import torch
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-
-    os.chdir(ROOT)  # the configs' data roots are relative to the repo
-    import mmsiameseim  # noqa: F401
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
-    cfg = demo_sized(args.method)
-    cfg.optim_wrapper.optimizer.lr = args.lr
-    cfg.randomness = dict(seed=args.seed, diff_rank_seed=True)
-    cfg.work_dir = args.work_dir
-    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
-    start = time.time()
-    runner = (RUNNERS.build(cfg) if 'runner_type' in cfg
-              else Runner.from_cfg(cfg))
-    runner.train()
-    seconds = time.time() - start
-    hook = next(h for h in runner.hooks
-                if type(h).__name__ == 'KNNMonitorHook')
-    record = dict(
-        method=args.method,
-        config=CONFIGS[args.method],
-        lr=args.lr,
-        seed=args.seed,
-        iterations=runner.iter,
-        knn_top1=[[step, r['knn/top1']] for step, r in hook.history],
-        knn_init=hook.history[0][1]['knn/top1'],
-        knn_final=hook.history[-1][1]['knn/top1'],
-        train_seconds=round(seconds, 1),
-        machine=f'{platform.machine()} CPU x{os.cpu_count()}',
-        torch=torch.__version__)
-    print('RECORD ' + json.dumps(record), flush=True)
-
-
-def summarize(records) -> str:
-    """Markdown: every run, then each method at its best final kNN.
-
-    Args:
-        records (list[dict]): The JSON records of :func:`run_one`.
-
-    Returns:
-        str: Two markdown tables.
-    """
-    if not records:
-        raise ValueError('no records to summarize')
-    lines = ['| method | lr | kNN top-1 per epoch (init first) | final | '
-             's / iter |', '|---|---|---|---|---|']
-    best = {}
-    for r in sorted(records, key=lambda r: (r['method'], r['lr'])):
-        curve = ' → '.join(f'{v:.1f}' for _, v in r['knn_top1'])
-        per_iter = r['train_seconds'] / max(r['iterations'], 1)
-        lines.append(f"| {r['method']} | {r['lr']:g} | {curve} | "
-                     f"{r['knn_final']:.1f} | {per_iter:.2f} |")
-        if r['method'] not in best or \
-                r['knn_final'] > best[r['method']]['knn_final']:
-            best[r['method']] = r
-    lines += ['', '| method | best lr | kNN init | kNN final | gain |',
-              '|---|---|---|---|---|']
-    for method, r in sorted(best.items(), key=lambda kv: -kv[1]['knn_final']):
-        lines.append(f"| {method} | {r['lr']:g} | {r['knn_init']:.1f} | "
-                     f"{r['knn_final']:.1f} | "
-                     f"{r['knn_final'] - r['knn_init']:+.1f} |")
-    return '\n'.join(lines)
-
-
-def main() -> None:
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Run the sweep (or, with ``--method``, one run of it)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', default='work_dirs/cpu_comparison.jsonl')
     parser.add_argument('--methods', nargs='+', default=list(CONFIGS))
@@ -219,52 +65,36 @@ def main() -> None:
     parser.add_argument('--seed', type=int, default=0,
                         help=argparse.SUPPRESS)
     parser.add_argument('--work-dir', help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.summarize:
-        with open(args.summarize) as f:
-            records = [json.loads(line) for line in f if line.strip()]
-        print(summarize(records))
+        print(summarize(read_records(args.summarize)))
         return
     if args.method is not None:
-        run_one(args)
+        print_record(train_one(args.method, args.lr, args.seed,
+                               args.work_dir))
         return
     for method in args.methods:
         if method != 'pixels' and method not in CONFIGS:
             parser.error(f'--methods: unknown method {method!r}; choose '
                          f"from {sorted(CONFIGS) + ['pixels']}")
-    args.out = osp.abspath(args.out)
-    os.makedirs(osp.dirname(args.out), exist_ok=True)
     if 'pixels' in args.methods:
-        record = pixel_baseline(sizes=args.pixel_sizes)
-        with open(args.out, 'a') as f:
-            f.write(json.dumps(record) + '\n')
-        print(f"pixels: kNN {record['knn_final']:.1f}", flush=True)
+        append_jsonl(args.out, pixel_baseline(sizes=args.pixel_sizes))
+    runs = {}
     for method in args.methods:
-        if method == 'pixels':
-            continue
         for lr in args.lrs:
             for seed in args.seeds:
-                work_dir = osp.abspath(
-                    osp.join(args.work_root, method, f'lr{lr:g}_seed{seed}'))
-                cmd = [sys.executable, osp.abspath(__file__), '--method',
-                       method, '--lr', str(lr), '--seed', str(seed),
-                       '--work-dir', work_dir]
-                print('+ ' + ' '.join(cmd), flush=True)
-                proc = subprocess.run(cmd, capture_output=True, text=True)
-                lines = [line for line in proc.stdout.splitlines()
-                         if line.startswith('RECORD ')]
-                if proc.returncode != 0 or not lines:
-                    sys.stderr.write(proc.stdout[-3000:] +
-                                     proc.stderr[-3000:])
-                    raise SystemExit(f'run failed ({proc.returncode}): '
-                                     f'{method} lr={lr} seed={seed}, log in '
-                                     f'{work_dir}')
-                record = json.loads(lines[-1][len('RECORD '):])
-                with open(args.out, 'a') as f:
-                    f.write(json.dumps(record) + '\n')
-                print(f"{method} lr={lr:g}: kNN {record['knn_init']:.1f} "
-                      f"-> {record['knn_final']:.1f} "
-                      f"({record['train_seconds']:.0f} s)", flush=True)
+                if method != 'pixels':
+                    runs[f'{method}_lr{lr:g}_seed{seed}'] = [
+                        sys.executable, osp.abspath(__file__), '--method',
+                        method, '--lr', str(lr), '--seed', str(seed),
+                        '--work-dir', osp.abspath(osp.join(
+                            args.work_root, method, f'lr{lr:g}_seed{seed}'))
+                    ]
+    for _, record in run_children(runs, osp.abspath(args.work_root)):
+        append_jsonl(args.out, record)
+        print(f"{record['method']} lr={record['lr']:g}: kNN "
+              f"{record['knn_init']:.1f} -> {record['knn_final']:.1f} "
+              f"({record['train_seconds']:.0f} s)", flush=True)
 
 
 if __name__ == '__main__':

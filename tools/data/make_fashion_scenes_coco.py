@@ -15,19 +15,16 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-
-from projects.study_bench.scenes.coco import (
-    MIN_VISIBLE_AREA, write_coco_scenes)
+from projects.study_bench.cli import add_scene_args
+from projects.study_bench.scenes.coco import (MIN_VISIBLE_AREA,
+                                              write_coco_scenes)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('out_dir', help='output root')
-    parser.add_argument('--data-root', default='data/fashion-mnist',
-                        help='Fashion-MNIST IDX files')
-    parser.add_argument('--train-scenes', type=int, default=2000)
-    parser.add_argument('--test-scenes', type=int, default=300)
+    add_scene_args(parser, ('--train-scenes', '--test-scenes'), (2000, 300))
     parser.add_argument('--min-area', type=int, default=MIN_VISIBLE_AREA,
                         help='fewest visible pixels of an annotated item')
     return parser.parse_args(argv)

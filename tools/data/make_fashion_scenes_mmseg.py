@@ -16,9 +16,8 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-
-from projects.study_bench.scenes.mmseg import \
-    write_mmseg_scenes
+from projects.study_bench.cli import add_scene_args
+from projects.study_bench.scenes.mmseg import write_mmseg_scenes
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -26,10 +25,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Write Fashion-MNIST scenes as an mmseg folder dataset')
     parser.add_argument('out_dir', help='output folder')
-    parser.add_argument('--data-root', default='data/fashion-mnist',
-                        help='folder with the Fashion-MNIST IDX files')
-    parser.add_argument('--num-train', type=int, default=2000)
-    parser.add_argument('--num-test', type=int, default=1000)
+    add_scene_args(parser)
     parser.add_argument('--canvas', type=int, default=64,
                         help='scene side in pixels. Defaults to 64')
     parser.add_argument('--item-size', type=int, nargs=2, default=(20, 40),

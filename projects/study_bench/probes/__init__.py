@@ -1,3 +1,6 @@
-"""Offline probes on frozen features: the encoder of a pretraining config
-(:mod:`.frozen_encoder`), linear and dense probes, the 1 % logistic
-regression, and the command-line pieces the probe tools share."""
+"""Offline probes on a frozen pretrained encoder, each a function that
+returns (and appends) one JSON record: kNN (:mod:`.knn`), the linear probe
+as the linear-probing config run by the Runner (:mod:`.linear`), the dense
+probe on the Fashion-MNIST scenes (:mod:`.dense_probe`) and the 1 %
+logistic regression (:mod:`.few_shot`); their shared inputs in
+:mod:`.common`, the encoder in :mod:`.frozen_encoder`."""

@@ -1,160 +1,136 @@
-"""Command line shared by ``knn_eval.py``, ``linear_probe.py`` and
-``dense_probe.py``: the common arguments, the device, the frozen encoder
-they describe, the Fashion-MNIST features and the JSON-line record.
+"""The command lines of the offline probes.
 
-The computations live in :mod:`mmsiameseim.evaluation`; this module only
-turns a command line into calls and a record.
+``tools/benchmarks/{knn_eval,linear_probe,dense_probe,few_shot_logistic}.py``
+are :func:`probe_main` of one entry of :data:`PROBES`: the arguments the
+Fashion-MNIST probes share (the fields of :class:`~.common.ProbeRun`), the
+probe's own, their lower bounds, then the probe function with the parsed
+arguments as keywords.
 """
-import json
-import os
-import os.path as osp
-from typing import Optional, Tuple
+import argparse
+from typing import Optional, Sequence
 
-import torch
+from .dense_probe import DEFAULT_SCENES, dense_probe
+from .few_shot import few_shot_probe
+from .frozen_encoder import POOLS
+from .knn import knn_probe
+from .linear import linear_probe
 
-from .fashion_features import extract_split_features
-from .frozen_encoder import POOLS, FrozenEncoder, build_frozen_encoder
+TRUSTED_HELP = ('the checkpoint was written by your own run: allow full '
+                'pickle (automatic next to an mmengine last_checkpoint '
+                'file; see docs/checkpoints.md)')
 
 
-def add_common_args(parser, train_help: str = 'images',
-                    default_sizes: Tuple[Optional[int],
-                                         Optional[int]] = (None, None)):
-    """Add the command-line arguments every benchmark tool shares.
-
-    Args:
-        parser (argparse.ArgumentParser): The parser.
-        train_help (str): What ``--train-size`` counts.
-        default_sizes (tuple): Defaults of ``--train-size`` and
-            ``--test-size`` (None: the whole split).
-
-    Returns:
-        argparse.ArgumentParser: The parser.
-    """
+def _encoder_args(parser, data_root: str, pool: str, batch_size: int):
     parser.add_argument('config', help='pretraining config')
     parser.add_argument(
         'checkpoint', help="checkpoint, or 'none' for the random init")
-    parser.add_argument('--data-root', default='data/fashion-mnist')
-    parser.add_argument(
-        '--device',
-        default=None,
-        help='cpu or cuda. Defaults to cuda when available')
-    parser.add_argument(
-        '--train-size',
-        type=int,
-        default=default_sizes[0],
-        help=f'number of train {train_help} (default: '
-        f'{default_sizes[0] or "all"})')
-    parser.add_argument(
-        '--test-size',
-        type=int,
-        default=default_sizes[1],
-        help=f'number of test {train_help} (default: '
-        f'{default_sizes[1] or "all"})')
-    parser.add_argument(
-        '--img-size',
-        type=int,
-        default=None,
-        help="input size (default: the backbone's img_size)")
-    parser.add_argument(
-        '--out', default=None, help='append the JSON record to this file')
-    parser.add_argument('--pool', choices=POOLS, default='avg')
-    parser.add_argument(
-        '--batch-size',
-        type=int,
-        default=256,
-        help='images per forward when extracting features')
+    parser.add_argument('--data-root', default=data_root)
+    parser.add_argument('--device', default=None,
+                        help='cpu or cuda. Defaults to cuda when available')
+    parser.add_argument('--pool', choices=POOLS, default=pool)
+    parser.add_argument('--batch-size', type=int, default=batch_size,
+                        help='images per forward when encoding')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--trusted-checkpoint',
-        action='store_true',
-        help='the checkpoint was written by your own run: allow full '
-        'pickle (automatic next to an mmengine last_checkpoint file)')
-    return parser
+    parser.add_argument('--out', help='append the JSON record to this file')
+    parser.add_argument('--trusted-checkpoint', action='store_true',
+                        help=TRUSTED_HELP)
 
 
-def resolve_device(device: Optional[str]) -> str:
-    """``device`` or, if None, ``'cuda'`` when available else ``'cpu'``."""
-    if device is None:
-        return 'cuda' if torch.cuda.is_available() else 'cpu'
-    if device.startswith('cuda') and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda requested but CUDA is unavailable')
-    return device
+def _fashion_args(parser, unit: str = 'images', sizes=(None, None)):
+    """The fields of :class:`~.common.ProbeRun` as arguments."""
+    _encoder_args(parser, 'data/fashion-mnist', 'avg', 256)
+    for split, default in zip(('train', 'test'), sizes):
+        parser.add_argument(
+            f'--{split}-size', type=int, default=default,
+            help=f'number of {split} {unit} (default: '
+            f"{default or 'the whole split'})")
+    parser.add_argument('--img-size', type=int,
+                        help="input size (default: the backbone's img_size)")
 
 
-def check_sizes(args) -> None:
-    """Reject non-positive ``--train-size`` / ``--test-size``."""
-    for name in ('train_size', 'test_size', 'img_size'):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise SystemExit(f'--{name.replace("_", "-")} must be >= 1')
+def _knn_args(parser):
+    _fashion_args(parser)
+    parser.add_argument('--k', type=int, default=20)
+    parser.add_argument('--temperature', type=float, default=0.07)
 
 
-def base_record(tool: str, args, info: dict, **fields) -> dict:
-    """The fields every tool writes, followed by ``fields``."""
-    record = dict(
-        tool=tool,
-        config=args.config,
-        checkpoint=args.checkpoint,
-        backbone=info.get('backbone'),
-        checkpoint_loaded=info.get('checkpoint_loaded'))
-    record.update(fields)
-    return record
+def _linear_args(parser):
+    _fashion_args(parser)
+    for name, kind, what in (('epochs', int, 'training epochs'),
+                             ('warmup-epochs', int, 'warm-up epochs'),
+                             ('probe-batch-size', int, 'training batch'),
+                             ('lr', float, 'peak LARS learning rate')):
+        parser.add_argument(f'--{name}', type=kind,
+                            help=f"{what} (default: the config's)")
+    parser.add_argument('--work-dir',
+                        help="the Runner's folder (default: a temporary one)")
 
 
-# --------------------------------------------------------------------------
-# Records
-# --------------------------------------------------------------------------
-def append_jsonl(path: Optional[str], record: dict) -> str:
-    """Print ``record`` as one JSON line and append it to ``path``.
-
-    Args:
-        path (str, optional): ``.jsonl`` file (parent folders are created);
-            None only prints.
-        record (dict): JSON-serialisable record.
-
-    Returns:
-        str: The line written (without newline).
-    """
-    line = json.dumps(record, sort_keys=False)
-    if path:
-        parent = osp.dirname(osp.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        with open(path, 'a') as f:
-            f.write(line + '\n')
-    print(line, flush=True)
-    return line
+def _dense_args(parser):
+    _fashion_args(parser, 'scenes', DEFAULT_SCENES)
+    parser.add_argument('--canvas', type=int,
+                        help='scene side in pixels (default: 2 x img-size)')
+    parser.add_argument('--item-size', type=int, nargs=2,
+                        metavar=('MIN', 'MAX'),
+                        help='item side range (default: 5/8 and 5/4 of '
+                        'img-size)')
+    parser.add_argument('--epochs', type=int, default=20)
+    parser.add_argument('--lr', type=float, default=1e-2)
+    parser.add_argument('--probe-batch-size', type=int, default=64,
+                        help='scenes per step of the probe training')
+    parser.add_argument('--dump-scenes', metavar='DIR',
+                        help='also write the first --num-dump test scenes '
+                        'as PNGs + json')
+    parser.add_argument('--num-dump', type=int, default=32)
 
 
-def encoder_from_args(args, device: str) -> tuple:
-    """The frozen encoder the common CLI describes, and its input size.
-
-    Args:
-        args (argparse.Namespace): Parsed by :func:`add_common_args`.
-        device (str): From :func:`resolve_device`.
-
-    Returns:
-        tuple: ``(encoder, info, img_size)``.
-    """
-    encoder, info = build_frozen_encoder(
-        args.config,
-        args.checkpoint,
-        device=device,
-        pool=args.pool,
-        seed=args.seed,
-        trusted=args.trusted_checkpoint)
-    return encoder, info, args.img_size or info['img_size'] or 32
+def _few_shot_args(parser):
+    _encoder_args(parser, 'data/imagenet', 'cls', 64)
+    parser.add_argument('--subset-list', required=True,
+                        help='e.g. SimCLR 1percent.txt')
+    parser.add_argument('--lambd', type=float, default=0.1,
+                        help='L2 weight x N (0.1 for ViT-B, 0.01 for ViT-L)')
+    parser.add_argument('--resize', type=int, default=256)
+    parser.add_argument('--crop', type=int, default=224)
+    parser.add_argument('--val-size', type=int,
+                        help='first N validation images (default: all)')
+    parser.add_argument('--num-workers', type=int, default=4)
+    parser.add_argument('--max-iter', type=int, default=1000)
 
 
-def encode_classification_splits(encoder: FrozenEncoder, args,
-                                 img_size: int) -> tuple:
-    """Pooled features and labels of the CLI's train and test subsets.
+SIZES = dict(train_size=1, test_size=1, img_size=1)
+#: name -> (probe, description, arguments, lower bounds of arguments)
+PROBES = dict(
+    knn_eval=(knn_probe, 'kNN evaluation of a frozen backbone on '
+              'Fashion-MNIST', _knn_args, SIZES),
+    linear_probe=(linear_probe, 'Linear probe (the linear-probing config) '
+                  'of a frozen backbone on Fashion-MNIST', _linear_args,
+                  dict(SIZES, epochs=1, probe_batch_size=2)),
+    dense_probe=(dense_probe, 'Dense linear probe (mIoU) on Fashion-MNIST '
+                 'scenes', _dense_args,
+                 dict(SIZES, train_size=2, epochs=1, probe_batch_size=2)),
+    few_shot_logistic=(few_shot_probe, '1 % ImageNet logistic regression '
+                       'on frozen features', _few_shot_args,
+                       dict(lambd=1e-12)),
+)
 
-    Returns:
-        tuple: ``(train_feats, train_labels, test_feats, test_labels)``.
-    """
-    common = dict(img_size=img_size, batch_size=args.batch_size)
-    train = extract_split_features(encoder, args.data_root, 'train',
-                                   args.train_size, **common)
-    test = extract_split_features(encoder, args.data_root, 'test',
-                                  args.test_size, **common)
-    return (*train, *test)
+
+def parse_probe_args(name: str,
+                     argv: Optional[Sequence[str]] = None
+                     ) -> argparse.Namespace:
+    """Parse the command line of the probe ``name`` (a :data:`PROBES`
+    key); an argument below its lower bound is a usage error."""
+    _, description, add_args, minimums = PROBES[name]
+    parser = argparse.ArgumentParser(description=description)
+    add_args(parser)
+    args = parser.parse_args(argv)
+    for key, minimum in minimums.items():
+        value = getattr(args, key)
+        if value is not None and value < minimum:
+            parser.error(f"--{key.replace('_', '-')} must be >= {minimum:g}")
+    return args
+
+
+def probe_main(name: str, argv: Optional[Sequence[str]] = None) -> dict:
+    """Run the probe ``name`` on a command line; return its record."""
+    return PROBES[name][0](**vars(parse_probe_args(name, argv)))

@@ -4,10 +4,12 @@
 preprocessor of any mmpretrain self-supervised *pretraining* config
 (SiameseIM, MAE, MoCo v3, ...) and loads a checkpoint's encoder through the
 plugin's checkpoint API (:func:`mmsiameseim.checkpoints.read_checkpoint`,
-:func:`~mmsiameseim.checkpoints.convert_checkpoint`). :class:`FrozenEncoder`
-turns images into a cls token and a ``(B, h, w, C)`` patch map, whatever
-the backbone's ``out_type`` (MAE's backbone is called with ``mask=None`` so
-nothing is masked).
+:func:`~mmsiameseim.checkpoints.convert_checkpoint`). The
+:class:`FrozenEncoder` it returns is read by the plugin's one feature
+extractor: :func:`mmsiameseim.evaluation.extract_features` (pooled
+features of a dataloader) and :func:`~mmsiameseim.evaluation.
+backbone_tokens` (cls token and patch map, nothing masked, whatever the
+backbone's ``out_type``).
 """
 import copy
 import logging
@@ -17,38 +19,33 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from mmsiameseim.evaluation import backbone_tokens
-
 POOLS = ('avg', 'cls')
 Device = Union[str, torch.device]
 
 
 class FrozenEncoder(nn.Module):
-    """A frozen backbone plus its data preprocessor.
+    """A frozen backbone and its data preprocessor.
+
+    A model as :func:`mmsiameseim.evaluation.extract_features` reads one
+    (``.backbone``, ``.data_preprocessor``), in eval mode for good.
 
     Args:
         backbone (nn.Module): The backbone. mmpretrain
             :class:`VisionTransformer` subclasses (``SiameseIMViT``,
             ``MAEViT``, ``MoCoV3ViT``, ...) give a cls token and a patch
-            map; backbones returning ``(B, C, H, W)`` maps (CNNs) give a
-            patch map only.
+            map (:func:`~mmsiameseim.evaluation.backbone_tokens`);
+            backbones returning ``(B, C, H, W)`` maps (CNNs) a patch map.
         data_preprocessor (nn.Module, optional): Normalises a uint8 batch
             (mmpretrain's ``SelfSupDataPreprocessor`` and friends). None
             only casts to float.
-        pool (str): Pooling of :meth:`forward`, ``'avg'`` (mean of the patch
-            tokens, cls excluded) or ``'cls'``. Defaults to ``'avg'``.
     """
 
     def __init__(self,
                  backbone: nn.Module,
-                 data_preprocessor: Optional[nn.Module] = None,
-                 pool: str = 'avg') -> None:
+                 data_preprocessor: Optional[nn.Module] = None) -> None:
         super().__init__()
-        if pool not in POOLS:
-            raise ValueError(f'pool must be one of {POOLS}, got {pool!r}')
         self.backbone = backbone
         self.data_preprocessor = data_preprocessor
-        self.pool = pool
         self.requires_grad_(False)
         self.eval()
 
@@ -83,81 +80,21 @@ class FrozenEncoder(nn.Module):
             inputs = inputs[0]
         return inputs.float()
 
-    @torch.no_grad()
-    def tokens(self, x: Tensor) -> Tuple[Optional[Tensor], Tensor]:
-        """Cls token and patch map of preprocessed images.
 
-        Args:
-            x (Tensor): ``(B, 3, H, W)`` preprocessed images. Sizes other
-                than the backbone's ``img_size`` work for ViTs, whose
-                position embedding mmpretrain resizes (bicubic) on the fly.
+def preprocessor_cfg(cfg) -> dict:
+    """The data preprocessor a pretraining config normalises with.
 
-        Returns:
-            tuple: ``cls`` ``(B, C)`` (None without a cls token) and
-            ``patches`` ``(B, h, w, C)``.
-        """
-        return backbone_tokens(self.backbone, x)
-
-    @torch.no_grad()
-    def forward(self, x: Tensor) -> Tensor:
-        """Pooled ``(B, C)`` features of preprocessed images."""
-        cls, patches = self.tokens(x)
-        if self.pool == 'cls':
-            if cls is None:
-                raise ValueError(f'{type(self.backbone).__name__} has no cls '
-                                 "token: use pool='avg'")
-            return cls
-        return patches.mean(dim=(1, 2))
-
-
-class _PooledEncoder(nn.Module):
-    """Hides ``.backbone`` so :func:`~.knn.extract_features` calls the
-    encoder (and its pooling) instead of the bare backbone."""
-
-    def __init__(self, encoder: FrozenEncoder) -> None:
-        super().__init__()
-        self.encoder = encoder
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.encoder(x)
-
-
-def encode_dataset(encoder: FrozenEncoder,
-                   dataset,
-                   batch_size: int = 256,
-                   num_workers: int = 0) -> Tuple[Tensor, Tensor]:
-    """Pooled features and labels of every sample of a dataset.
-
-    Samples go through the dataset's pipeline (which ends with
-    ``PackInputs``), the encoder's data preprocessor, the backbone and the
-    encoder's pooling (:func:`~.knn.extract_features`), in dataset order.
-
-    Args:
-        encoder (FrozenEncoder): The frozen encoder.
-        dataset (Dataset): An mmengine dataset with labels.
-        batch_size (int): Defaults to 256.
-        num_workers (int): Dataloader workers. Defaults to 0.
-
-    Returns:
-        tuple[Tensor, Tensor]: ``(N, C)`` float32 features and ``(N, )``
-        int64 labels on CPU.
+    ``model.data_preprocessor``, else the top-level ``data_preprocessor``,
+    else mmpretrain's self-supervised one with the ImageNet statistics.
     """
-    from mmengine.dataset import default_collate
-    from torch.utils.data import DataLoader
-
-    from mmsiameseim.evaluation import extract_features
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        collate_fn=default_collate)
-    return extract_features(
-        _PooledEncoder(encoder),
-        loader,
-        pool='avg',
-        device=encoder.device,
-        data_preprocessor=encoder.data_preprocessor)
+    dp_cfg = cfg.model.get('data_preprocessor') or cfg.get(
+        'data_preprocessor')
+    if dp_cfg is None:
+        dp_cfg = dict(
+            type='SelfSupDataPreprocessor',
+            mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375])
+    return copy.deepcopy(dp_cfg)
 
 
 def quiet_init_weights(module: nn.Module) -> None:
@@ -175,7 +112,6 @@ def quiet_init_weights(module: nn.Module) -> None:
 def build_frozen_encoder(config: str,
                          checkpoint: Optional[str] = None,
                          device: Device = 'cpu',
-                         pool: str = 'avg',
                          seed: int = 0,
                          trusted: bool = False
                          ) -> Tuple[FrozenEncoder, Dict[str, object]]:
@@ -196,8 +132,6 @@ def build_frozen_encoder(config: str,
         checkpoint (str, optional): Checkpoint path or ``'none'``.
         device (str | torch.device): Where the encoder runs.
             Defaults to ``'cpu'``.
-        pool (str): Pooling of :meth:`FrozenEncoder.forward`.
-            Defaults to ``'avg'``.
         seed (int): Seed of the random init. Defaults to 0.
         trusted (bool): Read the checkpoint with full pickle (see
             :func:`mmsiameseim.checkpoints.read_checkpoint`). Defaults to
@@ -228,14 +162,7 @@ def build_frozen_encoder(config: str,
         raise ValueError(f'{config} has no model.backbone')
     torch.manual_seed(seed)
     backbone = MODELS.build(copy.deepcopy(model_cfg['backbone']))
-    dp_cfg = model_cfg.get('data_preprocessor') or cfg.get(
-        'data_preprocessor')
-    if dp_cfg is None:
-        dp_cfg = dict(
-            type='SelfSupDataPreprocessor',
-            mean=[123.675, 116.28, 103.53],
-            std=[58.395, 57.12, 57.375])
-    data_preprocessor = MODELS.build(copy.deepcopy(dp_cfg))
+    data_preprocessor = MODELS.build(preprocessor_cfg(cfg))
     info: Dict[str, object] = dict(backbone=type(backbone).__name__)
     if checkpoint is None or str(checkpoint).lower() == 'none':
         quiet_init_weights(backbone)
@@ -271,7 +198,7 @@ def build_frozen_encoder(config: str,
             unexpected_keys=len(result.unexpected_keys))
     if hasattr(backbone, 'with_cp'):
         backbone.with_cp = False  # inference only; keeps pos-embed resizing
-    encoder = FrozenEncoder(backbone, data_preprocessor, pool=pool)
+    encoder = FrozenEncoder(backbone, data_preprocessor)
     encoder.to(device)
     info['embed_dims'] = getattr(backbone, 'embed_dims', None)
     img_size = getattr(backbone, 'img_size', None)

@@ -1,6 +1,6 @@
 """Fashion-MNIST scenes as a COCO instance-segmentation dataset.
 
-Each item of a scene (see :mod:`.fashion_scenes`) becomes one COCO
+Each item of a scene (see :mod:`.generate`) becomes one COCO
 instance: its *visible* pixels (where it is the topmost foreground item,
 the scene's instance map) are the mask, the tight box around them is the
 box, their count is the area and its Fashion-MNIST class is the category
@@ -26,7 +26,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ..fashion_mnist import CLASSES
-from .generate import DEFAULT_SEEDS, _save_png, make_split_scenes
+from .files import save_png
+from .generate import DEFAULT_SEEDS, make_split_scenes
 
 #: Items with fewer visible pixels than this get no annotation.
 MIN_VISIBLE_AREA = 32
@@ -98,7 +99,7 @@ def scenes_to_coco(instances: np.ndarray,
     Args:
         instances (np.ndarray): ``(N, H, W)`` instance maps.
         meta (Sequence[dict]): Per-scene meta (``items``) of
-            :func:`~.fashion_scenes.generate_scenes`.
+            :func:`~.generate.generate_scenes`.
         file_names (Sequence[str]): Image file name of each scene,
             relative to the image folder.
         min_area (int): See :func:`scene_annotations`.
@@ -144,7 +145,7 @@ def write_coco_scenes(out_dir: str,
             for test, as the dense probe).
         min_area (int): See :func:`scene_annotations`.
         **scene_kwargs: Other arguments of
-            :func:`~.fashion_scenes.generate_scenes` (``canvas``, ...).
+            :func:`~.generate.generate_scenes` (``canvas``, ...).
 
     Returns:
         dict: ``images`` (folder) and ``ann_file`` paths, and the number of
@@ -163,7 +164,7 @@ def write_coco_scenes(out_dir: str,
     os.makedirs(ann_dir, exist_ok=True)
     names = [f'{i:05d}.png' for i in range(len(imgs))]
     for name, img in zip(names, imgs):
-        _save_png(osp.join(img_dir, name), img)
+        save_png(osp.join(img_dir, name), img)
     coco = scenes_to_coco(
         instances, meta, names, min_area,
         info=dict(

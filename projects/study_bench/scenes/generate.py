@@ -13,17 +13,13 @@ and items are resized by a float64 bilinear resize written here (no
 OpenCV / PIL resampling), so the bytes do not depend on library versions
 or on how many scenes are requested. See ``docs/dense_probe.md``.
 
-To look at scenes, :func:`write_scenes` writes PNGs and a json record
-(``tools/benchmarks/dense_probe.py --dump-scenes DIR`` calls it).
+To look at scenes, :func:`.files.write_scenes` writes PNGs and a json
+record (``tools/benchmarks/dense_probe.py --dump-scenes DIR`` calls it);
+:class:`.dataset.FashionMNISTScenes` serves them as an mmpretrain dataset.
 """
-import json
-import os
-import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
-from mmpretrain.datasets import BaseDataset
-from mmpretrain.registry import DATASETS
 
 from ..fashion_mnist import CLASSES, load_split
 
@@ -234,21 +230,6 @@ def generate_scenes(images: np.ndarray,
     return imgs, masks, meta
 
 
-def load_fashion_split(data_root: str,
-                       split: str) -> Tuple[np.ndarray, np.ndarray]:
-    """All images and labels of one Fashion-MNIST split.
-
-    Args:
-        data_root (str): Folder with the IDX files.
-        split (str): ``'train'`` or ``'test'``.
-
-    Returns:
-        tuple[np.ndarray, np.ndarray]: ``(N, 28, 28)`` uint8 images and
-        ``(N, )`` labels.
-    """
-    return load_split(data_root, split)
-
-
 def make_split_scenes(data_root: str,
                       split: str,
                       num_scenes: int,
@@ -270,163 +251,8 @@ def make_split_scenes(data_root: str,
     """
     if seed is None:
         seed = DEFAULT_SEEDS[split]
-    images, labels = load_fashion_split(data_root, split)
+    images, labels = load_split(data_root, split)
     out = generate_scenes(images, labels, num_scenes, seed, **kwargs)
     for m in out[2]:
         m['split'] = split
     return out
-
-
-def _save_png(path: str, array: np.ndarray, palette: bool = False) -> None:
-    from PIL import Image
-    image = Image.fromarray(array, mode='L' if not palette else 'P')
-    if palette:
-        flat = [c for rgb in SCENE_PALETTE for c in rgb]
-        image.putpalette(flat + [0] * (768 - len(flat)))
-    image.save(path)
-
-
-def write_scenes(out_dir: str,
-                 imgs: np.ndarray,
-                 masks: np.ndarray,
-                 meta: Sequence[dict],
-                 params: Optional[dict] = None) -> Dict[str, str]:
-    """Write scenes as PNG files plus a JSON record.
-
-    Layout: ``images/{i:05d}.png`` (8-bit gray), ``masks/{i:05d}.png``
-    (palette PNG whose pixel values are the labels 0-10 and whose palette
-    colours them for viewing) and ``scenes.json`` with ``params``,
-    ``classes`` and ``meta``.
-
-    Args:
-        out_dir (str): Output folder (created).
-        imgs (np.ndarray): ``(N, H, W)`` uint8 images.
-        masks (np.ndarray): ``(N, H, W)`` uint8 labels.
-        meta (Sequence[dict]): Per-scene meta from :func:`generate_scenes`.
-        params (dict, optional): Generation parameters to record.
-
-    Returns:
-        dict: Paths of the ``images`` and ``masks`` folders and the json.
-    """
-    if not len(imgs) == len(masks) == len(meta):
-        raise ValueError('imgs, masks and meta must have the same length')
-    img_dir = osp.join(out_dir, 'images')
-    mask_dir = osp.join(out_dir, 'masks')
-    os.makedirs(img_dir, exist_ok=True)
-    os.makedirs(mask_dir, exist_ok=True)
-    for i, (img, mask) in enumerate(zip(imgs, masks)):
-        _save_png(osp.join(img_dir, f'{i:05d}.png'), img)
-        _save_png(osp.join(mask_dir, f'{i:05d}.png'), mask, palette=True)
-    json_path = osp.join(out_dir, 'scenes.json')
-    with open(json_path, 'w') as f:
-        json.dump(
-            dict(
-                params=params or {},
-                classes=list(SCENE_CLASSES),
-                meta=list(meta)),
-            f,
-            indent=1)
-    return dict(images=img_dir, masks=mask_dir, json=json_path)
-
-
-@DATASETS.register_module()
-class FashionMNISTScenes(BaseDataset):
-    """Seeded Fashion-MNIST scenes for semantic segmentation.
-
-    Scenes are generated in memory by :func:`make_split_scenes` when the
-    dataset is initialised (64x64 canvases take 4 KiB each). Each sample
-    has ``img`` (``HxWx3`` uint8, gray replicated), ``gt_seg_map`` (``HxW``
-    uint8 labels, 0 = background, ``1 + class`` otherwise; the key mmseg's
-    transforms use) and the same array as ``gt_seg``, ``img_shape``,
-    ``ori_shape``, ``sample_idx`` and ``items`` (the scene's meta).
-
-    Args:
-        data_root (str): Folder with the Fashion-MNIST IDX files.
-            Defaults to ``'data/fashion-mnist'``.
-        split (str): Source split of the items, ``'train'`` or ``'test'``.
-            Defaults to ``'train'``.
-        num_scenes (int): Number of scenes. Defaults to 1000.
-        seed (int, optional): Seed. Defaults to None (0 for train, 1 for
-            test).
-        canvas (int): Canvas side. Defaults to 64.
-        min_items (int): Defaults to 2.
-        max_items (int): Defaults to 4.
-        min_size (int): Defaults to 20.
-        max_size (int): Defaults to 40.
-        threshold (int): Foreground threshold. Defaults to 32.
-        pipeline (Sequence): Processing pipeline. Defaults to ().
-        **kwargs: Other arguments of :class:`BaseDataset` (``indices``,
-            ``test_mode``, ``lazy_init``, ...).
-    """
-
-    METAINFO = {'classes': SCENE_CLASSES, 'palette': SCENE_PALETTE}
-
-    def __init__(self,
-                 data_root: str = 'data/fashion-mnist',
-                 split: str = 'train',
-                 num_scenes: int = 1000,
-                 seed: Optional[int] = None,
-                 canvas: int = 64,
-                 min_items: int = 2,
-                 max_items: int = 4,
-                 min_size: int = 20,
-                 max_size: int = 40,
-                 threshold: int = 32,
-                 pipeline: Sequence = (),
-                 **kwargs) -> None:
-        if split not in DEFAULT_SEEDS:
-            raise ValueError(f'`split` must be one of {sorted(DEFAULT_SEEDS)}'
-                             f', got {split!r}.')
-        self.split = split
-        self.num_scenes = num_scenes
-        self.seed = DEFAULT_SEEDS[split] if seed is None else seed
-        self.scene_cfg = dict(
-            canvas=canvas,
-            min_items=min_items,
-            max_items=max_items,
-            min_size=min_size,
-            max_size=max_size,
-            threshold=threshold)
-        self.imgs: Optional[np.ndarray] = None
-        self.masks: Optional[np.ndarray] = None
-        super().__init__(
-            ann_file='',
-            data_root=osp.expanduser(data_root),
-            pipeline=pipeline,
-            **kwargs)
-
-    def load_data_list(self) -> List[dict]:
-        """Generate the scenes; keep the arrays, list one dict per scene."""
-        self.imgs, self.masks, meta = make_split_scenes(
-            self.data_root, self.split, self.num_scenes, self.seed,
-            **self.scene_cfg)
-        return [dict(scene_index=m['index'], items=m['items']) for m in meta]
-
-    def get_data_info(self, idx: int) -> dict:
-        """Scene ``idx`` with its image and label mask.
-
-        Args:
-            idx (int): Index in the (possibly sliced) dataset.
-
-        Returns:
-            dict: ``img``, ``gt_seg_map``, ``gt_seg``, ``img_shape``,
-            ``ori_shape``, ``items`` and ``sample_idx``.
-        """
-        if not self._fully_initialized:
-            self.full_init()
-        info = super().get_data_info(idx)
-        i = info.pop('scene_index')
-        gray = self.imgs[i]
-        info['img'] = np.repeat(gray[:, :, None], 3, axis=2)
-        info['gt_seg_map'] = self.masks[i]
-        info['gt_seg'] = self.masks[i]
-        info['img_shape'] = gray.shape
-        info['ori_shape'] = gray.shape
-        return info
-
-    def extra_repr(self) -> List[str]:
-        """Split, seed and scene parameters, for ``repr``."""
-        return [
-            f'Split: \t{self.split}', f'Seed: \t{self.seed}',
-            f'Scenes: \t{self.scene_cfg}'
-        ]

@@ -25,8 +25,8 @@ import os
 import os.path as osp
 from typing import Dict, Optional
 
-from .generate import (DEFAULT_SEEDS, SCENE_CLASSES, make_split_scenes,
-                       write_scenes)
+from .files import write_scenes
+from .generate import DEFAULT_SEEDS, SCENE_CLASSES, make_split_scenes
 
 #: Sub-folders of a split, as ``data_prefix`` of mmseg's BaseSegDataset.
 IMG_DIR, ANN_DIR = 'images', 'masks'

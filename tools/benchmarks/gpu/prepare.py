@@ -61,6 +61,10 @@ WHEELS = (
     ('platformdirs', '4.14.8'),
     ('importlib-metadata', '10.2.0'),
     ('lazy-importer', '0.1.0'),
+    # the dense probe's IoU areas are mmseg's IoUMetric's
+    ('mmsegmentation', '1.2.2'),
+    ('prettytable', '3.19.0'),
+    ('wcwidth', '0.9.4'),
 )
 PLATFORMS = ('manylinux_2_28_x86_64', 'manylinux_2_17_x86_64',
              'manylinux2014_x86_64', 'manylinux1_x86_64')

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The short GPU study (docs/reproduction.md, "GPU runs"): SiameseIM, MAE,
 # MoCo v3 and the same-view row at the reproduction size, trained at the
-# same time on the one GPU for 8 epochs (1872 steps at batch 256), then kNN,
-# linear and dense probes through the CLIs of tools/benchmarks/
+# same time on the one GPU for 8 epochs (1872 steps at batch 256), then the
+# kNN, linear and dense probes of projects/study_bench/probes/
 # (tools/benchmarks/gpu/study.py). Sized for <= 5 minutes on one H200 with
 # 16 CPU cores; needs data/fashion-mnist/.
 #

@@ -5,14 +5,14 @@
 # mmpretrain's LARS (momentum 0.9, eta 0.001, bias excluded), lr 6.4 at batch
 # 256 (LARS fixes the relative step, so the lr is not rescaled:
 # docs/dense_probe.md), linear warm-up then cosine to 0. No augmentation
-# (the images of tools/benchmarks/linear_probe.py: resize to 32 bicubic).
-# Scaled to minutes on 2 CPU cores: the first 10,240 training images for 10
-# epochs (400 steps; the backbone re-encodes every batch), test on all 10,000
-# test images. The same settings through the feature-caching tool:
+# (resize to 32 bicubic). Scaled to minutes on 2 CPU cores: the first 10,240
+# training images for 10 epochs (400 steps; the backbone re-encodes every
+# batch), test on all 10,000 test images. The bench's one linear probe:
+# tools/benchmarks/linear_probe.py runs this config on the encoder of any
+# pretraining config and checkpoint (projects/study_bench/probes/linear.py):
 #   python tools/benchmarks/linear_probe.py \
 #       configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py \
-#       work_dirs/demo/epoch_4.pth --train-size 10240 --epochs 10 \
-#       --warmup-epochs 1 --probe-batch-size 256
+#       work_dirs/demo/epoch_4.pth
 _base_ = ['./_base_/fashion_mnist_classifier.py']
 
 model = dict(
@@ -37,22 +37,13 @@ optim_wrapper = dict(
     optimizer=dict(type='LARS', lr=6.4, weight_decay=0.0, momentum=0.9),
     paramwise_cfg=dict(
         custom_keys={'.bias': dict(lars_exclude=True, decay_mult=0.)}))
+# linear warm-up from 1e-4 of the lr, then cosine to 0, by iteration
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-4,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_epochs - warmup_epochs,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=max_epochs,
-        eta_min=0.0,
-        convert_to_iter_based=True)
+    dict(type='LinearLR', start_factor=1e-4, begin=0, end=warmup_epochs,
+         by_epoch=True, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=0.0, begin=warmup_epochs,
+         end=max_epochs, T_max=max_epochs - warmup_epochs, by_epoch=True,
+         convert_to_iter_based=True)
 ]
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs,

@@ -80,24 +80,18 @@ test_pipeline = [
     dict(type='LoadAnnotations', reduce_zero_label=False),
     dict(type='PackSegInputs')
 ]
+# the scenes folder of tools/data/make_fashion_scenes_mmseg.py, per split
+scenes = dict(_delete_=True, type=dataset_type, data_root=data_root)
+prefix = {
+    split: dict(img_path=f'{split}/images', seg_map_path=f'{split}/masks')
+    for split in ('train', 'test')
+}
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    dataset=dict(
-        _delete_=True,
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='train/images', seg_map_path='train/masks'),
-        pipeline=train_pipeline))
+    batch_size=8, num_workers=1,
+    dataset=dict(scenes, data_prefix=prefix['train'], pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=1,
-    dataset=dict(
-        _delete_=True,
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='test/images', seg_map_path='test/masks'),
-        pipeline=test_pipeline))
+    batch_size=1, num_workers=1,
+    dataset=dict(scenes, data_prefix=prefix['test'], pipeline=test_pipeline))
 test_dataloader = val_dataloader
 # mmseg's IoUMetric that also returns each class's IoU (for the records)
 val_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])

@@ -35,16 +35,11 @@ train_dataloader = dict(dataset=dict(pipeline=[
 
 # MAE's optimiser (mmpretrain mae_vit-base config) at the swept lr.
 optim_wrapper = dict(
-    _delete_=True,
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    optimizer=dict(
-        type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05),
-    paramwise_cfg=dict(
-        custom_keys={
-            'ln': dict(decay_mult=0.0),
-            'bias': dict(decay_mult=0.0),
-            'pos_embed': dict(decay_mult=0.),
-            'mask_token': dict(decay_mult=0.),
-            'cls_token': dict(decay_mult=0.)
-        }))
+    _delete_=True, type='AmpOptimWrapper', loss_scale='dynamic',
+    optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95),
+                   weight_decay=0.05),
+    # no decay on norms, biases, the position table and the tokens
+    paramwise_cfg=dict(custom_keys={
+        key: dict(decay_mult=0.)
+        for key in ('ln', 'bias', 'pos_embed', 'mask_token', 'cls_token')
+    }))

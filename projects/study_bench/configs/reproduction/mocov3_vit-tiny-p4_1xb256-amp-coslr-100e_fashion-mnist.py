@@ -16,7 +16,16 @@
 _base_ = ['_base_/fashion-mnist_bs256-amp-coslr-100e.py']
 
 temperature = 0.2
-hidden = 2048
+# the projector and the predictor: mmpretrain's NonLinearNeck MLPs
+mlp = dict(
+    type='NonLinearNeck',
+    hid_channels=2048,
+    out_channels=256,
+    with_bias=False,
+    with_last_bn=True,
+    with_last_bn_affine=False,
+    with_last_bias=False,
+    with_avg_pool=False)
 model = dict(
     type='MoCoV3',
     base_momentum=0.01,
@@ -27,30 +36,10 @@ model = dict(
         img_size=_base_.img_size,
         patch_size=_base_.patch_size,
         stop_grad_conv1=True),
-    neck=dict(
-        type='NonLinearNeck',
-        in_channels=_base_.encoder.embed_dims,
-        hid_channels=hidden,
-        out_channels=256,
-        num_layers=3,
-        with_bias=False,
-        with_last_bn=True,
-        with_last_bn_affine=False,
-        with_last_bias=False,
-        with_avg_pool=False),
+    neck=dict(mlp, in_channels=_base_.encoder.embed_dims, num_layers=3),
     head=dict(
         type='MoCoV3Head',
-        predictor=dict(
-            type='NonLinearNeck',
-            in_channels=256,
-            hid_channels=hidden,
-            out_channels=256,
-            num_layers=2,
-            with_bias=False,
-            with_last_bn=True,
-            with_last_bn_affine=False,
-            with_last_bias=False,
-            with_avg_pool=False),
+        predictor=dict(mlp, in_channels=256, num_layers=2),
         loss=dict(type='CrossEntropyLoss', loss_weight=2 * temperature),
         temperature=temperature))
 

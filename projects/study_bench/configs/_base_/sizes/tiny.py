@@ -12,18 +12,12 @@ patch_size = 8
 grid = img_size // patch_size
 num_masked = 9
 embed_dims = 32
-encoder = dict(
-    _delete_=True,  # replaces an arch name ('b')
-    embed_dims=embed_dims,
-    num_layers=2,
-    num_heads=2,
-    feedforward_channels=embed_dims * 2)
+# (_delete_: replaces an arch name such as 'b')
+encoder = dict(_delete_=True, embed_dims=embed_dims, num_layers=2,
+               num_heads=2, feedforward_channels=embed_dims * 2)
 model = dict(
-    backbone=dict(
-        arch=encoder,
-        img_size=img_size,
-        patch_size=patch_size,
-        num_masked=num_masked),
+    backbone=dict(arch=encoder, img_size=img_size, patch_size=patch_size,
+                  num_masked=num_masked),
     neck=dict(depth=1, num_heads=2),
     head=dict(depth=1, num_heads=2))
 transforms = dict(

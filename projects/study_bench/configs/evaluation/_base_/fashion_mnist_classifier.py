@@ -42,29 +42,21 @@ test_pipeline = [
     dict(type='GrayToRGB'),  # FashionMNIST gives gray images
     dict(type='PackInputs'),
 ]
+fashion_mnist = dict(type='FashionMNIST', data_root=data_root, download=False)
 # the first 10,240 training images (the demo's pretraining set); each
 # config sets its batch size, drop_last and pipeline
 train_dataloader = dict(
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type='FashionMNIST',
-        data_root=data_root,
-        split='train',
-        download=False,
-        indices=10240))
+    dataset=dict(fashion_mnist, split='train', indices=10240))
+# mmpretrain's FashionMNIST reads the test images only with test_mode=True
 val_dataloader = dict(
     batch_size=256,
     num_workers=1,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='FashionMNIST',
-        data_root=data_root,
-        split='test',
-        download=False,
-        pipeline=test_pipeline,
-        test_mode=True))  # mmpretrain's FashionMNIST: test images only so
+        fashion_mnist, split='test', test_mode=True, pipeline=test_pipeline))
 val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator

@@ -24,12 +24,11 @@ train_dataloader = dict(
 
 optim_wrapper = dict(
     type='AmpOptimWrapper', loss_scale='dynamic', optimizer=dict(lr=1.5e-3))
+# the demo's warm-up and cosine, stretched to this run
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
-         eta_min=1e-5, by_epoch=True, begin=warmup_epochs, end=max_epochs,
-         convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], end=warmup_epochs),
+    dict(_base_.param_scheduler[1], T_max=max_epochs - warmup_epochs,
+         begin=warmup_epochs, end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs)
 

@@ -1,0 +1,67 @@
+"""The bench's shared command-line pieces (projects/study_bench/cli.py),
+its child-process runs (child_runs.py) and its config paths
+(config_files.py)."""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+from projects.study_bench.child_runs import (parse_record, print_record,
+                                             run_children)
+from projects.study_bench.cli import append_jsonl, csv_list
+from projects.study_bench.config_files import load_config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def test_csv_list():
+    parse = csv_list(int)
+    assert parse('64,128,') == [64, 128]
+    with pytest.raises(argparse.ArgumentTypeError, match='empty'):
+        parse(',')
+    with pytest.raises(argparse.ArgumentTypeError, match=r"\['simclr'\]"):
+        csv_list(str, ('mae', 'mocov3'))('mae,simclr')
+
+
+def test_append_jsonl(tmp_path, capsys):
+    path = tmp_path / 'a' / 'b.jsonl'
+    append_jsonl(str(path), dict(x=1))
+    append_jsonl(str(path), dict(x=2))
+    append_jsonl(None, dict(x=3))
+    assert [json.loads(x) for x in path.read_text().splitlines()] == [
+        dict(x=1), dict(x=2)]
+    assert capsys.readouterr().out.splitlines()[-1] == '{"x": 3}'
+
+
+def test_records_of_child_processes(tmp_path, capsys):
+    print_record(dict(run='a', value=1.5))
+    assert parse_record('log line\n' + capsys.readouterr().out) == dict(
+        run='a', value=1.5)
+    assert parse_record('no record here') is None
+
+    def child(code):
+        return [sys.executable, '-c', code]
+
+    ok = ('from projects.study_bench.child_runs import print_record; '
+          'print("noise"); print_record(dict(v={}))')
+    cmds = {name: child(ok.format(i)) for i, name in enumerate('abc')}
+    env = dict(os.environ, PYTHONPATH=ROOT)  # this checkout's project
+    got = dict(run_children(cmds, str(tmp_path), jobs=2, env=env,
+                            poll_s=0.05))
+    assert got == {'a': dict(v=0), 'b': dict(v=1), 'c': dict(v=2)}
+    assert (tmp_path / 'b.log').read_text().startswith('noise')
+    cmds['d'] = child('import sys; print("boom"); sys.exit(3)')
+    with pytest.raises(SystemExit, match='run d failed'):
+        dict(run_children(cmds, str(tmp_path), jobs=4, poll_s=0.05))
+    assert 'boom' in capsys.readouterr().err
+
+
+def test_package_config_paths_resolve_through_mmengine():
+    cfg = load_config(
+        'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py')
+    assert cfg.model.type == 'MAE' and cfg.model.neck.decoder_depth == 8
+    repo = load_config('configs/siameseim/_base_/siameseim_vit-base-p16.py')
+    assert repo.model.backbone.num_masked == 118

@@ -10,6 +10,7 @@ tokens; the kNN monitor, the offline probes of the study bench and the
 visualiser all read features this way.
 """
 import inspect
+import sys
 from typing import Callable, Optional, Tuple, Union
 
 import torch
@@ -215,7 +216,8 @@ def extract_features(
         dataloader,
         pool: str = 'avg',
         device: Union[str, torch.device, None] = None,
-        data_preprocessor: Optional[Callable] = None) -> Tuple[Tensor, Tensor]:
+        data_preprocessor: Optional[Callable] = None,
+        progress: bool = False) -> Tuple[Tensor, Tensor]:
     """Pooled backbone features and labels of a whole dataloader.
 
     Every batch goes through ``data_preprocessor(data, False)``, the first
@@ -240,6 +242,8 @@ def extract_features(
         data_preprocessor (Callable, optional): Overrides
             ``model.data_preprocessor``. Defaults to None. Without either,
             ``data['inputs']`` is only cast to float.
+        progress (bool): Show mmengine's progress bar (images done, ETA)
+            on stderr. Defaults to False.
 
     Returns:
         tuple[Tensor, Tensor]: float32 features ``(N, C)`` and int64 labels
@@ -263,6 +267,11 @@ def extract_features(
         device = params[0].device if params else torch.device('cpu')
     modes = {sub: sub.training for m in modules for sub in m.modules()}
     feats, labels = [], []
+    total = len(getattr(dataloader, 'dataset', ()))
+    bar = None
+    if progress and total:
+        from mmengine.utils import ProgressBar
+        bar = ProgressBar(total, file=sys.stderr)
     try:
         for m in modules:
             m.eval()
@@ -281,7 +290,11 @@ def extract_features(
                                  f'{len(batch_labels)} labels in a batch')
             feats.append(batch_feats.float().cpu())
             labels.append(batch_labels)
+            if bar is not None:
+                bar.update(len(batch_labels))
     finally:
+        if bar is not None:
+            sys.stderr.write('\n')
         for sub, mode in modes.items():
             sub.training = mode
     if not feats:

@@ -9,6 +9,7 @@ each child's output in a log file).
 """
 import json
 import os
+import re
 import os.path as osp
 import subprocess
 import sys
@@ -16,6 +17,9 @@ import time
 from typing import Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 RECORD = 'RECORD '
+#: mmengine's logger line of a training step: where it is, and its ETA.
+STEP = re.compile(r'((?:Epoch|Iter)\(train\)\s*(?:\[\d+\])?\s*'
+                  r'\[\s*\d+/\d+\]).*?eta: (\S+)')
 
 
 def print_record(record: dict) -> None:
@@ -29,11 +33,23 @@ def parse_record(output: str) -> Optional[dict]:
     return json.loads(lines[-1][len(RECORD):]) if lines else None
 
 
+def latest_step(log_path: str) -> Optional[str]:
+    """``'Iter(train) [40/400], eta 0:05:00'`` of the last step the
+    child's Runner logged, or None before its first."""
+    try:
+        with open(log_path, errors='replace') as f:
+            steps = STEP.findall(f.read())
+    except OSError:
+        return None
+    return f'{steps[-1][0]}, eta {steps[-1][1]}' if steps else None
+
+
 def run_children(cmds: Mapping[str, Sequence[str]],
                  log_dir: str,
                  jobs: int = 1,
                  env: Optional[Dict[str, str]] = None,
-                 poll_s: float = 1.) -> Iterator[Tuple[str, dict]]:
+                 poll_s: float = 1.,
+                 report_s: float = 30.) -> Iterator[Tuple[str, dict]]:
     """Run the commands, up to ``jobs`` at once; yield their records.
 
     Args:
@@ -44,6 +60,8 @@ def run_children(cmds: Mapping[str, Sequence[str]],
         jobs (int): Runs side by side. Defaults to 1.
         env (dict, optional): The children's environment.
         poll_s (float): Seconds between looks at the running children.
+        report_s (float): Seconds between progress lines (each running
+            child's last logged step and its ETA, :func:`latest_step`).
 
     Yields:
         tuple: ``(name, record)`` in the order the runs end.
@@ -54,6 +72,7 @@ def run_children(cmds: Mapping[str, Sequence[str]],
     """
     os.makedirs(log_dir, exist_ok=True)
     pending, running = list(cmds), {}
+    reported, last_report = {}, time.time()
     while pending or running:
         while pending and len(running) < jobs:
             name = pending.pop(0)
@@ -63,6 +82,13 @@ def run_children(cmds: Mapping[str, Sequence[str]],
                     list(cmds[name]), stdout=log, stderr=subprocess.STDOUT,
                     env=env)
         time.sleep(poll_s)
+        if time.time() - last_report >= report_s:
+            last_report = time.time()
+            for name in running:
+                step = latest_step(osp.join(log_dir, f'{name}.log'))
+                if step and step != reported.get(name):
+                    reported[name] = step
+                    print(f'{name}: {step}', flush=True)
         for name, proc in list(running.items()):
             if proc.poll() is None:
                 continue

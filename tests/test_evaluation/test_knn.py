@@ -309,3 +309,18 @@ def test_extract_features_errors():
     assert model.training  # restored after the error, too
     with pytest.raises(TypeError, match='mmengine batches'):
         extract_features(model, [(torch.zeros(1), 0)])
+
+
+def test_extract_features_progress_on_stderr(capsys):
+    batches, _, labels = make_batches(1)
+
+    class Loader(list):
+        dataset = range(len(labels))  # a DataLoader's images
+
+    quiet = extract_features(ToyModel(), batches)
+    capsys.readouterr()
+    shown = extract_features(ToyModel(), Loader(batches), progress=True)
+    out = capsys.readouterr()
+    torch.testing.assert_close(shown, quiet)
+    assert out.out == ''  # stdout stays for the tools' JSON records
+    assert '6/6' in out.err and 'ETA' in out.err

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from projects.study_bench.child_runs import (parse_record, print_record,
-                                             run_children)
+from projects.study_bench.child_runs import (latest_step, parse_record,
+                                             print_record, run_children)
 from projects.study_bench.cli import append_jsonl, csv_list
 from projects.study_bench.config_files import load_config
 
@@ -57,6 +57,29 @@ def test_records_of_child_processes(tmp_path, capsys):
     with pytest.raises(SystemExit, match='run d failed'):
         dict(run_children(cmds, str(tmp_path), jobs=4, poll_s=0.05))
     assert 'boom' in capsys.readouterr().err
+
+
+def test_drivers_report_each_child_step_and_eta(tmp_path, capsys):
+    # mmengine's logger lines, as an epoch- and an iteration-based Runner
+    # write them
+    log = tmp_path / 'x.log'
+    log.write_text(
+        '12/05 10:28:04 - mmengine - INFO - Epoch(train) [1][1/2]  base_lr: '
+        '1.0000e-06 lr: 1.0000e-06  eta: 0:00:04  time: 4.5959  loss: 1.97\n'
+        '12/05 10:28:09 - mmengine - INFO - Iter(train) [ 40/400]  lr: '
+        '1.0e-04  eta: 0:05:10  time: 0.86  loss: 0.5\n')
+    assert latest_step(str(log)) == 'Iter(train) [ 40/400], eta 0:05:10'
+    assert latest_step(str(tmp_path / 'none.log')) is None
+    code = ('import time; from projects.study_bench.child_runs import '
+            'print_record; print("Epoch(train) [1][3/9]  eta: 0:00:07", '
+            'flush=True); time.sleep(1.5); print_record(dict(v=1))')
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    got = dict(run_children({'a': [sys.executable, '-c', code]},
+                             str(tmp_path), env=env, poll_s=0.1,
+                             report_s=0.3))
+    assert got == {'a': dict(v=1)}
+    out = capsys.readouterr().out.splitlines()
+    assert out.count('a: Epoch(train) [1][3/9], eta 0:00:07') == 1
 
 
 def test_package_config_paths_resolve_through_mmengine():

@@ -117,12 +117,13 @@ def test_pixel_baseline_matches_a_hand_computed_knn():
     assert (small['bank'], small['queries']) == (200, 50)
     # oracle: the same bank / queries as uint8 pixel vectors, brute force
     from mmsiameseim.evaluation import knn_accuracy
-    cfg = tool.comparison_config('siameseim').custom_hooks[0]
+    full = tool.comparison_config('siameseim')
+    cfg = full.custom_hooks[0]
+    root = osp.join(ROOT, full.train_dataloader.dataset.data_root)
     sets = []
     for loader_cfg in (cfg.train_dataloader, cfg.val_dataloader):
-        dataset = DATASETS.build(
-            dict(loader_cfg.dataset,
-                 data_root=osp.join(ROOT, loader_cfg.dataset.data_root)))
+        assert 'data_root' not in loader_cfg.dataset  # the training root
+        dataset = DATASETS.build(dict(loader_cfg.dataset, data_root=root))
         items = [dataset[i] for i in range(len(dataset))]
         sets.append((torch.stack([d['inputs'].float().flatten()
                                   for d in items]),

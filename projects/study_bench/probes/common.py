@@ -3,6 +3,7 @@ device, the frozen encoder they name, the pooled Fashion-MNIST features
 (through the plugin's one feature extractor,
 :func:`mmsiameseim.evaluation.extract_features`) and the JSON record."""
 import dataclasses
+import sys
 from typing import Optional, Tuple
 
 import torch
@@ -111,7 +112,8 @@ def split_features(encoder: FrozenEncoder, run: ProbeRun, split: str,
         ])
     loader = DataLoader(dataset, batch_size=run.batch_size, shuffle=False,
                         collate_fn=default_collate)
-    return extract_features(encoder, loader, pool=run.pool)
+    print(f'encoding {len(dataset)} {split} images', file=sys.stderr)
+    return extract_features(encoder, loader, pool=run.pool, progress=True)
 
 
 def base_record(tool: str, run: ProbeRun, info: dict, **fields) -> dict:

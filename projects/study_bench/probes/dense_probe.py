@@ -17,6 +17,7 @@ schedulers). mIoU over the test scenes (dataset-level areas of mmseg's
 ``IoUMetric``; mean over the classes present in the ground truth or the
 prediction) is reported (``docs/dense_probe.md``).
 """
+import sys
 import time
 from typing import Dict, Optional, Sequence, Union
 
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.utils import ProgressBar
 from torch import Tensor
 
 from mmsiameseim.evaluation import backbone_tokens
@@ -84,7 +86,8 @@ def patch_features(encoder: FrozenEncoder,
     Returns:
         Tensor: ``(N, h, w, C)`` on CPU.
     """
-    feats = []
+    print(f'encoding {len(images)} scenes', file=sys.stderr)
+    bar, feats = ProgressBar(len(images), file=sys.stderr), []
     for start in range(0, len(images), batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(
             images[start:start + batch_size]))[:, None].expand(-1, 3, -1, -1)
@@ -92,6 +95,8 @@ def patch_features(encoder: FrozenEncoder,
                                      encoder.preprocess(batch))
         patches = F.layer_norm(patches.float(), patches.shape[-1:], eps=1e-6)
         feats.append(patches.to('cpu', dtype))
+        bar.update(len(patches))
+    sys.stderr.write('\n')
     return torch.cat(feats)
 
 
@@ -158,6 +163,8 @@ def train_dense_probe(train_feats: Tensor,
     schedulers = warmup_cosine_schedulers(optimizer,
                                           min(steps_per_epoch, total), total)
     head.train()
+    print(f'training the probe head: {epochs} epochs', file=sys.stderr)
+    bar = ProgressBar(epochs, file=sys.stderr)
     for _ in range(epochs):
         perm = torch.randperm(n, generator=generator)
         for start in range(0, n, batch_size):
@@ -172,6 +179,8 @@ def train_dense_probe(train_feats: Tensor,
             optimizer.step()
             for scheduler in schedulers:
                 scheduler.step()
+        bar.update()
+    sys.stderr.write('\n')
     return head.eval()
 
 

@@ -104,7 +104,7 @@ def few_shot_probe(config: str,
             encoder,
             DataLoader(dataset, batch_size=run.batch_size,
                        num_workers=num_workers, collate_fn=default_collate),
-            pool=pool)
+            pool=pool, progress=True)
         for dataset in build_datasets(data_root, subset_list, resize, crop,
                                       val_size)
     ]

@@ -68,11 +68,15 @@ def pixel_baseline(seed: int = 0,
     import mmsiameseim  # noqa: F401  registers the kNN hook
     from mmsiameseim.evaluation import extract_features, knn_accuracy
     init_default_scope('mmpretrain')
-    hook = comparison_config('siameseim').custom_hooks[0]
+    cfg = comparison_config('siameseim')
+    hook = cfg.custom_hooks[0]
     feats = []
     loaders = (hook.train_dataloader, hook.val_dataloader)
     for i, loader in enumerate(loaders):
         dataset = loader.dataset
+        # the hook reads the training root unless its loaders name one
+        if 'data_root' not in dataset:
+            dataset.data_root = cfg.train_dataloader.dataset.data_root
         dataset.data_root = repo_path(dataset.data_root)
         if sizes is not None:
             dataset.indices = int(sizes[i])

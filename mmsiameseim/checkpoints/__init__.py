@@ -9,7 +9,8 @@ from .load_specs import (BackboneLoadSpec, check_backbone_load, load_spec_for,
                          register_load_spec)
 from .reading import (MANIFEST_NAME, UntrustedCheckpointError, read_checkpoint,
                       record_run_checkpoint, written_by_run)
-from .verify import WeightCheckReport, check_loaded_weights, resize_pos_embed
+from .verify import (WeightCheckReport, check_loaded_weights,
+                     refuse_other_shapes, resize_pos_embed)
 
 __all__ = [
     'ConversionReport', 'convert_checkpoint', 'detect_layout', 'rename_keys',
@@ -17,5 +18,6 @@ __all__ = [
     'load_spec_for', 'pretrained_init', 'pretrained_path_of',
     'register_load_spec', 'MANIFEST_NAME', 'UntrustedCheckpointError',
     'read_checkpoint', 'record_run_checkpoint', 'written_by_run',
-    'WeightCheckReport', 'check_loaded_weights', 'resize_pos_embed'
+    'WeightCheckReport', 'check_loaded_weights', 'refuse_other_shapes',
+    'resize_pos_embed'
 ]

@@ -151,3 +151,35 @@ def resize_pos_embed(source: torch.Tensor,
         grid, size=(t, t), mode='bicubic', align_corners=False)
     grid = grid.permute(0, 2, 3, 1).reshape(1, t * t, dims)
     return torch.cat([source[:, :1].double(), grid], 1).to(source.dtype)
+
+
+def refuse_other_shapes(path: str,
+                        source: Mapping[str, torch.Tensor],
+                        own: Mapping[str, torch.Tensor],
+                        what: str = 'model',
+                        skip: str = r'^$') -> None:
+    """Stop a load whose tensors have other shapes than the model's.
+
+    torch's ``load_state_dict`` would raise a wall of "size mismatch"
+    lines, mmengine's non-strict load would log them and go on.
+
+    Args:
+        path (str): The file, named in the error.
+        source (Mapping): The tensors to load.
+        own (Mapping): The model's ``state_dict()``.
+        what (str): The model's name in the error. Defaults to 'model'.
+        skip (str): Regex of keys the load resizes (``pos_embed``).
+
+    Raises:
+        ValueError: One line naming the file and two of the tensors.
+    """
+    wrong = [
+        f'{k}: file {tuple(v.shape)}, {what} {tuple(own[k].shape)}'
+        for k, v in source.items() if k in own and hasattr(v, 'shape')
+        and tuple(v.shape) != tuple(own[k].shape) and not re.search(skip, k)
+    ]
+    if wrong:
+        raise ValueError(
+            f'{path}: {len(wrong)} tensors do not fit the {what} (e.g. '
+            f'{"; ".join(wrong[:2])}): a checkpoint of another model or '
+            'size?')

@@ -10,6 +10,7 @@ from mmengine.runner import BaseLoop, Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from ..checkpoints.convert import unwrap_state_dict
+from ..checkpoints.verify import refuse_other_shapes
 from ..checkpoints.reading import (MapLocation, read_checkpoint,
                                    record_run_checkpoint)
 from ..config_scope import collate_fn_without_scope
@@ -126,19 +127,9 @@ class SafeResumeRunner(Runner):
         trusted = bool(self.cfg.get('load_from_trusted', False))
         checkpoint = read_checkpoint(
             filename, trusted=trusted, map_location=map_location)
-        exact = self._resume or self.cfg.get('load_from_exact', False)
-        own = unwrap_model(self.model).state_dict() if exact else {}
-        wrong = [
-            f'{k}: file {tuple(v.shape)}, model {tuple(own[k].shape)}'
-            for k, v in unwrap_state_dict(checkpoint).items()
-            if k in own and hasattr(v, 'shape')
-            and tuple(v.shape) != tuple(own[k].shape)
-        ]
-        if wrong:
-            raise ValueError(
-                f'{filename}: {len(wrong)} tensors do not fit the model '
-                f'(e.g. {"; ".join(wrong[:2])}): a checkpoint of another '
-                'model or size?')
+        if self._resume or self.cfg.get('load_from_exact', False):
+            refuse_other_shapes(filename, unwrap_state_dict(checkpoint),
+                                unwrap_model(self.model).state_dict())
         meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
         self._loaded_meta = meta if isinstance(meta, dict) else None
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)

@@ -368,7 +368,9 @@ def test_tool_runs_as_a_script(tmp_path, data_root, monkeypatch, capsys):
         '--out', out
     ])
     monkeypatch.chdir(str(tmp_path))
-    runpy.run_path(osp.join(TOOLS, 'knn_eval.py'), run_name='__main__')
+    with pytest.raises(SystemExit) as status:
+        runpy.run_path(osp.join(TOOLS, 'knn_eval.py'), run_name='__main__')
+    assert status.value.code == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert read_lines(out) == [printed]
     assert printed['train_size'] == 20 and printed['test_size'] == 10

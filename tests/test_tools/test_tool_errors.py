@@ -82,6 +82,42 @@ def test_converters_on_bytes_that_are_no_checkpoint(files, capsys, tmp_path):
         assert 'weights_only' not in err and 'not a PyTorch checkpoint' in err
 
 
+DEMO = osp.join(ROOT, 'configs', 'demo',
+                'siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py')
+
+
+@pytest.mark.parametrize('kind,words', [
+    ('wrong', '51 tensors do not fit the SiameseIMViT'),
+    ('truncated', 'not a readable PyTorch checkpoint'),
+    ('missing', 'does not exist'),
+    ('noise', 'not a PyTorch checkpoint'),
+])
+def test_probe_tools_end_in_one_line(files, capsys, kind, words):
+    """The probes read the file before any image (a955673: a traceback)."""
+    from projects.study_bench.probes.cli import probe_cli
+    for probe in ('knn_eval', 'dense_probe', 'linear_probe'):
+        argv = [DEMO, files[kind], '--train-size', '4', '--test-size', '4']
+        assert probe_cli(probe, argv) == 1
+        err = _one_line_error(capsys, files[kind])
+        assert err.startswith(f'{probe}.py: error: ') and words in err
+    with pytest.raises((ValueError, FileNotFoundError)):
+        probe_cli('knn_eval', argv + ['--debug'])
+
+
+def test_transfer_drivers_name_a_missing_checkpoint(files, capsys, tmp_path):
+    """Checked before any scene is written (the docs' commands parse
+    before ``make demo`` has written the file)."""
+    for name in ('seg_transfer_cpu', 'detection_transfer_cpu'):
+        tool = load_tool(f'tools/benchmarks/{name}.py')
+        argv = ['--siameseim', files['missing'], '--mae', files['good'],
+                '--work-root', str(tmp_path / name)]
+        assert tool.parse_args(argv).siameseim == files['missing']
+        assert tool.main(argv) == 1
+        err = _one_line_error(capsys, files['missing'])
+        assert f'--siameseim {files["missing"]}: no such checkpoint' in err
+        assert not (tmp_path / name).exists()
+
+
 def _records(run):
     """The log records of MMLogger's current instance while ``run()``."""
     import logging

@@ -39,6 +39,7 @@ from typing import List, Optional
 from mmengine.config import Config, DictAction
 
 import mmsiameseim  # noqa: F401  registers the check hook and specs
+from mmsiameseim.checkpoints import refuse_other_shapes
 from mmsiameseim.cli import add_debug_flag, load_config, run_cli
 
 
@@ -106,16 +107,9 @@ def _init_weights(model, path: str, source: dict) -> None:
     except RuntimeError as e:
         if 'size mismatch' not in str(e):
             raise
-        own = model.backbone.state_dict()
-        wrong = [
-            f'{k}: file {tuple(v.shape)}, backbone {tuple(own[k].shape)}'
-            for k, v in source.items()
-            if k in own and tuple(v.shape) != tuple(own[k].shape)
-        ]
-        raise ValueError(
-            f'{path}: {len(wrong) or "some"} tensors do not fit the '
-            f'backbone (e.g. {"; ".join(wrong[:2])}): is it the encoder of '
-            'this config\'s architecture and size?') from e
+        refuse_other_shapes(path, source, model.backbone.state_dict(),
+                            'backbone')
+        raise
 
 
 def check(args: argparse.Namespace) -> int:

@@ -19,9 +19,10 @@ Example:
         work_dirs/demo/epoch_4.pth --out work_dirs/benchmarks.jsonl \\
         --dump-scenes work_dirs/scenes_preview
 """
+import sys
 from typing import Optional, Sequence
 
-from projects.study_bench.probes.cli import probe_main
+from projects.study_bench.probes.cli import probe_cli, probe_main
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
@@ -30,4 +31,4 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(probe_cli('dense_probe'))

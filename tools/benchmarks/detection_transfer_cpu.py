@@ -36,6 +36,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
+from mmsiameseim.cli import run_cli
 from projects.study_bench.child_runs import print_record
 from projects.study_bench.cli import add_scene_args
 from projects.study_bench.transfer.detection import (CONFIG, convert,
@@ -57,15 +58,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    '--fashion-root')
     parser.add_argument('--iters', type=int,
                         help="training iterations (default: the config's)")
-    args = parser.parse_args(argv)
-    if not (args.summarize or args.run_one):
-        args.sources = checkpoints(parser, args)
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point; returns the exit status."""
+    """Entry point; returns the exit status (a user error: one line,
+    status 1; ``--debug``: the traceback)."""
     args = parse_args(argv)
+    return run_cli(lambda: run(args), osp.basename(__file__), args.debug)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Summarise, run one fine-tuning, or convert and run them all."""
     if args.summarize:
         summarize_file(args.summarize, summarize)
         return 0
@@ -77,6 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                          args.iters, args.seed)
         print_record(train_and_test(cfg, args.run_one, args.threads))
         return 0
+    sources = checkpoints(args)  # before the scenes are written
     counts = ensure_scenes(data_root, osp.abspath(args.fashion_root),
                            args.train_scenes, args.test_scenes)
     print(f'scenes: {counts}', flush=True)
@@ -86,7 +91,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.iters:
         child += ['--iters', str(args.iters)]
     run_transfer(
-        args, args.sources, child,
+        args, sources, child,
         lambda run, src: convert(src, osp.join(work_root, f'{run}_vitdet.pth'),
                                  args.trusted),
         lambda r: f"box AP {100 * r['bbox_mAP']:.1f}, mask AP "

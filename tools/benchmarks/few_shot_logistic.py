@@ -21,9 +21,10 @@ Example:
         --data-root data/imagenet --subset-list data/imagenet/1percent.txt \\
         --out work_dirs/few_shot.jsonl
 """
+import sys
 from typing import Optional, Sequence
 
-from projects.study_bench.probes.cli import probe_main
+from projects.study_bench.probes.cli import probe_cli, probe_main
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
@@ -32,4 +33,4 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(probe_cli('few_shot_logistic'))

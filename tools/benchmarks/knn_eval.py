@@ -15,9 +15,10 @@ Example:
         configs/demo/siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py \\
         work_dirs/demo/epoch_4.pth --out work_dirs/benchmarks.jsonl
 """
+import sys
 from typing import Optional, Sequence
 
-from projects.study_bench.probes.cli import probe_main
+from projects.study_bench.probes.cli import probe_cli, probe_main
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
@@ -26,4 +27,4 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(probe_cli('knn_eval'))

@@ -18,9 +18,10 @@ Example (the Runner's logs and config in ``--work-dir``):
         work_dirs/demo/epoch_4.pth --work-dir work_dirs/linear_probe \\
         --out work_dirs/benchmarks.jsonl
 """
+import sys
 from typing import Optional, Sequence
 
-from projects.study_bench.probes.cli import probe_main
+from projects.study_bench.probes.cli import probe_cli, probe_main
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
@@ -29,4 +30,4 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(probe_cli('linear_probe'))

@@ -42,6 +42,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
+from mmsiameseim.cli import run_cli
 from projects.study_bench.child_runs import print_record
 from projects.study_bench.cli import add_scene_args
 from projects.study_bench.scenes.mmseg import write_mmseg_scenes
@@ -66,10 +67,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="training iterations (default: the config's)")
     parser.add_argument('--batch-size', type=int, default=None,
                         help="training batch size (default: the config's)")
-    args = parser.parse_args(argv)
-    if not (args.summarize or args.run_one):
-        args.sources = checkpoints(parser, args)
-    return args
+    return parser.parse_args(argv)
 
 
 def config_of(args: argparse.Namespace):
@@ -81,8 +79,14 @@ def config_of(args: argparse.Namespace):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point; returns the exit status."""
+    """Entry point; returns the exit status (a user error: one line,
+    status 1; ``--debug``: the traceback)."""
     args = parse_args(argv)
+    return run_cli(lambda: run(args), osp.basename(__file__), args.debug)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Summarise, run one fine-tuning, or convert and run them all."""
     if args.summarize:
         summarize_file(args.summarize, summarize)
         return 0
@@ -90,6 +94,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print_record(train_and_test(config_of(args), args.run_one,
                                     args.threads))
         return 0
+    sources = checkpoints(args)  # before the scenes are written
     splits = write_mmseg_scenes(
         args.scenes_dir, data_root=args.data_root, num_train=args.num_train,
         num_test=args.num_test, canvas=64, min_size=20, max_size=40)
@@ -103,7 +108,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             child += ['--' + opt.replace('_', '-'), str(getattr(args, opt))]
     work_root = osp.abspath(args.work_root)
     run_transfer(
-        args, args.sources, child,
+        args, sources, child,
         lambda run, src: convert(src, osp.join(work_root, f'{run}_mmseg.pth'),
                                  args.trusted),
         lambda r: f"mIoU {r['miou']:.2f} ({r['train_seconds']:.0f} s train, "

@@ -7,7 +7,10 @@ probe's own, their lower bounds, then the probe function with the parsed
 arguments as keywords.
 """
 import argparse
+import sys
 from typing import Optional, Sequence
+
+from mmsiameseim.cli import add_debug_flag, run_cli
 
 from .dense_probe import DEFAULT_SCENES, dense_probe
 from .few_shot import few_shot_probe
@@ -123,6 +126,7 @@ def parse_probe_args(name: str,
     _, description, add_args, minimums = PROBES[name]
     parser = argparse.ArgumentParser(description=description)
     add_args(parser)
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     for key, minimum in minimums.items():
         value = getattr(args, key)
@@ -133,4 +137,15 @@ def parse_probe_args(name: str,
 
 def probe_main(name: str, argv: Optional[Sequence[str]] = None) -> dict:
     """Run the probe ``name`` on a command line; return its record."""
-    return PROBES[name][0](**vars(parse_probe_args(name, argv)))
+    args = vars(parse_probe_args(name, argv))
+    args.pop('debug')
+    return PROBES[name][0](**args)
+
+
+def probe_cli(name: str, argv: Optional[Sequence[str]] = None) -> int:
+    """The probe's script: a user error (a missing, damaged, untrusted or
+    wrong-size checkpoint, a bad option value) ends in one line naming it,
+    status 1; ``--debug`` shows the traceback. Returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return run_cli(lambda: probe_main(name, argv) and 0, f'{name}.py',
+                   '--debug' in argv)

@@ -153,6 +153,7 @@ def build_frozen_encoder(config: str,
     import mmsiameseim  # noqa: F401  registers our modules
     from mmsiameseim.checkpoints import (check_loaded_weights,
                                          convert_checkpoint, read_checkpoint,
+                                         refuse_other_shapes,
                                          resize_pos_embed)
 
     cfg = Config.fromfile(config)
@@ -174,6 +175,8 @@ def build_frozen_encoder(config: str,
                 loaded, layout='mmpretrain', prefix='').state_dict
         except (ValueError, TypeError) as e:
             raise ValueError(f'{checkpoint}: {e}') from e
+        refuse_other_shapes(checkpoint, state, backbone.state_dict(),
+                            info['backbone'], skip='pos_embed')
         result = backbone.load_state_dict(state, strict=False)
         params = {name for name, _ in backbone.named_parameters()}
         missing = sorted(set(result.missing_keys) & params)

@@ -39,21 +39,35 @@ def _final_norm(backbone: dict) -> bool:
     return bool(params['final_norm'].default)
 
 
-def save_encoder(checkpoint: str, path: str, trusted: bool = False) -> str:
+def save_encoder(checkpoint: str,
+                 path: str,
+                 trusted: bool = False,
+                 backbone: Optional[dict] = None) -> str:
     """The online encoder of ``checkpoint`` as a ``backbone.`` file.
 
     Read with the plugin's trust policy and converted to mmpretrain's
     ``VisionTransformer`` names (ours, the official release, mmpretrain's
-    MAE and MoCo v3 models).
+    MAE and MoCo v3 models). Given the ``backbone`` config, tensors of
+    other shapes (but the resized ``pos_embed``) stop it with one line
+    naming the file, before any training.
 
     Returns:
         str: ``path``.
     """
     import torch
+    from mmpretrain.registry import MODELS
 
-    from mmsiameseim.checkpoints import convert_checkpoint, read_checkpoint
+    from mmsiameseim.checkpoints import (convert_checkpoint, read_checkpoint,
+                                         refuse_other_shapes)
     report = convert_checkpoint(
         read_checkpoint(checkpoint, trusted=trusted), layout='mmpretrain')
+    if backbone is not None:
+        with torch.device('meta'):  # shapes only
+            own = MODELS.build(backbone).state_dict()
+        refuse_other_shapes(
+            checkpoint, {k[len('backbone.'):]: v
+                         for k, v in report.state_dict.items()},
+            own, backbone['type'], skip='pos_embed')
     torch.save(dict(state_dict=report.state_dict,
                     meta=dict(converted_from=osp.abspath(checkpoint))), path)
     return path
@@ -101,7 +115,7 @@ def linear_probe_config(run: ProbeRun, work_dir: str, **schedule):
     else:
         os.makedirs(work_dir, exist_ok=True)
         encoder = save_encoder(run.checkpoint, osp.join(work_dir, 'enc.pth'),
-                               run.trusted_checkpoint)
+                               run.trusted_checkpoint, backbone)
         backbone['init_cfg'] = dict(type='Pretrained', checkpoint=encoder,
                                     prefix='backbone.')
     cfg.model.backbone = backbone

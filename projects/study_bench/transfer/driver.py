@@ -15,6 +15,7 @@ import os.path as osp
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from mmsiameseim.cli import add_debug_flag
 from ..child_runs import run_children
 from ..cli import append_jsonl
 from ..studies.records import read_records
@@ -66,18 +67,24 @@ def add_transfer_args(parser: argparse.ArgumentParser, config: str,
     # internal: one fine-tuning run in this process
     parser.add_argument('--run-one', choices=RUNS, help=argparse.SUPPRESS)
     parser.add_argument('--pretrained', help=argparse.SUPPRESS)
+    add_debug_flag(parser)
     return parser
 
 
-def checkpoints(parser: argparse.ArgumentParser,
-                args: argparse.Namespace) -> Dict[str, Optional[str]]:
-    """``{run: source checkpoint or None}``; ``parser.error`` on a missing
-    file of a pretrained run."""
+def checkpoints(args: argparse.Namespace) -> Dict[str, Optional[str]]:
+    """``{run: source checkpoint or None}``.
+
+    Raises:
+        FileNotFoundError: A pretrained run's checkpoint does not exist
+            (named with its option).
+    """
     paths = dict(siameseim=args.siameseim, mae=args.mae, random=None)
     for run in args.runs:
         if run != 'random' and not (paths[run] and osp.isfile(paths[run])):
-            parser.error(f'run {run!r} needs an existing --{run} checkpoint '
-                         f'(got {paths[run]!r})')
+            raise FileNotFoundError(
+                f'--{run} {paths[run]}: no such checkpoint (run {run!r} '
+                'needs it; make demo writes the SiameseIM one, '
+                'docs/downstream.md the MAE one)')
     return {run: paths[run] for run in args.runs}
 
 

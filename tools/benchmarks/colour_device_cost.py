@@ -30,14 +30,17 @@ VIEWS_CONFIG = osp.join(ROOT, 'configs', 'siameseim', '_base_',
                         'imagenet_siameseim_views.py')
 
 
-def draw_records(num_samples: int, seed: int) -> np.ndarray:
-    """``(num_samples, 2, NUM_FIELDS)`` records from the configs' views."""
+def draw_records(num_samples: int, seed: int,
+                 config: str = VIEWS_CONFIG) -> np.ndarray:
+    """``(num_samples, 2, NUM_FIELDS)`` records drawn by the colour ops of
+    the ``SiameseIMViews`` of ``config``'s training pipeline."""
     from mmengine.config import Config
     from mmpretrain.registry import TRANSFORMS
 
     import mmsiameseim  # noqa: F401  registers the transforms
-    cfg = Config.fromfile(VIEWS_CONFIG).views.to_dict()
-    views = TRANSFORMS.build(dict(cfg, colour_on='device'))
+    pipeline = Config.fromfile(config).train_dataloader.dataset.pipeline
+    cfg = next(t for t in pipeline if t['type'] == 'SiameseIMViews')
+    views = TRANSFORMS.build(dict(cfg.to_dict(), colour_on='device'))
     np.random.seed(seed)
     return np.stack([
         np.stack([views.draw_colour(views.online_pipeline),
@@ -64,13 +67,14 @@ def _sync(device: torch.device) -> None:
 
 
 def time_batch(num_views: int, size: int, device: torch.device,
-               repeats: int, warmup: int, seed: int) -> dict:
+               repeats: int, warmup: int, seed: int,
+               config: str = VIEWS_CONFIG) -> dict:
     """Median ms to apply the records to ``num_views`` views (both views
     of ``num_views // 2`` samples), inputs already on ``device``."""
     from mmsiameseim.models.utils.batch_colour import apply_colour_params_
     from mmsiameseim.models.utils.colour_params import INDEX
     n = num_views // 2
-    records = draw_records(n, seed)
+    records = draw_records(n, seed, config)
     g = torch.Generator().manual_seed(seed)
     views = [
         torch.randint(0, 256, (n, 3, size, size), generator=g,
@@ -103,6 +107,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--batch-views', default='128,256',
                         help='comma-separated numbers of views per batch')
     parser.add_argument('--img-size', type=int, default=224)
+    parser.add_argument('--config', default=VIEWS_CONFIG,
+                        help='config whose SiameseIMViews draws the records '
+                        '(default: the ImageNet views)')
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--threads', type=int, default=0,
@@ -126,8 +133,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     records = []
     for views in args.batch_views:
         record = time_batch(views, args.img_size, device, args.repeats,
-                            args.warmup, args.seed)
-        record.update(device=name, torch=torch.__version__)
+                            args.warmup, args.seed, args.config)
+        record.update(device=name, torch=torch.__version__,
+                      config=osp.relpath(osp.abspath(args.config), ROOT))
         records.append(record)
         print(json.dumps(record), flush=True)
     if args.out:

@@ -15,7 +15,7 @@ from applying, so that the device colour route draws the same numbers
 into a record (:mod:`~mmsiameseim.models.utils.colour_params`).
 """
 import numbers
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -165,22 +165,22 @@ class _RandomColorOp(BaseTransform):
     def __init__(self, prob: float) -> None:
         self.prob = _check_prob(prob)
 
-    def sample_params(self):
+    def sample_params(self) -> Any:
         """The op's parameters, drawn when it applies (none by default)."""
         return ()
 
-    def draw_params(self):
+    def draw_params(self) -> Any:
         """Draw what :meth:`transform` draws: None (not applied) or the
         op's parameters (:meth:`sample_params`)."""
         if np.random.rand() < self.prob:
             return self.sample_params()
         return None
 
-    def apply_params(self, img: np.ndarray, params) -> np.ndarray:
+    def apply_params(self, img: np.ndarray, params: Any) -> np.ndarray:
         """Apply the op with drawn ``params`` to an RGB uint8 image."""
         raise NotImplementedError
 
-    def write_params(self, record: np.ndarray, params) -> None:
+    def write_params(self, record: np.ndarray, params: Any) -> None:
         """Write drawn ``params`` into a view's ``colour_params`` record."""
         raise NotImplementedError
 
@@ -264,7 +264,7 @@ class SimColorJitter(_RandomColorOp):
         factors.append(hue)
         return order, factors
 
-    def apply_params(self, img: np.ndarray, params) -> np.ndarray:
+    def apply_params(self, img: np.ndarray, params: tuple) -> np.ndarray:
         """Apply ``(order, factors)`` of :meth:`sample_params`."""
         ops = (adjust_brightness, adjust_contrast, adjust_saturation,
                adjust_hue)
@@ -274,7 +274,7 @@ class SimColorJitter(_RandomColorOp):
                 img = ops[idx](img, factors[idx])
         return img
 
-    def write_params(self, record: np.ndarray, params) -> None:
+    def write_params(self, record: np.ndarray, params: tuple) -> None:
         """Jitter on, the order, the factors (identity for ``None``)."""
         order, factors = params
         record[INDEX['jitter']] = 1
@@ -301,12 +301,12 @@ class SimRandomGrayscale(_RandomColorOp):
     def __init__(self, prob: float = 0.2) -> None:
         super().__init__(prob)
 
-    def apply_params(self, img: np.ndarray, params=()) -> np.ndarray:
+    def apply_params(self, img: np.ndarray, params: Any = ()) -> np.ndarray:
         """Rounded luma on 3 channels."""
         gray = _to_uint8(rgb_to_luma(img))
         return np.repeat(gray[..., None], 3, axis=2)
 
-    def write_params(self, record: np.ndarray, params=()) -> None:
+    def write_params(self, record: np.ndarray, params: Any = ()) -> None:
         """Grayscale on."""
         record[INDEX['grayscale']] = 1
 
@@ -380,11 +380,11 @@ class SimSolarize(_RandomColorOp):
                              f'[0, 256], got {threshold!r}')
         self.threshold = threshold
 
-    def apply_params(self, img: np.ndarray, params=()) -> np.ndarray:
+    def apply_params(self, img: np.ndarray, params: Any = ()) -> np.ndarray:
         """Invert the pixels ``>= threshold``."""
         return np.where(img >= self.threshold, 255 - img, img).astype(np.uint8)
 
-    def write_params(self, record: np.ndarray, params=()) -> None:
+    def write_params(self, record: np.ndarray, params: Any = ()) -> None:
         """Solarize on, its threshold."""
         record[INDEX['solarize']] = 1
         record[INDEX['threshold']] = self.threshold

@@ -54,16 +54,15 @@ class SiameseIMDataPreprocessor(SelfSupDataPreprocessor):
     draw the colour parameters of each view (``colour_params`` records,
     :mod:`~mmsiameseim.models.utils.colour_params`); this preprocessor
     applies them to the whole batch on the model's device, per image with
-    its own parameters (:func:`~mmsiameseim.models.utils.batch_colour.
-    apply_colour_params_`), after the channel swap (the ops see RGB) and
-    before normalising. Only in training (``training=True``); a batch
-    whose samples carry no records (the worker route, the kNN monitor's
-    evaluation batches) goes through exactly as in
-    ``SelfSupDataPreprocessor``. Arguments are the parent's.
+    its own parameters (``apply_colour_params_`` of
+    :mod:`~mmsiameseim.models.utils.batch_colour`), after the channel swap
+    (the ops see RGB) and before normalising. Only in training
+    (``training=True``); a batch whose samples carry no records (the
+    worker route, the kNN monitor's evaluation batches) goes through
+    exactly as in ``SelfSupDataPreprocessor``. Arguments are the parent's.
     """
 
-    #: :func:`~mmsiameseim.models.algorithms.siameseim_sizes.
-    #: check_data_pipeline` asks for this before a device-route run.
+    #: ``check_data_pipeline`` asks for this before a device-route run.
     applies_colour_params = True
 
     def forward(self, data: dict, training: bool = False) -> dict:

@@ -88,16 +88,21 @@ class SiameseIMDataPreprocessor(SelfSupDataPreprocessor):
         if params.shape[1] != len(views):
             raise ValueError(f'{params.shape[1]} colour records per sample '
                              f'for {len(views)} views')
-        out = [self._view(x, params[:, v]) for v, x in enumerate(views)]
+        out = self._colour(views, params)
         return dict(
             inputs=out if isinstance(inputs, (list, tuple)) else out[0],
             data_samples=data.get('data_samples'))
 
-    def _view(self, x: torch.Tensor, params: np.ndarray) -> torch.Tensor:
-        """One view's batch: RGB float copy, colour, normalisation."""
+    def _colour(self, views: list, params: np.ndarray) -> list:
+        """All views at once (one batch of ``V * B`` images, so one pass
+        over the op groups): RGB float copy, colour, normalisation."""
+        batch = torch.cat(views)
         if self._channel_conversion:
-            x = x[:, [2, 1, 0], ...]
-        x = apply_colour_params_(x.to(torch.float32, copy=True), params)
+            batch = batch[:, [2, 1, 0], ...]
+        batch = batch.to(torch.float32)
+        # view-major records, as the views are concatenated
+        records = params.transpose(1, 0, 2).reshape(-1, params.shape[2])
+        apply_colour_params_(batch, records)
         if self._enable_normalize:
-            x = (x - self.mean) / self.std
-        return x
+            batch = (batch - self.mean) / self.std
+        return list(batch.split(len(params)))

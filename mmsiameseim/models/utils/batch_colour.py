@@ -45,22 +45,37 @@ def batch_luma(x: torch.Tensor) -> torch.Tensor:
     return x[:, 0:1] * r + x[:, 1:2] * g + x[:, 2:3] * b
 
 
+def batch_blend(x: torch.Tensor, factor: torch.Tensor,
+                luma_weight: torch.Tensor,
+                mean_weight: torch.Tensor) -> torch.Tensor:
+    """``factor x + luma_weight luma(x) + mean_weight mean(luma(x))``.
+
+    Per image, rounded. The three linear jitter ops are this blend:
+    brightness ``(f, 0, 0)``, contrast ``(f, 0, 1 - f)``, saturation
+    ``(f, 1 - f, 0)``, so that :func:`apply_colour_params_` runs them as one
+    op; a zero weight adds an exact 0, leaving each op's arithmetic as in
+    the worker op.
+    """
+    luma = batch_luma(x)
+    out = x * _per_image(factor, x) + _per_image(luma_weight, x) * luma
+    mean = luma.mean(dim=(1, 2, 3), keepdim=True)
+    return round_to_pixels(out + _per_image(mean_weight, x) * mean)
+
+
 def batch_brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """Blend with black: ``factor * x``, per image."""
-    return round_to_pixels(x * _per_image(factor, x))
+    zero = torch.zeros_like(factor)
+    return batch_blend(x, factor, zero, zero)
 
 
 def batch_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """Blend with the image's mean luma, per image."""
-    f = _per_image(factor, x)
-    mean = batch_luma(x).mean(dim=(1, 2, 3), keepdim=True)
-    return round_to_pixels(x * f + (1 - f) * mean)
+    return batch_blend(x, factor, torch.zeros_like(factor), 1 - factor)
 
 
 def batch_saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """Blend with the image's own luma (grayscale), per image."""
-    f = _per_image(factor, x)
-    return round_to_pixels(x * f + (1 - f) * batch_luma(x))
+    return batch_blend(x, factor, 1 - factor, torch.zeros_like(factor))
 
 
 def batch_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -168,57 +183,83 @@ def batch_solarize(x: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
     return torch.where(x >= _per_image(threshold, x), 255 - x, x)
 
 
-def colour_groups(params: np.ndarray) -> List[Tuple[str, np.ndarray]]:
-    """Which images each op applies to, in the order of application.
+def _jitter_groups(rec: np.ndarray, pos: int) -> list:
+    """The blend and hue groups of jitter position ``pos``.
 
-    The jitter's four positions, each with its four ops (images whose
-    factor is the identity are left out: the op would not change them),
-    then grayscale, blur and solarize. Empty groups are dropped.
+    Images whose op at ``pos`` has the identity factor are left out (the op
+    would not change them).
+    """
+    n = np.arange(len(rec))
+    op = np.where(rec[:, INDEX['jitter']] > 0, rec[:, INDEX[f'order_{pos}']],
+                  -1).astype(np.int64)
+    fields = np.array([INDEX[name] for name in JITTER_OPS])
+    value = rec[n, fields[np.maximum(op, 0)]]
+    changes = value != np.asarray(JITTER_IDENTITY, np.float32)[np.maximum(
+        op, 0)]
+    one_minus = np.float32(1) - value
+    weights = np.stack([
+        value,
+        np.where(op == 2, one_minus, np.float32(0)),  # saturation: luma
+        np.where(op == 1, one_minus, np.float32(0)),  # contrast: mean
+    ], axis=1)
+    blend = np.flatnonzero((op >= 0) & (op < 3) & changes)
+    hue = np.flatnonzero((op == 3) & changes)
+    return [('blend', blend, weights[blend]), ('hue', hue, value[hue, None])]
+
+
+def colour_groups(params: np.ndarray) -> List[Tuple[str, np.ndarray,
+                                                    np.ndarray]]:
+    """Which images each op applies to, with what, in application order.
+
+    Per jitter position one blend group (brightness, contrast and
+    saturation, :func:`batch_blend`) and one hue group, then grayscale,
+    blur and solarize. Empty groups are dropped.
 
     Args:
-        params (np.ndarray): ``(B, NUM_FIELDS)`` records of one view.
+        params (np.ndarray): ``(B, NUM_FIELDS)`` records.
 
     Returns:
-        list[tuple[str, np.ndarray]]: ``(op, image indices)``.
+        list[tuple]: ``(op, image indices, (n, k) float32 parameters)``.
     """
     rec = np.asarray(params, dtype=np.float32)
-    jitter = rec[:, INDEX['jitter']] > 0
     groups = []
     for pos in range(4):
-        at = rec[:, INDEX[f'order_{pos}']]
-        for k, name in enumerate(JITTER_OPS):
-            changes = rec[:, INDEX[name]] != JITTER_IDENTITY[k]
-            groups.append((name, np.flatnonzero(jitter & (at == k)
-                                                & changes)))
-    for name in ('grayscale', 'blur', 'solarize'):
-        groups.append((name, np.flatnonzero(rec[:, INDEX[name]] > 0)))
-    return [(name, idx) for name, idx in groups if len(idx)]
+        groups += _jitter_groups(rec, pos)
+    for name, field in (('grayscale', None), ('blur', 'sigma'),
+                        ('solarize', 'threshold')):
+        idx = np.flatnonzero(rec[:, INDEX[name]] > 0)
+        cols = [] if field is None else [INDEX[field]]
+        groups.append((name, idx, rec[idx][:, cols]))
+    return [g for g in groups if len(g[1])]
 
 
-def _run_op(name: str, x: torch.Tensor, rec: torch.Tensor,
+def _run_op(name: str, x: torch.Tensor, p: torch.Tensor,
             host: np.ndarray) -> torch.Tensor:
-    """One op on a group ``x`` with its records (device and host)."""
+    """One group's op with its parameters ``p`` (device) / ``host``."""
+    if name == 'blend':
+        return batch_blend(x, p[:, 0], p[:, 1], p[:, 2])
+    if name == 'hue':
+        return batch_hue(x, p[:, 0])
     if name == 'grayscale':
         return batch_grayscale(x)
     if name == 'blur':
-        radius = blur_radius(host[:, INDEX['sigma']].max())
-        return batch_gaussian_blur(x, rec[:, INDEX['sigma']], radius)
-    if name == 'solarize':
-        return batch_solarize(x, rec[:, INDEX['threshold']])
-    ops = dict(brightness=batch_brightness, contrast=batch_contrast,
-               saturation=batch_saturation, hue=batch_hue)
-    return ops[name](x, rec[:, INDEX[name]])
+        return batch_gaussian_blur(x, p[:, 0], blur_radius(host.max()))
+    return batch_solarize(x, p[:, 0])
 
 
 def apply_colour_params_(x: torch.Tensor, params: np.ndarray) -> torch.Tensor:
-    """Apply one view's colour records to its batch, in place.
+    """Apply colour records to a batch, in place.
+
+    The groups and their parameters are made on the host from the host
+    records (no device sync) and copied to the device at once; each group
+    is then one gather, one op and one scatter (none of the two when it
+    holds every image). Both views of a batch can go in one call.
 
     Args:
         x (Tensor): ``(B, 3, H, W)`` float RGB images in [0, 255] on any
             device; overwritten.
-        params (np.ndarray): ``(B, NUM_FIELDS)`` host records (the host
-            copy gives the groups and the blur kernel size without a
-            device sync).
+        params (np.ndarray): ``(B, NUM_FIELDS)`` host records, one per
+            image of ``x``.
 
     Returns:
         Tensor: ``x``.
@@ -233,16 +274,21 @@ def apply_colour_params_(x: torch.Tensor, params: np.ndarray) -> torch.Tensor:
     groups = colour_groups(host)
     if not groups:
         return x
-    rec = torch.from_numpy(host).to(x.device, non_blocking=True)
-    flat = np.concatenate([idx for _, idx in groups]).astype(np.int64)
-    flat_dev = torch.from_numpy(flat).to(x.device, non_blocking=True)
-    start = 0
-    for name, idx in groups:
-        if len(idx) == x.shape[0]:  # every image: no gather
-            x.copy_(_run_op(name, x, rec, host))
+    idx_dev = torch.from_numpy(np.concatenate(
+        [idx for _, idx, _ in groups]).astype(np.int64)).to(
+            x.device, non_blocking=True)
+    par_dev = torch.from_numpy(np.concatenate(
+        [par.ravel() for _, _, par in groups])).to(
+            x.device, x.dtype, non_blocking=True)
+    start = offset = 0
+    for name, idx, par in groups:
+        n, size = len(idx), par.size
+        p = par_dev[offset:offset + size].view(par.shape)
+        if n == x.shape[0]:  # every image: no gather
+            x.copy_(_run_op(name, x, p, par))
         else:
             # advanced indexing: CPU index_select is slow with threads
-            sel = flat_dev[start:start + len(idx)]
-            x[sel] = _run_op(name, x[sel], rec[sel], host[idx])
-        start += len(idx)
+            sel = idx_dev[start:start + n]
+            x[sel] = _run_op(name, x[sel], p, par)
+        start, offset = start + n, offset + size
     return x

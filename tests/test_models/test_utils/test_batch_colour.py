@@ -17,6 +17,7 @@ docs/benchmarks.md (§2, "Same augmentation") is printed by
 ``pytest -s tests/test_models/test_utils/test_batch_colour.py -k table``.
 """
 import math
+import os.path as osp
 
 import numpy as np
 import pytest
@@ -202,3 +203,43 @@ def test_identity_records_leave_the_batch_as_it_is():
     assert torch.equal(out, x)
     with pytest.raises(ValueError, match='2 colour records for a batch of 3'):
         bc.apply_colour_params_(x.clone(), records[:2])
+
+
+def test_grouped_application_equals_each_image_on_its_own():
+    # records of the ImageNet views (both views, one call) against every
+    # image alone through the single ops, in its record's order
+    from mmengine.config import Config
+    from mmpretrain.registry import TRANSFORMS
+
+    from mmsiameseim.models.utils.colour_params import (INDEX,
+                                                        describe_record)
+    root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))))
+    cfg = Config.fromfile(
+        osp.join(root, 'configs', 'siameseim', '_base_',
+                 'imagenet_siameseim_views.py')).views.to_dict()
+    views = TRANSFORMS.build(dict(cfg, colour_on='device'))
+    np.random.seed(4)
+    records = np.stack([
+        views.draw_colour(pipeline) for _ in range(12)
+        for pipeline in (views.online_pipeline, views.target_pipeline)
+    ])
+    imgs = (PHOTOS * 8)[:24]
+    x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float()
+    got = bc.apply_colour_params_(x.clone(), records)
+    blurred = records[:, INDEX['blur']] > 0
+    radius = bc.blur_radius(records[blurred, INDEX['sigma']].max())
+    single = dict(brightness=bc.batch_brightness, contrast=bc.batch_contrast,
+                  saturation=bc.batch_saturation, hue=bc.batch_hue,
+                  solarize=bc.batch_solarize)
+    for k, rec in enumerate(records):
+        want = x[k:k + 1]
+        for op, *value in describe_record(rec):
+            if op == 'grayscale':
+                want = bc.batch_grayscale(want)
+            elif op == 'blur':
+                want = bc.batch_gaussian_blur(want, torch.tensor(value),
+                                              radius)
+            else:
+                want = single[op](want, torch.tensor(value))
+        assert torch.equal(got[k:k + 1], want), k

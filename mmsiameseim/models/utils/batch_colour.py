@@ -32,8 +32,12 @@ def _per_image(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def round_to_pixels(x: torch.Tensor) -> torch.Tensor:
-    """Round half up and clip to [0, 255] (the uint8 ops' rounding)."""
-    return torch.floor(x + 0.5).clamp_(0, 255)
+    """Round half up and clip to [0, 255] (the uint8 ops' rounding).
+
+    In place: ``x`` is an op's fresh result (no new large tensors, which
+    cost page faults on a CPU).
+    """
+    return x.add_(0.5).floor_().clamp_(0, 255)
 
 
 def batch_luma(x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +46,10 @@ def batch_luma(x: torch.Tensor) -> torch.Tensor:
     The same float32 expression, in the same order, as the worker ops.
     """
     r, g, b = LUMA_WEIGHTS
-    return x[:, 0:1] * r + x[:, 1:2] * g + x[:, 2:3] * b
+    luma = x[:, 0:1] * r
+    luma += x[:, 1:2] * g
+    luma += x[:, 2:3] * b
+    return luma
 
 
 def batch_blend(x: torch.Tensor, factor: torch.Tensor,
@@ -57,9 +64,10 @@ def batch_blend(x: torch.Tensor, factor: torch.Tensor,
     the worker op.
     """
     luma = batch_luma(x)
-    out = x * _per_image(factor, x) + _per_image(luma_weight, x) * luma
-    mean = luma.mean(dim=(1, 2, 3), keepdim=True)
-    return round_to_pixels(out + _per_image(mean_weight, x) * mean)
+    out = x * _per_image(factor, x)
+    out += _per_image(luma_weight, x) * luma
+    out += _per_image(mean_weight, x) * luma.mean(dim=(1, 2, 3), keepdim=True)
+    return round_to_pixels(out)
 
 
 def batch_brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
@@ -104,7 +112,7 @@ def batch_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 
 def batch_grayscale(x: torch.Tensor) -> torch.Tensor:
     """Rounded luma on 3 channels."""
-    return round_to_pixels(batch_luma(x)).repeat(1, 3, 1, 1)
+    return round_to_pixels(batch_luma(x)).expand(-1, 3, -1, -1)
 
 
 #: Box passes of PIL's Gaussian blur (an extended box blur).

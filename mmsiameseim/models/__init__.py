@@ -1,2 +1,4 @@
 """Models of SiameseIM, registered into mmpretrain's ``MODELS``."""
-from . import algorithms, backbones, heads, losses, necks, utils  # noqa: F401
+from . import (algorithms, backbones, data_preprocessors, heads,  # noqa: F401
+               losses, necks, utils)
+from .data_preprocessors import SiameseIMDataPreprocessor  # noqa: F401

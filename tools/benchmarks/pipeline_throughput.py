@@ -6,8 +6,11 @@ of
 - ``siameseim``: ours (``configs/siameseim/_base_/imagenet_siameseim_views.py``
   : ``LoadImageFromFile`` -> ``SiameseIMViews`` -> ``BlockwiseMaskGenerator``
   -> ``PackInputs``), with the configs' Pillow resize (anti-aliased, as the
-  original's PIL crops);
-- ``siameseim-cv2``: the same with ``SiameseIMViews(backend='cv2')``;
+  original's PIL crops) and the colour ops in the worker
+  (``colour_on='worker'``);
+- ``siameseim-device``: the worker part of the configs' device colour route
+  (``colour_on='device'``: the colour parameters are drawn, not applied);
+- ``siameseim-cv2``: ``siameseim`` with ``SiameseIMViews(backend='cv2')``;
 - ``mocov3``: mmpretrain's MoCo-v3 ViT pipeline (``LoadImageFromFile`` ->
   ``MultiView`` of two ``RandomResizedCrop`` + colour + blur + solarize +
   flip branches -> ``PackInputs``), from its installed config;
@@ -20,11 +23,8 @@ one thread (as in PyTorch's workers) and ``cv2.setNumThreads`` is set from
 samples (one image, both views, mask and packing) per second.
 
 ``--profile`` adds one line per pipeline with the seconds per sample spent in
-every transform (nested colour ops included).
-
-Example:
-    python tools/benchmarks/pipeline_throughput.py --num-images 300 \\
-        --rounds 3 --out docs/benchmarks/pipeline_cpu.jsonl --profile
+every transform (nested colour ops included). Commands and results:
+``docs/benchmarks.md`` §2.
 """
 import argparse
 import datetime
@@ -42,34 +42,31 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+OURS = 'configs/siameseim/_base_/imagenet_siameseim_views.py'
 PIPELINES = {
-    'siameseim': 'configs/siameseim/_base_/imagenet_siameseim_views.py',
-    # the same pipeline with the cv2 resize instead of the configs' Pillow
-    'siameseim-cv2': 'configs/siameseim/_base_/imagenet_siameseim_views.py',
+    'siameseim': OURS, 'siameseim-cv2': OURS, 'siameseim-device': OURS,
     'mocov3': 'mmpretrain::mocov3/'
     'mocov3_vit-base-p16_16xb256-amp-coslr-300e_in1k.py'
 }
 #: ``SiameseIMViews`` options that a pipeline variant overrides.
-VIEW_OVERRIDES = {'siameseim-cv2': dict(backend='cv2')}
+VIEW_OVERRIDES = {'siameseim': dict(colour_on='worker'),
+                  'siameseim-cv2': dict(backend='cv2', colour_on='worker'),
+                  'siameseim-device': dict(colour_on='device')}
+#: Record key -> (pipeline, pipeline): the first's rate over the second's.
+RATIOS = {'pillow_over_cv2': ('siameseim', 'siameseim-cv2'),
+          'siameseim_over_mocov3': ('siameseim', 'mocov3'),
+          'device_over_worker': ('siameseim-device', 'siameseim'),
+          'device_over_mocov3': ('siameseim-device', 'mocov3')}
 FEED_TARGET = 2000  # img/s per GPU to feed (the issue's compiled target)
-
-
-def resolve_config(path: str) -> str:
-    """``mmpretrain::x`` -> the config inside the installed package."""
-    if path.startswith('mmpretrain::'):
-        import mmpretrain
-        root = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs')
-        return osp.join(root, path[len('mmpretrain::'):])
-    return path if osp.isabs(path) else osp.join(REPO_ROOT, path)
 
 
 def build_pipeline(name: str):
     """The ``train_pipeline`` of ``name``'s config as an mmcv ``Compose``."""
     from mmcv.transforms import Compose
-    from mmengine.config import Config
     from mmpretrain.registry import TRANSFORMS
-    cfg = Config.fromfile(resolve_config(PIPELINES[name]))
+
+    from projects.study_bench.config_files import load_config
+    cfg = load_config(PIPELINES[name])
     steps = []
     for t in cfg.train_pipeline:
         if t['type'] == 'SiameseIMViews':
@@ -99,7 +96,9 @@ def instrument(compose, stats: Dict[str, float], prefix: str = '') -> None:
     ``RandomApply``) in place."""
     for i, t in enumerate(compose.transforms):
         key = f'{prefix}{i}.{type(t).__name__}'
-        for attr in ('online_pipeline', 'target_pipeline', 'transforms'):
+        drawn = getattr(t, 'colour_on', '') == 'device'  # ops only draw
+        for attr in ('transforms', ) if drawn else (
+                'online_pipeline', 'target_pipeline', 'transforms'):
             inner = getattr(t, attr, None)
             if hasattr(inner, 'transforms'):
                 instrument(inner, stats, f'{key}.{attr}.')
@@ -134,11 +133,10 @@ def check_output(name: str, pipeline, path: str) -> dict:
         desc['masked'] = int(np.asarray(sample.mask).sum())
     if 'rel_pos' in sample:
         desc['rel_pos'] = len(np.asarray(sample.rel_pos))
-    if name.startswith('siameseim') and (len(shapes) != 2
-                                         or desc.get('masked') != 118):
-        raise RuntimeError(f'unexpected SiameseIM sample: {desc}')
-    if name == 'mocov3' and len(shapes) != 2:
-        raise RuntimeError(f'unexpected MoCo-v3 sample: {desc}')
+    if 'colour_params' in sample:
+        desc['colour_params'] = list(np.asarray(sample.colour_params).shape)
+    if len(shapes) != 2 or (name != 'mocov3' and desc.get('masked') != 118):
+        raise RuntimeError(f'unexpected {name} sample: {desc}')
     return desc
 
 
@@ -176,14 +174,8 @@ def environment() -> dict:
 
 
 def warm_malloc(mib: int) -> None:
-    """Allocate and free ``mib`` MiB once (glibc's dynamic mmap threshold).
-
-    glibc serves allocations >= 128 KiB with ``mmap`` until a freed mmapped
-    chunk raises the threshold (up to 32 MiB). In a fresh process every
-    224 x 224 float temporary of the numpy colour ops is then a new mapping
-    with its page faults; a worker that has decoded one large image is past
-    that. Freeing one large chunk puts both pipelines in that steady state.
-    """
+    """Allocate and free ``mib`` MiB once, as a worker that decoded a large
+    image did (glibc's dynamic mmap threshold, docs/benchmarks.md §2)."""
     if mib > 0:
         np.ones(mib << 20, dtype=np.uint8)  # touched, then freed at once
 
@@ -192,8 +184,6 @@ def benchmark(names: Sequence[str], paths: Sequence[str], rounds: int,
               per_round: int, warmup: int, cv2_threads: int,
               seed: int) -> List[dict]:
     """Interleaved timing of the pipelines; one record per pipeline."""
-    import cv2
-    cv2.setNumThreads(cv2_threads)
     pipelines = {n: build_pipeline(n) for n in names}
     checks = {}
     for name, pipeline in pipelines.items():
@@ -230,40 +220,30 @@ def benchmark(names: Sequence[str], paths: Sequence[str], rounds: int,
                 workers_for_2000_img_s=math.ceil(FEED_TARGET / rate),
                 output=checks[name],
                 config=PIPELINES[name]))
-    if 'siameseim' in pipelines and 'siameseim-cv2' in pipelines:
-        # Pillow's anti-aliased resize (the configs) against cv2, per round
-        by = {r['pipeline']: r for r in records}
-        pil_over_cv2 = [c / p for p, c in zip(cpu['siameseim'],
-                                              cpu['siameseim-cv2'])]
-        for r in records:
-            r['pillow_over_cv2'] = round(
-                by['siameseim']['samples_per_s'] /
-                by['siameseim-cv2']['samples_per_s'], 3)
-            r['pillow_over_cv2_rounds'] = [round(x, 3) for x in pil_over_cv2]
-    if 'siameseim' in pipelines and 'mocov3' in pipelines:
-        by = {r['pipeline']: r for r in records}
-        ratio = by['siameseim']['samples_per_s'] / \
-            by['mocov3']['samples_per_s']
-        wall_ratio = by['siameseim']['wall_samples_per_s'] / \
-            by['mocov3']['wall_samples_per_s']
-        # per round: both pipelines ran back to back on the same images
-        rounds_ratio = [m / s for s, m in zip(cpu['siameseim'], cpu['mocov3'])]
-        for r in records:
-            r['siameseim_over_mocov3'] = round(ratio, 3)
-            r['siameseim_over_mocov3_wall'] = round(wall_ratio, 3)
-            r['siameseim_over_mocov3_rounds'] = [
-                round(x, 3) for x in rounds_ratio
-            ]
-            r['siameseim_over_mocov3_median'] = round(
-                float(np.median(rounds_ratio)), 3)
+    add_ratios(records, cpu, wall)
     return records
+
+
+def add_ratios(records: List[dict], cpu: Dict[str, list],
+               wall: Dict[str, list]) -> None:
+    """Add each :data:`RATIOS` pair that ran to every record: over the run
+    (CPU, wall), per round (back to back, same images), rounds' median."""
+    ran, fields = {r['pipeline'] for r in records}, {}
+    for key, (a, b) in RATIOS.items():
+        if a in ran and b in ran:
+            rounds = [tb / ta for ta, tb in zip(cpu[a], cpu[b])]
+            fields.update({
+                key: round(sum(cpu[b]) / sum(cpu[a]), 3),
+                f'{key}_wall': round(sum(wall[b]) / sum(wall[a]), 3),
+                f'{key}_rounds': [round(x, 3) for x in rounds],
+                f'{key}_median': round(float(np.median(rounds)), 3)})
+    for r in records:
+        r.update(fields)
 
 
 def profile(names: Sequence[str], paths: Sequence[str], count: int,
             cv2_threads: int, seed: int) -> List[dict]:
     """Seconds per sample spent in every (nested) transform."""
-    import cv2
-    cv2.setNumThreads(cv2_threads)
     records = []
     for name in names:
         pipeline = build_pipeline(name)
@@ -291,8 +271,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--pipelines',
         default='siameseim,siameseim-cv2,mocov3',
-        help='comma-separated subset of siameseim (the configs: Pillow '
-        'resize), siameseim-cv2 (cv2 resize), mocov3')
+        help='comma-separated subset of siameseim (Pillow resize, colour '
+        'in the worker), siameseim-device (the configs\' device colour '
+        'route), siameseim-cv2 (cv2 resize), mocov3')
     parser.add_argument(
         '--corpus',
         help='folder of JPEGs (img_*.jpg); default: make one in a temp dir')
@@ -338,6 +319,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    import cv2
     import torch
     torch.set_num_threads(1)  # as in a DataLoader worker
     from projects.study_bench.throughput.jpeg_corpus import list_corpus
@@ -377,6 +359,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     lines = []
     try:
         for threads in args.cv2_threads:
+            cv2.setNumThreads(threads)
             records = benchmark(args.pipelines, paths, args.rounds,
                                 per_round, args.warmup, threads, args.seed)
             if args.profile:

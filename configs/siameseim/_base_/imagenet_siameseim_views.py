@@ -2,6 +2,13 @@
 # then random-resized-crop per view (scale 0.08-1, PIL bicubic), BYOL's
 # asymmetric colour pair in RGB semantics, blockwise mask of exactly 118/196
 # patches.
+# Colour on the device: the workers draw every colour parameter (the same
+# numbers, in the same order, as the worker-side ops) and the model's
+# SiameseIMDataPreprocessor applies them to the batch. More than half of a
+# worker's CPU time was colour (docs/benchmarks.md §2); without it a worker
+# makes about twice as many samples per second, so fewer workers feed a GPU.
+# colour_on='worker' (and PackInputs without 'colour_params') restores the
+# worker-side route, pixel-exact to the original's ops.
 dataset_type = 'ImageNet'
 data_root = 'data/imagenet/'
 
@@ -31,7 +38,8 @@ views = dict(
     interpolation='bicubic',
     backend='pillow',  # anti-aliased shrink, as the original's PIL crops
     online_pipeline=online_pipeline,
-    target_pipeline=target_pipeline)
+    target_pipeline=target_pipeline,
+    colour_on='device')  # draws only: the data preprocessor applies them
 mask_generator = dict(
     type='BlockwiseMaskGenerator',
     input_size=14,
@@ -44,7 +52,8 @@ train_pipeline = [
     dict(type='RobustLoadImageFromFile', on_error='raise'),
     views,
     mask_generator,
-    dict(type='PackInputs', algorithm_keys=['rel_pos']),
+    # the crop geometry and the colour records reach the model
+    dict(type='PackInputs', algorithm_keys=['rel_pos', 'colour_params']),
 ]
 train_dataloader = dict(
     batch_size=128,

@@ -7,8 +7,10 @@ model = dict(
     type='SiameseIM',
     base_momentum=0.005,  # EMA 0.995 -> 1.0, cosine by iteration
     end_momentum=0.,
+    # SelfSupDataPreprocessor that also applies the views' colour records
+    # (the pipeline's colour_on='device'); batches without them pass as is
     data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
+        type='SiameseIMDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         to_rgb=True,

@@ -10,16 +10,20 @@ that use mmpretrain's own colour ops.
 Randomness comes only from NumPy's global RNG (``np.random``), the same
 generator mmpretrain's own transforms use, so ``mmengine``'s
 ``set_random_seed`` and its dataloader ``worker_init_fn`` make these ops
-reproducible.
+reproducible. Each op draws (:meth:`~_RandomColorOp.draw_params`) apart
+from applying, so that the device colour route draws the same numbers
+into a record (:mod:`~mmsiameseim.models.utils.colour_params`).
 """
 import numbers
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 from PIL import Image, ImageFilter
+
+from ...models.utils.colour_params import INDEX, JITTER_IDENTITY, JITTER_OPS
 
 # ITU-R 601-2 luma weights (PIL's ``convert('L')``).
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -153,12 +157,31 @@ def patch_mmcv_adjust_hue() -> bool:
 
 
 class _RandomColorOp(BaseTransform):
-    """Base class: apply :meth:`_apply` with probability ``prob``."""
+    """Base class: apply the op with probability ``prob``."""
+
+    #: Which stage of the device route the op is (``colour_params.STAGES``).
+    colour_stage = ''
 
     def __init__(self, prob: float) -> None:
         self.prob = _check_prob(prob)
 
-    def _apply(self, img: np.ndarray) -> np.ndarray:
+    def sample_params(self) -> Any:
+        """The op's parameters, drawn when it applies (none by default)."""
+        return ()
+
+    def draw_params(self) -> Any:
+        """Draw what :meth:`transform` draws: None (not applied) or the
+        op's parameters (:meth:`sample_params`)."""
+        if np.random.rand() < self.prob:
+            return self.sample_params()
+        return None
+
+    def apply_params(self, img: np.ndarray, params: Any) -> np.ndarray:
+        """Apply the op with drawn ``params`` to an RGB uint8 image."""
+        raise NotImplementedError
+
+    def write_params(self, record: np.ndarray, params: Any) -> None:
+        """Write drawn ``params`` into a view's ``colour_params`` record."""
         raise NotImplementedError
 
     def transform(self, results: dict) -> dict:
@@ -171,8 +194,9 @@ class _RandomColorOp(BaseTransform):
             dict: The result dict with ``img`` updated.
         """
         img = _check_rgb_image(results['img'])
-        if np.random.rand() < self.prob:
-            results['img'] = self._apply(img)
+        params = self.draw_params()
+        if params is not None:
+            results['img'] = self.apply_params(img, params)
         return results
 
 
@@ -192,6 +216,8 @@ class SimColorJitter(_RandomColorOp):
         hue (float): Hue strength, in [0, 0.5]. Defaults to 0.1.
         prob (float): Probability of applying the jitter. Defaults to 0.8.
     """
+
+    colour_stage = 'jitter'
 
     def __init__(self,
                  brightness: float = 0.4,
@@ -238,14 +264,23 @@ class SimColorJitter(_RandomColorOp):
         factors.append(hue)
         return order, factors
 
-    def _apply(self, img: np.ndarray) -> np.ndarray:
+    def apply_params(self, img: np.ndarray, params: tuple) -> np.ndarray:
+        """Apply ``(order, factors)`` of :meth:`sample_params`."""
         ops = (adjust_brightness, adjust_contrast, adjust_saturation,
                adjust_hue)
-        order, factors = self.sample_params()
+        order, factors = params
         for idx in order:
             if factors[idx] is not None:
                 img = ops[idx](img, factors[idx])
         return img
+
+    def write_params(self, record: np.ndarray, params: tuple) -> None:
+        """Jitter on, the order, the factors (identity for ``None``)."""
+        order, factors = params
+        record[INDEX['jitter']] = 1
+        record[INDEX['order_0']:INDEX['order_0'] + 4] = order
+        for name, value, same in zip(JITTER_OPS, factors, JITTER_IDENTITY):
+            record[INDEX[name]] = same if value is None else value
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(brightness={self.brightness}, '
@@ -261,12 +296,19 @@ class SimRandomGrayscale(_RandomColorOp):
         prob (float): Probability of the conversion. Defaults to 0.2.
     """
 
+    colour_stage = 'grayscale'
+
     def __init__(self, prob: float = 0.2) -> None:
         super().__init__(prob)
 
-    def _apply(self, img: np.ndarray) -> np.ndarray:
+    def apply_params(self, img: np.ndarray, params: Any = ()) -> np.ndarray:
+        """Rounded luma on 3 channels."""
         gray = _to_uint8(rgb_to_luma(img))
         return np.repeat(gray[..., None], 3, axis=2)
+
+    def write_params(self, record: np.ndarray, params: Any = ()) -> None:
+        """Grayscale on."""
+        record[INDEX['grayscale']] = 1
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(prob={self.prob})'
@@ -282,6 +324,8 @@ class SimGaussianBlur(_RandomColorOp):
         prob (float): Probability of blurring. Defaults to 1.0.
     """
 
+    colour_stage = 'blur'
+
     def __init__(self,
                  sigma_min: float = 0.1,
                  sigma_max: float = 2.0,
@@ -296,11 +340,20 @@ class SimGaussianBlur(_RandomColorOp):
         self.sigma_min = float(sigma_min)
         self.sigma_max = float(sigma_max)
 
-    def _apply(self, img: np.ndarray) -> np.ndarray:
-        sigma = np.random.uniform(self.sigma_min, self.sigma_max)
+    def sample_params(self) -> float:
+        """sigma ~ U(sigma_min, sigma_max)."""
+        return np.random.uniform(self.sigma_min, self.sigma_max)
+
+    def apply_params(self, img: np.ndarray, params: float) -> np.ndarray:
+        """PIL's Gaussian blur with ``radius=params`` (sigma)."""
         blurred = Image.fromarray(img).filter(
-            ImageFilter.GaussianBlur(radius=sigma))
+            ImageFilter.GaussianBlur(radius=params))
         return np.array(blurred, dtype=np.uint8)
+
+    def write_params(self, record: np.ndarray, params: float) -> None:
+        """Blur on, its sigma."""
+        record[INDEX['blur']] = 1
+        record[INDEX['sigma']] = params
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(sigma_min={self.sigma_min}, '
@@ -317,6 +370,8 @@ class SimSolarize(_RandomColorOp):
         prob (float): Probability of solarizing. Defaults to 0.2.
     """
 
+    colour_stage = 'solarize'
+
     def __init__(self, threshold: int = 128, prob: float = 0.2) -> None:
         super().__init__(prob)
         if (not isinstance(threshold, numbers.Real)
@@ -325,8 +380,14 @@ class SimSolarize(_RandomColorOp):
                              f'[0, 256], got {threshold!r}')
         self.threshold = threshold
 
-    def _apply(self, img: np.ndarray) -> np.ndarray:
+    def apply_params(self, img: np.ndarray, params: Any = ()) -> np.ndarray:
+        """Invert the pixels ``>= threshold``."""
         return np.where(img >= self.threshold, 255 - img, img).astype(np.uint8)
+
+    def write_params(self, record: np.ndarray, params: Any = ()) -> None:
+        """Solarize on, its threshold."""
+        record[INDEX['solarize']] = 1
+        record[INDEX['threshold']] = self.threshold
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(threshold={self.threshold}, '

@@ -10,11 +10,14 @@ from mmcv.image.geometric import cv2_interp_codes, pillow_interp_codes
 from mmcv.transforms import BaseTransform, Compose
 from mmpretrain.registry import TRANSFORMS
 
+from ...models.utils.colour_params import (COLOUR_PARAMS_KEY, STAGES,
+                                           identity_record)
 from ...models.utils.relative_position import RelPos
 from ...models.utils.relative_position import ViewBox as ViewParams
 
 # Interpolation names each resize backend accepts (mmcv's tables).
 _INTERP_CODES = {'cv2': cv2_interp_codes, 'pillow': pillow_interp_codes}
+COLOUR_ROUTES = ('worker', 'device')
 
 
 def _check_range(value, name: str, low_open: float,
@@ -62,7 +65,10 @@ class SiameseIMViews(BaseTransform):
     frame and the original width; ``view_boxes``: the two
     :data:`~mmsiameseim.models.utils.relative_position.ViewBox` records
     ``(flip, (top, left, height, width))`` it was computed from (for
-    visualisation; ``PackInputs`` does not pack it unless asked).
+    visualisation; ``PackInputs`` does not pack it unless asked); with
+    ``colour_on='device'``, ``colour_params``: the float32 ``(2, 14)``
+    records of the colour parameters of view 1 and view 2
+    (:mod:`~mmsiameseim.models.utils.colour_params`).
 
     Randomness comes from NumPy's global RNG (``np.random``).
 
@@ -95,6 +101,16 @@ class SiameseIMViews(BaseTransform):
         same_crop (bool): Whether view 2 reuses view 1's flip and crop
             (the "same view" ablation; ``rel_pos`` is then the identity).
             Defaults to False.
+        colour_on (str): Where the colour ops run. ``'worker'``: here, on
+            each view (the exact-to-the-original route). ``'device'``:
+            here only their random draws, the same numbers in the same
+            order from the same generator, written to ``colour_params``;
+            the views stay uncoloured and
+            :class:`~mmsiameseim.models.SiameseIMDataPreprocessor` applies
+            the records to the batch on the model's device. The device
+            route takes only the four ``Sim*`` colour ops, each at most
+            once per view and in the order jitter, grayscale, blur,
+            solarize. Defaults to ``'worker'``.
     """
 
     def __init__(self,
@@ -107,7 +123,8 @@ class SiameseIMViews(BaseTransform):
                  target_pipeline: Optional[List[dict]] = None,
                  channel_order: str = 'bgr',
                  same_crop: bool = False,
-                 backend: str = 'cv2') -> None:
+                 backend: str = 'cv2',
+                 colour_on: str = 'worker') -> None:
         if (not isinstance(img_size, numbers.Integral)
                 or isinstance(img_size, bool) or img_size < 1):
             raise ValueError('SiameseIMViews: `img_size` must be a positive '
@@ -142,6 +159,15 @@ class SiameseIMViews(BaseTransform):
                                                     'online_pipeline')
         self.target_pipeline = self._build_pipeline(target_pipeline,
                                                     'target_pipeline')
+        if colour_on not in COLOUR_ROUTES:
+            raise ValueError('SiameseIMViews: `colour_on` must be one of '
+                             f'{COLOUR_ROUTES}, got {colour_on!r}')
+        self.colour_on = colour_on
+        if colour_on == 'device':
+            self._check_device_pipeline(self.online_pipeline,
+                                        'online_pipeline')
+            self._check_device_pipeline(self.target_pipeline,
+                                        'target_pipeline')
 
     @staticmethod
     def _build_pipeline(cfgs: Optional[Sequence], name: str) -> Compose:
@@ -161,6 +187,20 @@ class SiameseIMViews(BaseTransform):
                                 'must be a dict or a callable, got '
                                 f'{type(cfg).__name__}')
         return Compose(built)
+
+    @staticmethod
+    def _check_device_pipeline(pipeline: Compose, name: str) -> None:
+        """The device applies the stages in a fixed order, once each."""
+        stages = [getattr(t, 'colour_stage', '') for t in pipeline.transforms]
+        known = all(s in STAGES for s in stages)
+        ranks = [STAGES.index(s) for s in stages] if known else []
+        if not known or ranks != sorted(set(ranks)):
+            names = [type(t).__name__ for t in pipeline.transforms]
+            raise ValueError(
+                f"SiameseIMViews(colour_on='device'): `{name}` must hold "
+                'only SimColorJitter, SimRandomGrayscale, SimGaussianBlur '
+                'and SimSolarize, each at most once, in this order (the '
+                f'order the data preprocessor applies them); got {names}')
 
     def _sample_flip(self) -> bool:
         return bool(np.random.rand() < self.flip_prob)
@@ -268,6 +308,26 @@ class SiameseIMViews(BaseTransform):
             view = _swap_rb(view)
         return view
 
+    @staticmethod
+    def draw_colour(pipeline: Compose) -> np.ndarray:
+        """Draw a colour pipeline's parameters without applying them.
+
+        Every op draws from ``np.random`` exactly what it would draw when
+        applied (:meth:`SimColorJitter.draw_params` and the like).
+
+        Args:
+            pipeline (Compose): A colour pipeline of device-route ops.
+
+        Returns:
+            np.ndarray: The view's float32 ``colour_params`` record.
+        """
+        record = identity_record()
+        for t in pipeline.transforms:
+            params = t.draw_params()
+            if params is not None:
+                t.write_params(record, params)
+        return record
+
     def transform(self, results: dict) -> dict:
         """Make the two views and the relative geometry.
 
@@ -276,7 +336,8 @@ class SiameseIMViews(BaseTransform):
 
         Returns:
             dict: With ``img`` = [view1, view2], ``img_shape``,
-            ``rel_pos`` and ``view_boxes``.
+            ``rel_pos``, ``view_boxes`` and, on the device route,
+            ``colour_params``.
         """
         img = results['img']
         if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
@@ -294,12 +355,19 @@ class SiameseIMViews(BaseTransform):
             img = np.repeat(img, 3, axis=2)
         height, width = img.shape[:2]
         params1, params2 = self.sample_view_params(height, width)
-        view1 = self._run_colour(self.online_pipeline,
-                                 self.crop_view(img, params1), results,
-                                 'online_pipeline')
-        view2 = self._run_colour(self.target_pipeline,
-                                 self.crop_view(img, params2), results,
-                                 'target_pipeline')
+        if self.colour_on == 'device':  # draws in the worker route's order
+            view1 = self.crop_view(img, params1)
+            colour1 = self.draw_colour(self.online_pipeline)
+            view2 = self.crop_view(img, params2)
+            colour2 = self.draw_colour(self.target_pipeline)
+            results[COLOUR_PARAMS_KEY] = np.stack([colour1, colour2])
+        else:
+            view1 = self._run_colour(self.online_pipeline,
+                                     self.crop_view(img, params1), results,
+                                     'online_pipeline')
+            view2 = self._run_colour(self.target_pipeline,
+                                     self.crop_view(img, params2), results,
+                                     'target_pipeline')
         results['img'] = [view1, view2]
         results['img_shape'] = (self.img_size, self.img_size)
         results['rel_pos'] = self.compute_rel_pos(params1, params2, width)
@@ -314,5 +382,6 @@ class SiameseIMViews(BaseTransform):
                 f'backend={self.backend!r}, '
                 f'channel_order={self.channel_order!r}, '
                 f'same_crop={self.same_crop}, '
+                f'colour_on={self.colour_on!r}, '
                 f'online_pipeline={self.online_pipeline}, '
                 f'target_pipeline={self.target_pipeline})')

@@ -12,6 +12,8 @@ from typing import Sequence
 
 from mmpretrain.registry import MODELS
 
+from ..utils.colour_params import COLOUR_PARAMS_KEY
+
 
 def build_parts(backbone, neck, head, target_type: str) -> tuple:
     """Build backbone, projector and predictor; derive unstated sizes.
@@ -105,7 +107,9 @@ def check_data_pipeline(model, transforms: Sequence) -> None:
     ``backbone.img_size`` pixels, the mask generator's grid the
     backbone's patch grid with at least one visible patch and, if the
     backbone fixes ``num_masked``, exactly that many masked patches,
-    and ``PackInputs`` must pack ``rel_pos``.
+    and ``PackInputs`` must pack ``rel_pos``; on the device colour route
+    (``SiameseIMViews(colour_on='device')``) also ``colour_params``, and
+    the data preprocessor must apply them (:func:`check_device_colour`).
 
     Args:
         model (SiameseIM): The model.
@@ -160,3 +164,43 @@ def check_data_pipeline(model, transforms: Sequence) -> None:
             "SiameseIM: the pipeline must end with PackInputs("
             "algorithm_keys=['rel_pos']) so that the crop geometry "
             f'reaches the model; it has {names}')
+    for t in views:
+        if getattr(t, 'colour_on', 'worker') == 'device':
+            check_device_colour(model, t, packs)
+
+
+def check_device_colour(model, views, packs: Sequence) -> None:
+    """A device colour route needs its records packed and a preprocessor
+    that applies them to RGB images.
+
+    Args:
+        model (SiameseIM): The model.
+        views (SiameseIMViews): The views transform (``colour_on='device'``).
+        packs (Sequence): The pipeline's ``PackInputs`` transforms.
+
+    Raises:
+        ValueError: Naming the views option and the missing counterpart.
+    """
+    key = COLOUR_PARAMS_KEY
+    if not any(key in t.algorithm_keys for t in packs):
+        keys = [list(t.algorithm_keys) for t in packs]
+        raise ValueError(
+            "SiameseIM: SiameseIMViews(colour_on='device') draws the colour "
+            f"parameters into `{key}`, but PackInputs(algorithm_keys="
+            f'{keys[0] if len(keys) == 1 else keys}) does not pack them: '
+            f"add '{key}' so that they reach the data preprocessor")
+    prep = model.data_preprocessor
+    if not getattr(prep, 'applies_colour_params', False):
+        raise ValueError(
+            "SiameseIM: SiameseIMViews(colour_on='device') leaves the colour "
+            'ops to the data preprocessor, but model.data_preprocessor is '
+            f'{type(prep).__name__}, which cannot apply them: use '
+            "type='SiameseIMDataPreprocessor' (or colour_on='worker')")
+    swaps = bool(getattr(prep, '_channel_conversion', False))
+    if swaps != (views.channel_order == 'bgr'):
+        raise ValueError(
+            "SiameseIM: SiameseIMViews(colour_on='device', channel_order="
+            f"{views.channel_order!r}) needs model.data_preprocessor to "
+            f"{'swap' if not swaps else 'keep'} the channels (to_rgb="
+            f'{not swaps}) so that the colour ops see RGB; it has '
+            f'to_rgb={swaps}')

@@ -9,7 +9,7 @@
 _base_ = ['../../siameseim_vit-base-p16_16xb256-amp-coslr-400e_in1k.py']
 
 load = _base_.train_pipeline[0]  # RobustLoadImageFromFile
-pack = dict(type='PackInputs', algorithm_keys=['rel_pos'])
+pack = _base_.train_pipeline[-1]  # PackInputs: geometry + colour records
 blockwise_mask = _base_.mask_generator
 random_mask = dict(  # the same grid and count, drawn uniformly
     type='RandomPatchMaskGenerator',

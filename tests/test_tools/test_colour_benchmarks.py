@@ -8,8 +8,7 @@ from tool_modules import load_tool
 def test_pipeline_throughput_device_variant(tmp_path, capsys, monkeypatch):
     import mmcv
     monkeypatch.setattr(mmcv, 'adjust_hue', mmcv.adjust_hue)  # restore
-    tool = load_tool('tools/benchmarks/pipeline_throughput.py',
-                     'pipeline_throughput_colour')
+    tool = load_tool('tools/benchmarks/pipeline_throughput.py')
     out = tmp_path / 'pipe.jsonl'
     assert tool.main([
         '--pipelines', 'siameseim,siameseim-device', '--num-images', '3',
@@ -43,8 +42,7 @@ def test_pipeline_throughput_device_variant(tmp_path, capsys, monkeypatch):
 
 
 def test_colour_device_cost_times_both_views(tmp_path):
-    tool = load_tool('tools/benchmarks/colour_device_cost.py',
-                     'colour_device_cost')
+    tool = load_tool('tools/benchmarks/colour_device_cost.py')
     out = tmp_path / 'cost.jsonl'
     records = tool.main([
         '--batch-views', '4,8', '--img-size', '16', '--repeats', '1',

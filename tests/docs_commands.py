@@ -39,6 +39,11 @@ LAUNCHERS = {
 #: be produced earlier (drivers such as the CPU transfer runs set their own).
 CONFIG_RUNNERS = ('tools/train.py', 'tools/test.py',
                   'tools/analysis/check_pretrained_load.py')
+#: Shell scripts that write a file: (its positional argument, the default).
+SCRIPT_OUTPUTS = {
+    'tools/benchmarks/run_reproduction.sh':
+    (0, 'work_dirs/reproduction/results.jsonl'),
+}
 #: ``make`` targets and the folders they write.
 MAKE_OUTPUTS = {'demo': ['work_dirs/demo'], 'test': [], 'env': ['.venv'],
                 'data': ['data/fashion-mnist'], 'lint': []}
@@ -209,7 +214,7 @@ class BlockChecker:
         head, rest = tokens[0], tokens[1:]
         if head.endswith('python') or head.endswith('python3'):
             self.check_python(rest)
-        elif head in ('bash', 'sh'):
+        elif head in ('bash', 'sh') and rest[:1] != ['-c']:
             self.check_script(rest[0], rest[1:])
         elif head.endswith('.sh'):
             self.check_script(head, rest)
@@ -268,6 +273,11 @@ class BlockChecker:
         if not osp.isfile(osp.join(ROOT, script)):
             self.problems.append(f'no script {script}')
             return
+        if script in SCRIPT_OUTPUTS:
+            index, default = SCRIPT_OUTPUTS[script]
+            positional = [a for a in argv if not a.startswith('-')]
+            self.produce(positional[index] if len(positional) > index
+                         else default)
         if script not in LAUNCHERS:
             return
         names, tool = LAUNCHERS[script]

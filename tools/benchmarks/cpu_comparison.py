@@ -43,11 +43,12 @@ from projects.study_bench.studies.cpu_comparison import (CONFIGS,
 from projects.study_bench.studies.records import read_records
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Run the sweep (or, with ``--method``, one run of it)."""
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', default='work_dirs/cpu_comparison.jsonl')
-    parser.add_argument('--methods', nargs='+', default=list(CONFIGS))
+    parser.add_argument('--methods', nargs='+', default=list(CONFIGS),
+                        choices=list(CONFIGS) + ['pixels'])
     parser.add_argument('--lrs', nargs='+', type=float,
                         default=[3e-4, 1e-3, 3e-3])
     parser.add_argument('--seeds', nargs='+', type=int, default=[0])
@@ -65,18 +66,20 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--seed', type=int, default=0,
                         help=argparse.SUPPRESS)
     parser.add_argument('--work-dir', help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the sweep (or, with ``--method``, one run of it); returns the
+    exit status."""
+    args = parse_args(argv)
     if args.summarize:
         print(summarize(read_records(args.summarize)))
-        return
+        return 0
     if args.method is not None:
         print_record(train_one(args.method, args.lr, args.seed,
                                args.work_dir))
-        return
-    for method in args.methods:
-        if method != 'pixels' and method not in CONFIGS:
-            parser.error(f'--methods: unknown method {method!r}; choose '
-                         f"from {sorted(CONFIGS) + ['pixels']}")
+        return 0
     if 'pixels' in args.methods:
         append_jsonl(args.out, pixel_baseline(sizes=args.pixel_sizes))
     runs = {}
@@ -95,7 +98,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(f"{record['method']} lr={record['lr']:g}: kNN "
               f"{record['knn_init']:.1f} -> {record['knn_final']:.1f} "
               f"({record['train_seconds']:.0f} s)", flush=True)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

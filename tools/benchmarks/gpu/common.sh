@@ -17,7 +17,7 @@ cd "$ROOT"
 TOY="${TOY:-0}"
 PYTHON="${PYTHON:-python3}"
 OUT_DIR="${1:-${OUT:-$ROOT/work_dirs/gpu}}"
-SITE="${SITE:-/tmp/mmsiameseim_site}"
+SITE="${SITE:-$ROOT/.whl/site}"  # inside the ignored .whl/
 if [[ "$TOY" == 1 ]]; then INSTALL="${INSTALL:-0}"; else INSTALL="${INSTALL:-1}"; fi
 export PYTHONUNBUFFERED=1
 

@@ -17,7 +17,7 @@ from mmengine.config import Config
 from train_runs import DEMO, read_losses, run_train, state_tensors, \
     write_tiny_config
 
-from mmsiameseim.utils import read_checkpoint
+from mmsiameseim.checkpoints import read_checkpoint
 
 WORKER_ROUTE = '''
 _base_ = ['./tiny.py']

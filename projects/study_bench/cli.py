@@ -4,13 +4,15 @@
 * :func:`append_jsonl`: print a JSON record and append it to a file;
 * :func:`add_scene_args`: where Fashion-MNIST scenes take their items
   from and how many there are;
-* :func:`machine`: the CPU the records say they ran on.
+* :func:`machine`: the CPU the records say they ran on;
+* :func:`source_commit`: the commit the records say they ran.
 """
 import argparse
 import json
 import os
 import os.path as osp
 import platform
+import subprocess
 from typing import Callable, Optional, Sequence
 
 
@@ -42,7 +44,9 @@ def csv_list(kind: Callable = str,
 
 
 def append_jsonl(path: Optional[str], record: dict) -> str:
-    """Print ``record`` as one JSON line and append it to ``path``.
+    """Print ``record`` as one JSON line and append it to ``path``; the
+    record also gets the code that made it (``commit``,
+    :func:`source_commit`) unless it names one.
 
     Args:
         path (str, optional): ``.jsonl`` file (parent folders are created);
@@ -52,7 +56,8 @@ def append_jsonl(path: Optional[str], record: dict) -> str:
     Returns:
         str: The line written (without newline).
     """
-    line = json.dumps(record, sort_keys=False)
+    record.setdefault('commit', source_commit())
+    line = json.dumps(record)
     if path:
         os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
         with open(path, 'a') as f:
@@ -78,3 +83,20 @@ def add_scene_args(parser: argparse.ArgumentParser,
 def machine() -> str:
     """``'<arch> CPU x<logical CPUs>'``."""
     return f'{platform.machine()} CPU x{os.cpu_count()}'
+
+
+def source_commit() -> Optional[str]:
+    """The repository's commit (12 hex digits, ``-dirty`` when tracked
+    files differ from it), or None outside a git checkout."""
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+    def git(*args: str) -> str:
+        return subprocess.run(['git', '-C', root, *args], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    try:
+        commit = git('rev-parse', '--short=12', 'HEAD')
+        dirty = git('status', '--porcelain', '--untracked-files=no')
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ('-dirty' if dirty else '')

@@ -27,13 +27,20 @@ def test_csv_list():
 
 
 def test_append_jsonl(tmp_path, capsys):
+    import subprocess
+    head = subprocess.run(['git', '-C', ROOT, 'rev-parse', 'HEAD'],
+                          capture_output=True, text=True).stdout.strip()
     path = tmp_path / 'a' / 'b.jsonl'
     append_jsonl(str(path), dict(x=1))
-    append_jsonl(str(path), dict(x=2))
+    append_jsonl(str(path), dict(x=2, commit='abc'))  # a record's own
     append_jsonl(None, dict(x=3))
-    assert [json.loads(x) for x in path.read_text().splitlines()] == [
-        dict(x=1), dict(x=2)]
-    assert capsys.readouterr().out.splitlines()[-1] == '{"x": 3}'
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [line['x'] for line in lines] == [1, 2]
+    assert lines[0]['commit'].split('-')[0] == head[:12]
+    assert lines[0]['commit'] in (head[:12], head[:12] + '-dirty')
+    assert lines[1]['commit'] == 'abc'
+    printed = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert printed == dict(x=3, commit=lines[0]['commit'])
 
 
 def test_records_of_child_processes(tmp_path, capsys):

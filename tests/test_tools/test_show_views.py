@@ -144,6 +144,28 @@ def test_solarized_view_is_written_and_shown(tmp_path, route):
                                            plain[1]))
 
 
+def test_colour_ops_without_a_record_are_said_so(tmp_path):
+    """A worker-route op that draws no record (here a plain callable) is
+    applied as in training, and the caption says it is not recorded."""
+
+    def invert(results):
+        results['img'] = 255 - results['img']
+        return results
+
+    img = np.random.default_rng(0).integers(0, 256, (40, 48, 3), np.uint8)
+    pair = vis.make_views(
+        dict(type='SiameseIMViews', img_size=32, channel_order='rgb',
+             target_pipeline=[invert]),
+        dict(type='RandomPatchMaskGenerator', input_size=4,
+             num_masking_patches=8), img, seed=0)
+    assert pair['colour'] is None
+    crop = SiameseIMViews(img_size=32).crop_view
+    np.testing.assert_array_equal(pair['views'][1],
+                                  255 - crop(img, pair['params'][1]))
+    texts = render(img, pair, 8, str(tmp_path / 'v.png'), panel=96)['texts']
+    assert texts['view2'][1] == 'colour ops not recorded (not Sim* ops)'
+
+
 @pytest.mark.parametrize('level', [0, 128, 255])
 def test_masked_patches_stand_out_on_any_background(tmp_path, level):
     """An all-black, mid-gray and all-white image: in the drawn PNG the

@@ -91,7 +91,11 @@ def load_model(cfg, config: str, checkpoint: str, trusted: bool,
     if not hasattr(model, 'predict_dense'):
         raise ValueError(f'the model of {config} is a {type(model).__name__}'
                          ', not SiameseIM: give a SiameseIM config')
-    state = unwrap_state_dict(read_checkpoint(checkpoint, trusted=trusted))
+    state = read_checkpoint(checkpoint, trusted=trusted)
+    if not isinstance(state, dict):
+        raise ValueError(f'{checkpoint} holds a {type(state).__name__}, not '
+                         'a state dict: give a checkpoint this config wrote')
+    state = unwrap_state_dict(state)
     own = model.state_dict()
     refuse_other_shapes(checkpoint, state, own)
     odd = sorted(set(own) ^ set(state))

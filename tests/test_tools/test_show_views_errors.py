@@ -25,7 +25,7 @@ def files(tmp_path_factory):
     other = {k: v for k, v in state.items() if not k.startswith('head.')}
     untrusted = dict(state_dict=state, message_hub=HistoryBuffer())
     for name, content in (('wrong', wrong), ('other', other),
-                          ('untrusted', untrusted)):
+                          ('untrusted', untrusted), ('list', [1, 2])):
         paths[name] = str(folder / f'{name}.pth')
         torch.save(content, paths[name])
     paths['truncated'] = str(folder / 'truncated.pth')
@@ -57,6 +57,7 @@ def _one_line(capsys, *words) -> str:
     ('untrusted', 'holds pickled Python objects'),
     ('wrong', 'tensors do not fit the model'),
     ('other', 'does not hold the model of tiny_cfg.py'),
+    ('list', 'holds a list, not a state dict'),
 ])
 def test_checkpoint_errors(files, capsys, tmp_path, kind, words):
     argv = [files['img'], '--checkpoint', files['config'], files[kind],

@@ -1,10 +1,6 @@
-"""Which backbone loads an encoder file how, and the check that it did.
-
-A :class:`BackboneLoadSpec` per backbone class (``SiameseIMViT`` here,
-mmseg's ``MAE`` and ``WindowedViT`` in :mod:`mmsiameseim.downstream`);
-:func:`check_backbone_load` compares a built backbone with its file
-(docs/checkpoints.md).
-"""
+"""Which backbone loads an encoder file how (a :class:`BackboneLoadSpec`
+per backbone class), and :func:`check_backbone_load`, the check that it
+did (docs/checkpoints.md)."""
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Mapping, Optional, Sequence
 
@@ -32,8 +28,7 @@ class BackboneLoadSpec:
 
     def check(self, backbone: torch.nn.Module,
               source: Mapping) -> WeightCheckReport:
-        """Compare a built ``backbone`` with the encoder tensors ``source``
-        (keys without :attr:`source_prefix`)."""
+        """Compare a built ``backbone`` with encoder tensors ``source``."""
         return check_loaded_weights(
             backbone.state_dict(),
             source,
@@ -58,11 +53,8 @@ def register_load_spec(*class_names: str) -> Callable:
 
 
 def load_spec_for(backbone: torch.nn.Module) -> BackboneLoadSpec:
-    """The registered :class:`BackboneLoadSpec` of ``backbone``'s class.
-
-    Raises:
-        KeyError: If none is registered (naming the known classes).
-    """
+    """The registered :class:`BackboneLoadSpec` of ``backbone``'s class (a
+    ``KeyError`` naming the known classes if none)."""
     name = type(backbone).__name__
     if name not in _LOAD_SPECS:
         raise KeyError(f'no pretrained-load check is known for backbone '
@@ -92,9 +84,8 @@ def pretrained_path_of(backbone: torch.nn.Module) -> Optional[str]:
 def check_backbone_load(backbone: torch.nn.Module,
                         source_path: Optional[str] = None,
                         trusted: bool = False) -> WeightCheckReport:
-    """Check a built backbone against its encoder file.
-
-    Call after ``init_weights()``.
+    """Check a built backbone against its encoder file (after
+    ``init_weights()``).
 
     Args:
         backbone (nn.Module): A backbone with a registered load spec.
@@ -130,8 +121,7 @@ def check_backbone_load(backbone: torch.nn.Module,
 @register_load_spec('SiameseIMViT')
 def siameseim_vit_load_spec(backbone) -> BackboneLoadSpec:
     """``SiameseIMViT`` as a classifier backbone: ``ln2`` (avg pooling) and
-    a final ``ln1`` may start fresh, ``pos_embed`` is compared after the
-    resize, the file's keys carry the ``init_cfg`` prefix."""
+    a final ``ln1`` start fresh, ``pos_embed`` is resized."""
     fresh = []
     if getattr(backbone, 'out_type', None) == 'avg_featmap':
         fresh.append(r'ln2\.(weight|bias)')

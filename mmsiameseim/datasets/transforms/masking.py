@@ -1,8 +1,5 @@
-"""Patch-mask generators with an exact number of masked patches.
-
-See docs/method.md §2. Randomness comes from NumPy's global RNG, which
-mmengine seeds (also per dataloader worker).
-"""
+"""Patch-mask generators with an exact number of masked patches
+(docs/method.md §2), drawing from NumPy's global RNG."""
 import math
 from typing import Optional, Tuple, Union
 
@@ -14,8 +11,8 @@ from ...arg_checks import check_int, check_real, is_int
 
 
 def random_top_up(mask: np.ndarray, count: int) -> np.ndarray:
-    """Mask ``count`` more cells of the bool ``mask`` (in place), chosen
-    uniformly among the unmasked ones; return the mask."""
+    """Mask ``count`` more cells of the bool ``mask``, uniformly among the
+    unmasked ones, in place."""
     if count > 0:
         free = np.flatnonzero(~mask)
         chosen = free[np.random.permutation(free.size)[:count]]
@@ -59,20 +56,13 @@ class _ExactCountMask(BaseTransform):
                 f'{self.num_masking_patches}{extra})')
 
 
-# mmpretrain's ``BEiTMaskGenerator`` is not subclassed: its ``transform`` has
-# no random top-up and loops ``while count != num_masking_patches``, which
-# can spin for a long time once the remaining budget is smaller than any box
-# that still adds new cells, and its ``_mask`` draws the box corner with
-# ``np.random.randint(0, H - h)`` (exclusive), so blocks never touch the last
-# row or column. Both methods would have to be rewritten, so this is a
-# standalone implementation of the loop described in docs/method.md §2.
+# mmpretrain's ``BEiTMaskGenerator`` lacks the random top-up (it loops
+# while the count differs, for long once no box adds cells) and its boxes
+# never touch the last row or column (exclusive ``randint``).
 @TRANSFORMS.register_module()
 class BlockwiseMaskGenerator(_ExactCountMask):
-    """BEiT-style block-wise mask with exactly ``num_masking_patches`` cells.
-
-    Blocks (area ~ U(min_num_patches, budget), log-uniform aspect, 10 tries
-    each) are placed while they add cells within the budget; random cells
-    top the count up.
+    """BEiT-style block-wise mask with exactly ``num_masking_patches``
+    cells (docs/method.md §2).
 
     Args:
         input_size (int | tuple[int, int]): Patch-grid size. Defaults to 14.

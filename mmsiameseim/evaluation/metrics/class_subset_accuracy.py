@@ -1,9 +1,5 @@
-"""Top-k accuracy of a 1000-way classifier on a 200-class subset.
-
-ImageNet-A and -R keep the logits of their 200 classes (their reference
-evaluation, ``output[:, indices_in_1k]``), so a model is never charged for
-one of the 800 classes the test set cannot contain.
-"""
+"""Top-k accuracy of a 1000-way classifier on a class subset: ImageNet-A
+and -R keep their 200 classes' logits (their reference evaluation)."""
 from typing import List, Sequence
 
 import torch
@@ -15,8 +11,8 @@ from ...datasets.imagenet_classes import class_subset_indices
 
 @METRICS.register_module()
 class ClassSubsetAccuracy(BaseMetric):
-    """Accuracy of scores restricted to a class subset; labels are
-    ImageNet-1k indices (``ImageNetWnidFolder``).
+    """Accuracy of scores restricted to a class subset (labels: ImageNet-1k
+    indices).
 
     Args:
         classes (str | Sequence[str]): ``'imagenet-a'``, ``'imagenet-r'``,

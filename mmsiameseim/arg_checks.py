@@ -21,14 +21,17 @@ def check_int(value, name: str, low: int = 1, stop: int = None) -> int:
     raise ValueError(f'{name} must be {span}, got {value!r}')
 
 
-def check_real(value, name: str, low: float, strict: bool = False,
+def check_real(value,
+               name: str,
+               low: float,
+               strict: bool = False,
                high: float = None):
     """``value`` if it is a real number ``>= low`` (``> low`` if strict) and
     ``<= high`` (None: no upper bound), else a ``ValueError`` naming the
     option, the bounds and the value."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok and (value > low if strict else value >= low) and (
-            high is None or value <= high):
+    above = ok and (value > low if strict else value >= low)
+    if above and (high is None or value <= high):
         return value
     if high is not None:
         raise ValueError(f'{name} must be a number in [{low}, {high}], '

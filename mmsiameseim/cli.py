@@ -2,6 +2,7 @@
 or option) ends a tool with one line naming it and status 1; ``--debug``
 shows the traceback instead."""
 import argparse
+import os.path as osp
 import re
 import sys
 from typing import Callable, Optional
@@ -45,8 +46,6 @@ def run_cli(body: Callable[[], Optional[int]],
 def load_config(path: str, options: Optional[dict] = None):
     """``Config.fromfile(path)`` with ``options`` (``--cfg-options``)
     merged, and errors that name the file."""
-    import os.path as osp
-
     from mmengine.config import Config
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path} does not exist')
@@ -65,8 +64,6 @@ def apply_run_options(cfg, args: argparse.Namespace) -> None:
     ``cfg``: ``--launcher``, ``--work-dir`` (default ``work_dirs/<config
     name>``), ``--trusted-checkpoint``; gloo without CUDA (mmpretrain's
     runtime says nccl)."""
-    import os.path as osp
-
     import torch
     cfg.launcher = args.launcher
     if args.work_dir is not None:

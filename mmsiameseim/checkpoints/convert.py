@@ -114,6 +114,7 @@ def _official_to_ours(sd: Mapping) -> ConversionReport:
     new, unmapped, dropped, origin = rename_keys(
         sd, OFFICIAL_TO_MMSIAMESEIM_RULES)
     filled = {}
+    renamed = {old: key for key, old in origin.items()}
     if any(k.startswith('target_encoder.') for k in new):
         pos = BACKBONE_PREFIXES['target'] + 'pos_embed'
         if pos not in new and 'backbone.pos_embed' in new:
@@ -131,7 +132,7 @@ def _official_to_ours(sd: Mapping) -> ConversionReport:
         unmapped=unmapped,
         dropped=_reasons(dropped, OFFICIAL_IGNORED),
         filled=filled,
-        renamed={old: key for key, old in origin.items()})
+        renamed=renamed)
 
 
 def convert_checkpoint(checkpoint: Mapping,

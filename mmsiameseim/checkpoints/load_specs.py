@@ -2,9 +2,10 @@
 per backbone class), and :func:`check_backbone_load`, the check that it
 did (docs/checkpoints.md)."""
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import torch
+from mmengine.registry import Registry
 
 from .convert import unwrap_state_dict
 from .reading import read_checkpoint
@@ -36,32 +37,27 @@ class BackboneLoadSpec:
             transforms=self.transforms)
 
 
-#: ``{backbone class name: fn(backbone) -> BackboneLoadSpec}``.
-_LOAD_SPECS: Dict[str, Callable[[torch.nn.Module], BackboneLoadSpec]] = {}
+#: ``fn(backbone) -> BackboneLoadSpec`` by backbone class name.
+LOAD_SPECS = Registry('backbone load spec')
 
 
 def register_load_spec(*class_names: str) -> Callable:
     """Decorator registering ``fn(backbone) -> BackboneLoadSpec`` for
     backbone class names (``type(m).__name__``)."""
-
-    def decorator(fn):
-        for name in class_names:
-            _LOAD_SPECS[name] = fn
-        return fn
-
-    return decorator
+    return LOAD_SPECS.register_module(name=list(class_names), force=True)
 
 
 def load_spec_for(backbone: torch.nn.Module) -> BackboneLoadSpec:
     """The registered :class:`BackboneLoadSpec` of ``backbone``'s class (a
     ``KeyError`` naming the known classes if none)."""
     name = type(backbone).__name__
-    if name not in _LOAD_SPECS:
+    known = LOAD_SPECS.module_dict
+    if name not in known:
         raise KeyError(f'no pretrained-load check is known for backbone '
-                       f'{name}; known: {sorted(_LOAD_SPECS) or "none"} (a '
+                       f'{name}; known: {sorted(known) or "none"} (a '
                        'config registers them by importing its downstream '
                        'module through custom_imports)')
-    return _LOAD_SPECS[name](backbone)
+    return known[name](backbone)
 
 
 def pretrained_init(init_cfg) -> Optional[dict]:

@@ -3,8 +3,7 @@ https://github.com/google-research/simclr): one ``<wnid>_<number>.JPEG`` of
 ``train/<wnid>/`` per line, labelled by its wnid's ImageNet-1k index."""
 import os.path as osp
 import re
-from collections import Counter
-from typing import Dict, List, Optional
+from typing import List
 
 from mmpretrain.registry import DATASETS
 
@@ -61,33 +60,6 @@ def subset_samples(path: str, train_root: str, error=ValueError) -> List:
         raise error(f'{path}: {len(missing)} listed images are not under '
                     f'{train_root} (e.g. {missing[:2]})')
     return samples
-
-
-def check_subset_list(path: str,
-                      train_root: Optional[str] = None,
-                      expect_count: Optional[int] = None,
-                      expect_classes: Optional[int] = 1000) -> Dict:
-    """``images``, ``classes``, ``min_per_class``, ``max_per_class`` (and,
-    with ``train_root``, where every file must exist, ``missing_files``)
-    of a subset list; a ``ValueError`` naming the file unless it has
-    ``expect_count`` images and ``expect_classes`` classes (None: any)."""
-    names = read_subset_list(path)
-    per_class = Counter(name.split('_')[0] for name in names)
-    report = dict(
-        images=len(names),
-        classes=len(per_class),
-        min_per_class=min(per_class.values()),
-        max_per_class=max(per_class.values()))
-    if expect_count is not None and len(names) != expect_count:
-        raise ValueError(f'{path}: {len(names)} images, expected '
-                         f'{expect_count}')
-    if expect_classes is not None and len(per_class) != expect_classes:
-        raise ValueError(f'{path}: {len(per_class)} classes, expected '
-                         f'{expect_classes}')
-    if train_root is not None:
-        subset_samples(path, train_root)
-        report['missing_files'] = 0
-    return report
 
 
 @DATASETS.register_module()

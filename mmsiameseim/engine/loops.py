@@ -94,21 +94,15 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     resume; with ``train_dataloader.sampler = dict(type='ResumableSampler')``.
     """
 
-    def __init__(self,
-                 runner,
-                 dataloader: Union[DataLoader, Dict],
-                 max_epochs: int,
-                 val_begin: int = 1,
-                 val_interval: int = 1,
-                 dynamic_intervals: Optional[List] = None) -> None:
+    def __init__(self, runner, dataloader: Union[DataLoader, Dict], *args,
+                 **kwargs) -> None:
         if isinstance(dataloader, dict):
             try:
                 dataloader = self._wrap_dataset(dataloader)
             except (OSError, RuntimeError, AssertionError) as e:
                 raise data_error('train_dataloader', dataloader['dataset'],
                                  e) from e
-        super().__init__(runner, dataloader, max_epochs, val_begin,
-                         val_interval, dynamic_intervals)
+        super().__init__(runner, dataloader, *args, **kwargs)
         seed = runner.seed if isinstance(runner.seed, int) else 0
         self.dataloader.generator = torch.Generator().manual_seed(seed)
         self._record_dir = None

@@ -9,6 +9,7 @@ from typing import Callable, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.model import is_model_wrapper
 from torch import Tensor
 
 from ..arg_checks import check_choice
@@ -175,14 +176,6 @@ def _batch_labels(data_samples) -> Tensor:
     return torch.cat(labels).long().cpu()
 
 
-def _unwrap(model):
-    """Strip DDP-like wrappers that keep the model in ``.module``."""
-    while isinstance(model, nn.Module) and not hasattr(model, 'backbone') \
-            and hasattr(model, 'module'):
-        model = model.module
-    return model
-
-
 @torch.no_grad()
 def extract_features(
         model: Union[nn.Module, Callable],
@@ -214,7 +207,7 @@ def extract_features(
         ``(N, )``, both on CPU.
     """
     check_choice(pool, 'pool', POOL_TYPES)
-    model = _unwrap(model)
+    model = model.module if is_model_wrapper(model) else model
     backbone = getattr(model, 'backbone', model)
     if not callable(backbone):
         raise TypeError('model must have a callable .backbone or be callable, '

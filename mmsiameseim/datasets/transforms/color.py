@@ -159,8 +159,8 @@ class SimColorJitter(_RandomColorOp):
         super().__init__(prob)
         for name, value in (('brightness', brightness), ('contrast', contrast),
                             ('saturation', saturation), ('hue', hue)):
-            check_real(value, f'SimColorJitter: `{name}`', 0,
-                       high=0.5 if name == 'hue' else None)
+            high = 0.5 if name == 'hue' else None
+            check_real(value, f'SimColorJitter: `{name}`', 0, high=high)
             setattr(self, name, float(value))
 
     @staticmethod

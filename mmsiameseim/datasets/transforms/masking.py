@@ -7,7 +7,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
-from ...arg_checks import check_int, check_real, is_int
+from ...arg_checks import check_int, check_real, is_int, repr_fields
 
 
 def random_top_up(mask: np.ndarray, count: int) -> np.ndarray:
@@ -39,6 +39,7 @@ class _ExactCountMask(BaseTransform):
             raise ValueError(f'{owner}: `input_size` must be a positive int '
                              f'or a pair of positive ints, got {input_size!r}')
         self.height, self.width = int(size[0]), int(size[1])
+        self.input_size = (self.height, self.width)
         self.num_patches = self.height * self.width
         self.num_masking_patches = check_int(
             num_masking_patches, f'{owner}: `num_masking_patches`', 0,
@@ -50,10 +51,8 @@ class _ExactCountMask(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        extra = ''.join(f', {k}={getattr(self, k)}' for k in self._repr_keys)
-        return (f'{type(self).__name__}(input_size=({self.height}, '
-                f'{self.width}), num_masking_patches='
-                f'{self.num_masking_patches}{extra})')
+        return repr_fields(self, 'input_size', 'num_masking_patches',
+                           *self._repr_keys)
 
 
 # mmpretrain's ``BEiTMaskGenerator`` lacks the random top-up (it loops

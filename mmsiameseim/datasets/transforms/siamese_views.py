@@ -1,5 +1,4 @@
 """The joint two-view transform of SiameseIM (docs/method.md §1, §7)."""
-import math
 import numbers
 from typing import List, Optional, Sequence, Tuple
 
@@ -8,6 +7,7 @@ import mmcv
 import numpy as np
 from mmcv.image.geometric import cv2_interp_codes, pillow_interp_codes
 from mmcv.transforms import BaseTransform, Compose
+from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 
 from ...arg_checks import check_choice, check_int, check_real, repr_fields
@@ -35,13 +35,6 @@ def _check_range(value, name: str, low_open: float,
         raise ValueError(f'SiameseIMViews: `{name}` must be a pair (lo, hi) '
                          f'with {low_open} < lo <= hi{bound}, got {value!r}')
     return lo, hi
-
-
-def _swap_rb(img: np.ndarray) -> np.ndarray:
-    """BGR <-> RGB of an ``(H, W, 3)`` uint8 image (cv2: one fast pass)."""
-    if img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8:
-        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(img[..., ::-1])
 
 
 @TRANSFORMS.register_module()
@@ -106,15 +99,19 @@ class SiameseIMViews(BaseTransform):
         self.img_size = check_int(img_size, name('img_size'))
         self.crop_scale = _check_range(crop_scale, 'crop_scale', 0., 1.)
         self.crop_ratio = _check_range(crop_ratio, 'crop_ratio', 0., None)
+        self._crop = RandomResizedCrop(
+            self.img_size,
+            crop_ratio_range=self.crop_scale,
+            aspect_ratio_range=self.crop_ratio)
         self.flip_prob = float(
             check_real(flip_prob, name('flip_prob'), 0, high=1))
         self.backend = check_choice(backend, name('backend'),
                                     tuple(_INTERP_CODES))
         self.interpolation = check_choice(
-            interpolation, name('interpolation') + f' ({backend} backend)',
+            interpolation,
+            name('interpolation') + f' ({backend} backend)',
             tuple(sorted(_INTERP_CODES[backend])))
-        self.channel_order = check_choice(channel_order,
-                                          name('channel_order'),
+        self.channel_order = check_choice(channel_order, name('channel_order'),
                                           ('bgr', 'rgb'))
         if not isinstance(same_crop, bool):
             raise ValueError(f'{name("same_crop")} must be a bool, got '
@@ -163,29 +160,11 @@ class SiameseIMViews(BaseTransform):
 
     def _sample_crop(self, height: int,
                      width: int) -> Tuple[int, int, int, int]:
-        """torchvision ``RandomResizedCrop.get_params`` on NumPy's RNG."""
-        area = height * width
-        log_lo, log_hi = (math.log(r) for r in self.crop_ratio)
-        for _ in range(10):
-            target_area = area * np.random.uniform(*self.crop_scale)
-            aspect = math.exp(np.random.uniform(log_lo, log_hi))
-            w = int(round(math.sqrt(target_area * aspect)))
-            h = int(round(math.sqrt(target_area / aspect)))
-            if 0 < w <= width and 0 < h <= height:
-                top = int(np.random.randint(0, height - h + 1))
-                left = int(np.random.randint(0, width - w + 1))
-                return top, left, h, w
-        # Central fallback, as torchvision.
-        in_ratio = width / height
-        if in_ratio < self.crop_ratio[0]:
-            w = width
-            h = int(round(w / self.crop_ratio[0]))
-        elif in_ratio > self.crop_ratio[1]:
-            h = height
-            w = int(round(h * self.crop_ratio[1]))
-        else:
-            w, h = width, height
-        return (height - h) // 2, (width - w) // 2, h, w
+        """mmpretrain's ``RandomResizedCrop`` box (torchvision's sampling,
+        NumPy's RNG) on an image ``height x width``."""
+        # rand_crop_params reads only the shape of the image it is given
+        shape_only = np.empty((height, width, 0), np.uint8)
+        return tuple(int(v) for v in self._crop.rand_crop_params(shape_only))
 
     def sample_view_params(self, height: int,
                            width: int) -> Tuple[ViewParams, ViewParams]:
@@ -213,8 +192,7 @@ class SiameseIMViews(BaseTransform):
             # of the original, then flip only the crop (same pixels as
             # flipping the whole image first, without touching the rest)
             width = img.shape[1]
-            crop = cv2.flip(img[top:top + h, width - left - w:width - left],
-                            1)
+            crop = cv2.flip(img[top:top + h, width - left - w:width - left], 1)
         else:
             crop = np.ascontiguousarray(img[top:top + h, left:left + w])
         view = mmcv.imresize(
@@ -230,14 +208,14 @@ class SiameseIMViews(BaseTransform):
         if not pipeline.transforms:
             return view
         if self.channel_order == 'bgr':
-            view = _swap_rb(view)
+            view = mmcv.bgr2rgb(view)
         out = pipeline(
             dict(results, img=view, img_shape=(self.img_size, ) * 2))
         if out is None:
             raise RuntimeError(f'SiameseIMViews: `{name}` returned None')
         view = out['img']
         if self.channel_order == 'bgr':
-            view = _swap_rb(view)
+            view = mmcv.rgb2bgr(view)
         return view
 
     @staticmethod
@@ -255,10 +233,8 @@ class SiameseIMViews(BaseTransform):
         """Make the two views and their geometry (the keys of the class
         docstring)."""
         img = check_uint8_image(results['img'], 'SiameseIMViews', gray=True)
-        if img.ndim == 2:
-            img = img[..., None]
-        if img.shape[2] == 1:
-            img = np.repeat(img, 3, axis=2)
+        if img.ndim == 2 or img.shape[2] == 1:
+            img = mmcv.gray2rgb(img)
         height, width = img.shape[:2]
         params1, params2 = self.sample_view_params(height, width)
         if self.colour_on == 'device':  # draws in the worker route's order

@@ -4,6 +4,7 @@ from typing import List, Sequence
 
 import torch
 from mmengine.evaluator import BaseMetric
+from mmpretrain.evaluation import Accuracy
 from mmpretrain.registry import METRICS
 
 from ...datasets.imagenet_classes import class_subset_indices
@@ -62,11 +63,9 @@ class ClassSubsetAccuracy(BaseMetric):
                 raise ValueError(f'ground-truth class {r["gt_label"]} is not '
                                  'in the class subset of the metric')
             labels.append(position[r['gt_label']])
-        scores = torch.stack([r['score'] for r in results])
-        labels = torch.tensor(labels)
-        ranked = scores.topk(max(self.topk), dim=1).indices
-        hits = ranked == labels[:, None]
-        return {
-            f'top{k}': hits[:, :k].any(dim=1).float().mean().item() * 100.
-            for k in self.topk
-        }
+        accs = Accuracy.calculate(
+            torch.stack([r['score'] for r in results]),
+            torch.tensor(labels),
+            topk=self.topk,
+            thrs=(None, ))  # every prediction counts, whatever its score
+        return {f'top{k}': acc[0].item() for k, acc in zip(self.topk, accs)}

@@ -94,9 +94,9 @@ class SiameseIM(BaseSelfSupervisor):
         # host copy of target_encoder.steps (a plain dict: not a submodule,
         # parameter or buffer, so state dicts are unchanged)
         self._ema_steps_cache: dict = {}
-        # whether the online weights changed since the last EMA update
-        # (None: assume they did); see set_ema_gate
-        self._ema_gate: Optional[Union[bool, torch.Tensor]] = None
+        # the gate the next EMA update will use (None: the online weights
+        # changed); see set_ema_gate
+        self.ema_gate: Optional[Union[bool, torch.Tensor]] = None
         if target_type == 'feature':
             self.target_encoder = CosineEMA(
                 nn.Sequential(self.backbone, self.neck),
@@ -131,12 +131,7 @@ class SiameseIM(BaseSelfSupervisor):
         (``NumericsGuardHook``, docs/operations.md §4): ``False`` leaves the
         target's parameters alone at the next update, a 0-dim tensor (1 =
         changed) decides on the device."""
-        self._ema_gate = gate
-
-    @property
-    def ema_gate(self) -> Optional[Union[bool, torch.Tensor]]:
-        """The gate the next EMA update will use (see :meth:`set_ema_gate`)."""
-        return self._ema_gate
+        self.ema_gate = gate
 
     def _momentum_step(self) -> None:
         if MessageHub.get_current_instance().get_info('max_iters') is None:
@@ -145,7 +140,7 @@ class SiameseIM(BaseSelfSupervisor):
                 "`max_iters` from mmengine's MessageHub; outside a Runner "
                 "call MessageHub.get_current_instance().update_info("
                 "'max_iters', N) first")
-        gate, self._ema_gate = self._ema_gate, None
+        gate, self.ema_gate = self.ema_gate, None
         online = nn.Sequential(self.backbone, self.neck)
         if self.sync_free_ema:
             self._sync_free_ema_update(online, gate)

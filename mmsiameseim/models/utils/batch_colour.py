@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .colour_params import INDEX, JITTER_IDENTITY, JITTER_OPS
+from .colour_params import AFTER_JITTER, INDEX, JITTER_IDENTITY, JITTER_OPS
 
 # ITU-R 601-2 luma weights (PIL's ``convert('L')``), as the worker ops.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -190,8 +190,7 @@ def colour_groups(params: np.ndarray) -> List[Tuple[str, np.ndarray,
     groups = []
     for pos in range(4):
         groups += _jitter_groups(rec, pos)
-    for name, field in (('grayscale', None), ('blur', 'sigma'),
-                        ('solarize', 'threshold')):
+    for name, field in AFTER_JITTER.items():
         idx = np.flatnonzero(rec[:, INDEX[name]] > 0)
         cols = [] if field is None else [INDEX[field]]
         groups.append((name, idx, rec[idx][:, cols]))

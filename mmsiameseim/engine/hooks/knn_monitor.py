@@ -184,11 +184,8 @@ class KNNMonitorHook(Hook):
                 chunk_size=self.chunk_size)
             result = {f'{self.prefix}/{key}': v for key, v in result.items()}
             if self.with_collapse:
-                signal = collapse_signal(bank[0])
-                result.update({
-                    f'collapse/{key}': v
-                    for key, v in signal.items()
-                })
+                signal = collapse_signal(bank[0]).items()
+                result.update({f'collapse/{key}': v for key, v in signal})
         if get_world_size() > 1:
             holder = [result]
             broadcast_object_list(holder)

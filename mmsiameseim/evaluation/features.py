@@ -10,6 +10,7 @@ from typing import Callable, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 from mmengine.model import is_model_wrapper
+from mmpretrain.models import VisionTransformer
 from torch import Tensor
 
 from ..arg_checks import check_choice
@@ -24,12 +25,6 @@ def last_output(out):
             raise RuntimeError('the backbone returned an empty tuple')
         out = out[-1]
     return out
-
-
-def is_vit(backbone: nn.Module) -> bool:
-    """Whether ``backbone`` is an mmpretrain ``VisionTransformer``."""
-    from mmpretrain.models import VisionTransformer
-    return isinstance(backbone, VisionTransformer)
 
 
 def accepts_mask(backbone: nn.Module) -> bool:
@@ -59,7 +54,7 @@ def backbone_tokens(backbone: nn.Module,
         ``patches`` ``(B, h, w, C)``.
     """
     B = x.shape[0]
-    if not is_vit(backbone):
+    if not isinstance(backbone, VisionTransformer):
         out = last_output(backbone(x))
         if not isinstance(out, Tensor) or out.dim() != 4:
             shape = tuple(out.shape) if isinstance(out, Tensor) else type(out)
@@ -137,7 +132,7 @@ def _encode(backbone: Union[nn.Module, Callable], images: Tensor,
     """Pooled features of one batch: mmpretrain ViTs through
     :func:`backbone_tokens` (raw, unmasked tokens whatever their
     ``out_type``), others through :func:`pool_features`."""
-    if not (isinstance(backbone, nn.Module) and is_vit(backbone)):
+    if not isinstance(backbone, VisionTransformer):
         return pool_features(backbone(images), pool)
     cls, patches = backbone_tokens(backbone, images)
     return _pool(cls, patches.flatten(1, 2), pool)

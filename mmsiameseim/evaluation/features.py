@@ -4,7 +4,6 @@ mmpretrain has no "give me the tokens" accessor: ``MoCoV3ViT`` returns only
 the cls token, ``MAEViT`` masks 75 % unless called with ``mask=None``.
 """
 import inspect
-import sys
 from typing import Callable, Optional, Tuple, Union
 
 import torch
@@ -177,8 +176,7 @@ def extract_features(
         dataloader,
         pool: str = 'avg',
         device: Union[str, torch.device, None] = None,
-        data_preprocessor: Optional[Callable] = None,
-        progress: bool = False) -> Tuple[Tensor, Tensor]:
+        data_preprocessor: Optional[Callable] = None) -> Tuple[Tensor, Tensor]:
     """Pooled backbone features and labels of a whole dataloader.
 
     Each batch goes through ``data_preprocessor(data, False)``, its first
@@ -194,8 +192,6 @@ def extract_features(
             Defaults to the device of its first parameter (else CPU).
         data_preprocessor (Callable, optional): Overrides
             ``model.data_preprocessor`` (without either: a float cast).
-        progress (bool): mmengine's progress bar on stderr. Defaults to
-            False.
 
     Returns:
         tuple[Tensor, Tensor]: float32 features ``(N, C)`` and int64 labels
@@ -218,11 +214,6 @@ def extract_features(
         device = params[0].device if params else torch.device('cpu')
     modes = {sub: sub.training for m in modules for sub in m.modules()}
     feats, labels = [], []
-    total = len(getattr(dataloader, 'dataset', ()))
-    bar = None
-    if progress and total:
-        from mmengine.utils import ProgressBar
-        bar = ProgressBar(total, file=sys.stderr)
     try:
         for m in modules:
             m.eval()
@@ -241,11 +232,7 @@ def extract_features(
                                  f'{len(batch_labels)} labels in a batch')
             feats.append(batch_feats.float().cpu())
             labels.append(batch_labels)
-            if bar is not None:
-                bar.update(len(batch_labels))
     finally:
-        if bar is not None:
-            sys.stderr.write('\n')
         for sub, mode in modes.items():
             sub.training = mode
     if not feats:

@@ -17,7 +17,8 @@ from collections import Counter
 from typing import Dict, Optional
 
 from ..cli import append_jsonl
-from .common import ProbeRun, base_record, resolve_device, run_encoder
+from .common import (ProbeRun, base_record, resolve_device, run_encoder,
+                     with_progress)
 from .logistic_regression import (fit_logistic_regression,
                                   logistic_regression_accuracy)
 
@@ -132,9 +133,11 @@ def few_shot_probe(config: str,
     feats = [
         extract_features(
             encoder,
-            DataLoader(dataset, batch_size=run.batch_size,
-                       num_workers=num_workers, collate_fn=default_collate),
-            pool=pool, progress=True)
+            with_progress(
+                DataLoader(dataset, batch_size=run.batch_size,
+                           num_workers=num_workers,
+                           collate_fn=default_collate)),
+            pool=pool)
         for dataset in build_datasets(data_root, subset_list, resize, crop,
                                       val_size)
     ]

@@ -11,13 +11,13 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from colour_records import describe_record
 from mmengine.config import Config
 from mmpretrain.registry import TRANSFORMS
 
 from mmsiameseim.datasets.transforms import SiameseIMViews
 from mmsiameseim.datasets.transforms import color as colour_ops
-from mmsiameseim.models.utils.colour_params import INDEX, NUM_FIELDS
+from mmsiameseim.models.utils.colour_params import (INDEX, NUM_FIELDS,
+                                                    describe_record)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))

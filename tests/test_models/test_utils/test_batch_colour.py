@@ -208,11 +208,11 @@ def test_identity_records_leave_the_batch_as_it_is():
 def test_grouped_application_equals_each_image_on_its_own():
     # records of the ImageNet views (both views, one call) against every
     # image alone through the single ops, in its record's order
-    from colour_records import describe_record
     from mmengine.config import Config
     from mmpretrain.registry import TRANSFORMS
 
-    from mmsiameseim.models.utils.colour_params import INDEX
+    from mmsiameseim.models.utils.colour_params import (INDEX,
+                                                        describe_record)
     root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
         osp.abspath(__file__)))))
     cfg = Config.fromfile(

@@ -1,8 +1,6 @@
-"""Argument checks shared by the package: one message form for all options.
-
-``name`` is how the message names the option, e.g. ``'SiameseIMViT:
-`num_masked`'``; every error says what was expected and what was given.
-"""
+"""Argument checks shared by the package: every error names the option
+(``name``, e.g. ``'SiameseIMViT: `num_masked`'``), what was expected and
+what was given."""
 import numbers
 
 
@@ -23,14 +21,23 @@ def check_int(value, name: str, low: int = 1, stop: int = None) -> int:
     raise ValueError(f'{name} must be {span}, got {value!r}')
 
 
-def check_real(value, name: str, low: float, strict: bool = False):
-    """``value`` if it is a real number ``>= low`` (``> low`` if strict),
-    else a ``ValueError`` naming the option, the bound and the value."""
+def check_real(value,
+               name: str,
+               low: float,
+               strict: bool = False,
+               high: float = None):
+    """``value`` if it is a real number ``>= low`` (``> low`` if strict) and
+    ``<= high`` (None: no upper bound), else a ``ValueError`` naming the
+    option, the bounds and the value."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not (ok and (value > low if strict else value >= low)):
-        raise ValueError(f'{name} must be {">" if strict else ">="} {low}, '
+    above = ok and (value > low if strict else value >= low)
+    if above and (high is None or value <= high):
+        return value
+    if high is not None:
+        raise ValueError(f'{name} must be a number in [{low}, {high}], '
                          f'got {value!r}')
-    return value
+    raise ValueError(f'{name} must be {">" if strict else ">="} {low}, '
+                     f'got {value!r}')
 
 
 def check_choice(value, name: str, allowed):
@@ -38,3 +45,12 @@ def check_choice(value, name: str, allowed):
     if value not in allowed:
         raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
     return value
+
+
+def repr_fields(obj, *names: str) -> str:
+    """``Type(a=1, b='x')`` from attributes of ``obj`` (strings quoted): the
+    ``__repr__`` of the package's transforms."""
+    fields = ', '.join(
+        f'{name}={value!r}' if isinstance(value, str) else f'{name}={value}'
+        for name, value in ((n, getattr(obj, n)) for n in names))
+    return f'{type(obj).__name__}({fields})'

@@ -1,11 +1,8 @@
-"""What the command lines of ``tools/`` share: errors a user can cause.
-
-A missing, truncated, untrusted or wrong-layout file, or an option that
-does not fit the config, ends a tool with one line that names the file or
-the option and says what to do, and exit status 1; ``--debug`` shows the
-traceback instead.
-"""
+"""What the command lines of ``tools/`` share: a user's error (a bad file
+or option) ends a tool with one line naming it and status 1; ``--debug``
+shows the traceback instead."""
 import argparse
+import os.path as osp
 import re
 import sys
 from typing import Callable, Optional
@@ -35,17 +32,8 @@ def one_line(error: BaseException) -> str:
 def run_cli(body: Callable[[], Optional[int]],
             prog: str,
             debug: bool = False) -> int:
-    """Run a tool's body; a user error becomes one line and status 1.
-
-    Args:
-        body (Callable): The tool's work; returns its exit status (None
-            means 0).
-        prog (str): The tool's name, the start of the error line.
-        debug (bool): Re-raise instead (the tool's ``--debug``).
-
-    Returns:
-        int: The exit status.
-    """
+    """The exit status of a tool's ``body`` (None: 0); a user error becomes
+    one line starting with ``prog`` and status 1, unless ``debug``."""
     try:
         return body() or 0
     except USER_ERRORS as e:
@@ -56,20 +44,8 @@ def run_cli(body: Callable[[], Optional[int]],
 
 
 def load_config(path: str, options: Optional[dict] = None):
-    """``Config.fromfile`` with errors that name the config file.
-
-    Args:
-        path (str): The config file.
-        options (dict, optional): ``--cfg-options`` to merge.
-
-    Returns:
-        Config: The config.
-
-    Raises:
-        FileNotFoundError | ValueError: Naming ``path``.
-    """
-    import os.path as osp
-
+    """``Config.fromfile(path)`` with ``options`` (``--cfg-options``)
+    merged, and errors that name the file."""
     from mmengine.config import Config
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path} does not exist')
@@ -84,18 +60,10 @@ def load_config(path: str, options: Optional[dict] = None):
 
 
 def apply_run_options(cfg, args: argparse.Namespace) -> None:
-    """The options ``tools/train.py`` and ``tools/test.py`` share.
-
-    ``--launcher``, ``--work-dir`` (default ``work_dirs/<config name>``),
-    ``--trusted-checkpoint``; on a machine without CUDA the process group
-    backend becomes gloo (mmpretrain's runtime says nccl).
-
-    Args:
-        cfg (Config): The config, changed in place.
-        args (argparse.Namespace): The tool's parsed arguments.
-    """
-    import os.path as osp
-
+    """Put the options ``tools/train.py`` and ``tools/test.py`` share into
+    ``cfg``: ``--launcher``, ``--work-dir`` (default ``work_dirs/<config
+    name>``), ``--trusted-checkpoint``; gloo without CUDA (mmpretrain's
+    runtime says nccl)."""
     import torch
     cfg.launcher = args.launcher
     if args.work_dir is not None:

@@ -2,15 +2,12 @@
 
 :func:`register_config_scope` (``import mmsiameseim``) adds our entry to
 mmengine's ``MODULE2PACKAGE`` now; :func:`install_import_hook` (run at
-interpreter start by the ``.pth`` file of a non-editable install, which
-loads this file by its path) adds it when ``mmengine.config.utils`` is
-imported. So this module imports nothing but ``sys`` at module level.
+interpreter start by the ``.pth`` file of a non-editable install) adds it
+when ``mmengine.config.utils`` is imported.
 """
-import sys
-
 # Only ``sys`` at module level: the ``.pth`` file runs this module at every
-# interpreter start, and ``typing`` or ``importlib.abc`` alone would cost
-# several milliseconds there.
+# interpreter start (``typing`` alone would cost milliseconds there).
+import sys
 
 #: The prefix in ``'mmsiameseim::siameseim/...'`` (a module name).
 SCOPE = 'mmsiameseim'
@@ -31,12 +28,8 @@ def register_config_scope() -> None:
 
 
 class _RegisterOnImport:
-    """Finder that waits for ``mmengine.config.utils`` and patches it.
-
-    It finds nothing itself: for the one import it watches it asks the other
-    finders for the spec and extends its loader to add the entry after the
-    module body ran; then it removes itself from ``sys.meta_path``.
-    """
+    """Finder that waits for ``mmengine.config.utils`` and extends its
+    loader to add our entry, then leaves ``sys.meta_path``."""
 
     #: marks the hook whichever copy of this module installed it (the
     #: ``.pth`` file loads this file under another module name)
@@ -86,9 +79,8 @@ def install_import_hook() -> None:
 
 
 def collate_fn_without_scope(dataloader):
-    """``dataloader`` (a config or a loader), with ``collate_fn`` copied
-    without the ``_scope_`` mark mmengine adds to the dicts of a ``pkg::`` base
-    (its Runner would pass it to the collate function); unchanged input."""
+    """``dataloader`` (a config or a loader) with a copy of ``collate_fn``
+    without the ``_scope_`` mmengine marks a ``pkg::`` base's dicts with."""
     if not isinstance(dataloader, dict):
         return dataloader
     collate = dataloader.get('collate_fn')

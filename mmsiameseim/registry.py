@@ -1,11 +1,6 @@
-"""The ``mmsiameseim`` registry scope: empty children of mmpretrain's.
-
-mmengine builds every top-level dict of a ``mmsiameseim::`` base from the
-registry of scope ``mmsiameseim`` (docs/model_zoo.md); without these
-children it would fall back to mmengine's root registries, which do not
-know ``SiameseIM``. Each child holds nothing: a name resolves as under the
-``mmpretrain`` scope.
-"""
+"""The ``mmsiameseim`` registry scope: empty children of mmpretrain's, so
+that the dicts of a ``mmsiameseim::`` base resolve as under ``mmpretrain``
+(docs/model_zoo.md)."""
 from mmengine.registry import Registry
 from mmpretrain import registry as mmpretrain_registry
 

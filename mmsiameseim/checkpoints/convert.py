@@ -1,10 +1,6 @@
-"""Convert a checkpoint to a layout: the one conversion route.
-
-:func:`convert_checkpoint` turns any checkpoint the package knows (ours,
-mmpretrain models, the official release, bare backbones) into one of the
-:data:`~.layouts.LAYOUTS`, applying the tables of :mod:`.layouts`
-(docs/checkpoints.md).
-"""
+"""Convert a checkpoint to a layout: the one conversion route
+(:func:`convert_checkpoint`, the tables of :mod:`.layouts`;
+docs/checkpoints.md)."""
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -12,6 +8,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
+from ..arg_checks import check_choice
 from .layouts import (BACKBONE_PREFIXES, LAYOUT_DROPPED, LAYOUTS,
                       MMPRETRAIN_TO_TIMM_BACKBONE_RULES, OFFICIAL_IGNORED,
                       OFFICIAL_TO_MMSIAMESEIM_RULES, STATE_DICT_ENTRIES, Rule)
@@ -44,30 +41,18 @@ def unwrap_state_dict(checkpoint: Mapping) -> 'OrderedDict':
     if not isinstance(checkpoint, Mapping):
         raise TypeError('expected a checkpoint dict, got '
                         f'{type(checkpoint).__name__}')
-    sd = checkpoint
-    descended = True
-    while descended:
-        descended = False
-        for entry in STATE_DICT_ENTRIES:
-            inner = sd.get(entry)
-            if isinstance(inner, Mapping):
-                sd, descended = inner, True
-                break
+    for entry in STATE_DICT_ENTRIES:
+        if isinstance(checkpoint.get(entry), Mapping):
+            return unwrap_state_dict(checkpoint[entry])
     return OrderedDict(
         (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in sd.items())
+        for k, v in checkpoint.items())
 
 
 def detect_layout(state_dict: Mapping) -> str:
-    """The layout of an unwrapped state dict.
-
-    Returns:
-        str: ``'official'`` (the release's names), ``'mmsiameseim'`` (ours,
-        mmpretrain classifiers) or ``'backbone'`` (bare ViT names).
-
-    Raises:
-        ValueError: If the keys match none of these.
-    """
+    """``'official'`` (the release's names), ``'mmsiameseim'`` (ours,
+    mmpretrain classifiers) or ``'backbone'`` (bare ViT names): the layout
+    of an unwrapped state dict; a ``ValueError`` for none of these."""
     keys = list(state_dict)
     if any(k.startswith(('backbone.', 'target_encoder.')) for k in keys):
         return 'mmsiameseim'
@@ -86,15 +71,9 @@ def detect_layout(state_dict: Mapping) -> str:
 
 def rename_keys(state_dict: Mapping, rules: Sequence[Rule]) -> Tuple:
     """Apply ``(regex, replacement)`` rules to every key (first match wins;
-    a ``None`` replacement drops the key).
-
-    Returns:
-        tuple: The renamed ``OrderedDict``, the unmatched keys, the dropped
-        keys and ``{new key: source key}``.
-
-    Raises:
-        ValueError: If two source keys map to the same new key.
-    """
+    ``None`` drops the key): the renamed ``OrderedDict``, the unmatched and
+    dropped keys, ``{new key: source key}``; a ``ValueError`` if two keys
+    map to one."""
     compiled = [(re.compile(p), r) for p, r in rules]
     out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     origin: Dict[str, str] = {}
@@ -135,6 +114,7 @@ def _official_to_ours(sd: Mapping) -> ConversionReport:
     new, unmapped, dropped, origin = rename_keys(
         sd, OFFICIAL_TO_MMSIAMESEIM_RULES)
     filled = {}
+    renamed = {old: key for key, old in origin.items()}
     if any(k.startswith('target_encoder.') for k in new):
         pos = BACKBONE_PREFIXES['target'] + 'pos_embed'
         if pos not in new and 'backbone.pos_embed' in new:
@@ -152,32 +132,23 @@ def _official_to_ours(sd: Mapping) -> ConversionReport:
         unmapped=unmapped,
         dropped=_reasons(dropped, OFFICIAL_IGNORED),
         filled=filled,
-        renamed={
-            old: new_key
-            for new_key, old in origin.items()
-        })
+        renamed=renamed)
 
 
 def convert_checkpoint(checkpoint: Mapping,
                        layout: str = 'mmsiameseim',
                        source: str = 'online',
                        prefix: Optional[str] = None) -> ConversionReport:
-    """Convert a loaded checkpoint to ``layout`` (docs/checkpoints.md).
-
-    ``'mmsiameseim'``: the whole model in our names (the release's renamed,
-    ``target_encoder.module.0.pos_embed`` and ``target_encoder.steps = 1``
-    filled in for its momentum branch). The encoder layouts keep the
-    ``source`` encoder: ``'mmpretrain'`` (``VisionTransformer`` names),
-    ``'timm'`` (MAE-style loaders), ``'mmseg'`` (mmseg's ``MAE``: no prefix,
-    no final norm), ``'vitdet'`` (``WindowedViT``: also no cls token).
+    """Convert a loaded checkpoint to ``layout`` (the layouts:
+    docs/checkpoints.md).
 
     Args:
         checkpoint (Mapping): A loaded checkpoint or state dict (ours,
             mmpretrain's, the release's, or a bare backbone).
         layout (str): One of :data:`~.layouts.LAYOUTS`. Defaults to
-            ``'mmsiameseim'``.
+            ``'mmsiameseim'`` (the whole model).
         source (str): ``'online'`` (the encoder to transfer) or ``'target'``
-            (its EMA copy). Defaults to ``'online'``.
+            (its EMA copy) for the encoder layouts. Defaults to ``'online'``.
         prefix (str, optional): Prepended to every encoder key. Defaults to
             ``'backbone.'`` for ``'mmpretrain'``, else ``''``.
 
@@ -185,16 +156,11 @@ def convert_checkpoint(checkpoint: Mapping,
         ConversionReport: The state dict and what was dropped or filled in.
 
     Raises:
-        ValueError: For an unknown layout or source, a bare backbone asked
-            for a whole model or a target encoder, keys without a timm name,
-            or no encoder of the requested source.
+        ValueError: For an unknown layout or source, a request the input
+            cannot serve, or keys without a timm name.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f'layout must be one of {list(LAYOUTS)}, '
-                         f'got {layout!r}')
-    if source not in BACKBONE_PREFIXES:
-        raise ValueError(f"source must be one of {list(BACKBONE_PREFIXES)}, "
-                         f'got {source!r}')
+    check_choice(layout, 'layout', LAYOUTS)
+    check_choice(source, 'source', tuple(BACKBONE_PREFIXES))
     sd = unwrap_state_dict(checkpoint)
     kind = detect_layout(sd)
     if kind == 'official':

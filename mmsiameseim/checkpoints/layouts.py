@@ -1,13 +1,6 @@
-"""Checkpoint key layouts: the official release, ours, and downstream ones.
-
-docs/checkpoints.md §1 lists the official (timm / MAE style) names and
-ours. The correspondence lives in the tables below; the regex rules are
-generated from them, so a wrong one is corrected in one place.
-``attn.qkv`` is copied unchanged: timm's and mmpretrain's attention both
-reshape one ``Linear(C, 3C)`` output to ``(B, N, 3, heads, head_dim)``
-(checked by a reference forward in the tests). The release wraps each
-projector / predictor ``BatchNorm1d`` in a module holding it as ``bn``;
-the LN ablation's plain ``norm{1,2}`` names are mapped too.
+"""Checkpoint key layouts: the official release, ours, and downstream ones
+(docs/checkpoints.md §1). The regex rules are generated from the tables
+below, so a wrong correspondence is corrected in one place.
 """
 import re
 from typing import Dict, List, Optional, Sequence, Tuple

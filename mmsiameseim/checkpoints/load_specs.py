@@ -1,14 +1,11 @@
-"""Which backbone loads an encoder file how, and the check that it did.
-
-A :class:`BackboneLoadSpec` per backbone class (``SiameseIMViT`` here,
-mmseg's ``MAE`` and ``WindowedViT`` in :mod:`mmsiameseim.downstream`);
-:func:`check_backbone_load` compares a built backbone with its file
-(docs/checkpoints.md).
-"""
+"""Which backbone loads an encoder file how (a :class:`BackboneLoadSpec`
+per backbone class), and :func:`check_backbone_load`, the check that it
+did (docs/checkpoints.md)."""
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import torch
+from mmengine.registry import Registry
 
 from .convert import unwrap_state_dict
 from .reading import read_checkpoint
@@ -32,8 +29,7 @@ class BackboneLoadSpec:
 
     def check(self, backbone: torch.nn.Module,
               source: Mapping) -> WeightCheckReport:
-        """Compare a built ``backbone`` with the encoder tensors ``source``
-        (keys without :attr:`source_prefix`)."""
+        """Compare a built ``backbone`` with encoder tensors ``source``."""
         return check_loaded_weights(
             backbone.state_dict(),
             source,
@@ -41,35 +37,27 @@ class BackboneLoadSpec:
             transforms=self.transforms)
 
 
-#: ``{backbone class name: fn(backbone) -> BackboneLoadSpec}``.
-_LOAD_SPECS: Dict[str, Callable[[torch.nn.Module], BackboneLoadSpec]] = {}
+#: ``fn(backbone) -> BackboneLoadSpec`` by backbone class name.
+LOAD_SPECS = Registry('backbone load spec')
 
 
 def register_load_spec(*class_names: str) -> Callable:
     """Decorator registering ``fn(backbone) -> BackboneLoadSpec`` for
     backbone class names (``type(m).__name__``)."""
-
-    def decorator(fn):
-        for name in class_names:
-            _LOAD_SPECS[name] = fn
-        return fn
-
-    return decorator
+    return LOAD_SPECS.register_module(name=list(class_names), force=True)
 
 
 def load_spec_for(backbone: torch.nn.Module) -> BackboneLoadSpec:
-    """The registered :class:`BackboneLoadSpec` of ``backbone``'s class.
-
-    Raises:
-        KeyError: If none is registered (naming the known classes).
-    """
+    """The registered :class:`BackboneLoadSpec` of ``backbone``'s class (a
+    ``KeyError`` naming the known classes if none)."""
     name = type(backbone).__name__
-    if name not in _LOAD_SPECS:
+    known = LOAD_SPECS.module_dict
+    if name not in known:
         raise KeyError(f'no pretrained-load check is known for backbone '
-                       f'{name}; known: {sorted(_LOAD_SPECS) or "none"} (a '
+                       f'{name}; known: {sorted(known) or "none"} (a '
                        'config registers them by importing its downstream '
                        'module through custom_imports)')
-    return _LOAD_SPECS[name](backbone)
+    return known[name](backbone)
 
 
 def pretrained_init(init_cfg) -> Optional[dict]:
@@ -92,9 +80,8 @@ def pretrained_path_of(backbone: torch.nn.Module) -> Optional[str]:
 def check_backbone_load(backbone: torch.nn.Module,
                         source_path: Optional[str] = None,
                         trusted: bool = False) -> WeightCheckReport:
-    """Check a built backbone against its encoder file.
-
-    Call after ``init_weights()``.
+    """Check a built backbone against its encoder file (after
+    ``init_weights()``).
 
     Args:
         backbone (nn.Module): A backbone with a registered load spec.
@@ -130,8 +117,7 @@ def check_backbone_load(backbone: torch.nn.Module,
 @register_load_spec('SiameseIMViT')
 def siameseim_vit_load_spec(backbone) -> BackboneLoadSpec:
     """``SiameseIMViT`` as a classifier backbone: ``ln2`` (avg pooling) and
-    a final ``ln1`` may start fresh, ``pos_embed`` is compared after the
-    resize, the file's keys carry the ``init_cfg`` prefix."""
+    a final ``ln1`` start fresh, ``pos_embed`` is resized."""
     fresh = []
     if getattr(backbone, 'out_type', None) == 'avg_featmap':
         fresh.append(r'ln2\.(weight|bias)')

@@ -1,12 +1,6 @@
-"""The one checkpoint reader: every file goes through the trust policy.
-
-Full pickle only for a file the user's own run wrote (its SHA-256 in the
-run's manifest, :data:`MANIFEST_NAME`) or that the user names as trusted;
-``weights_only=True`` for everything else (docs/checkpoints.md). mmengine's
-own checkpoints hold Python objects (``HistoryBuffer`` in ``message_hub``),
-so mmengine 0.10.7's resume fails under torch >= 2.6's ``weights_only``
-default; reading the run's own files with full pickle makes it work again.
-"""
+"""The one checkpoint reader and its trust policy: full pickle only for the
+user's own run's files (:data:`MANIFEST_NAME`) or trusted ones
+(docs/checkpoints.md)."""
 import argparse
 import contextlib
 import datetime
@@ -69,11 +63,8 @@ def _read_manifest(manifest: str) -> Dict[str, dict]:
 
 
 def record_run_checkpoint(path: str) -> str:
-    """Record ``path`` as written by this run; return its SHA-256.
-
-    The manifest is rewritten atomically, without the entries of files that
-    no longer exist (removed by ``max_keep_ckpts``).
-    """
+    """Record ``path`` as written by this run (the manifest rewritten
+    atomically, without files that no longer exist); its SHA-256."""
     manifest = _manifest_path(path)
     folder = osp.dirname(manifest)
     entries = {
@@ -141,10 +132,9 @@ def read_checkpoint(path: str,
         Any: What the file holds (usually a dict).
 
     Raises:
-        FileNotFoundError: If a local ``path`` does not exist.
-        UntrustedCheckpointError: If an untrusted file holds pickled
-            objects (the message says how to trust it).
-        ValueError: If the file is not a readable PyTorch checkpoint.
+        FileNotFoundError | UntrustedCheckpointError | ValueError: A missing
+            file, pickled objects nobody vouched for (the message says how
+            to trust them), or not a readable PyTorch checkpoint.
     """
     path = str(path)
     remote = '://' in path

@@ -1,17 +1,12 @@
-"""Check that pretrained weights really arrived in a built model.
-
-mmengine, mmseg and mmdet load with ``strict=False`` and report mismatches
-at INFO or not at all, so a backbone that silently stays random is the
-common transfer failure. :func:`check_loaded_weights` compares every source
-tensor with the model's (after the loader's documented changes, computed
-independently) and lists the model tensors no source set ("fresh").
-"""
+"""Check that pretrained weights really arrived in a built model (mmengine,
+mmseg and mmdet load with ``strict=False`` and report mismatches at INFO or
+not at all)."""
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
+from mmpretrain.models.utils import resize_pos_embed as _resize_table
 
 #: ``{regex: fn(source_tensor, model_tensor) -> expected model tensor}``.
 Transforms = Mapping[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
@@ -92,7 +87,6 @@ def check_loaded_weights(model_state: Mapping[str, torch.Tensor],
         transforms (Mapping, optional): ``{regex: fn}``: matching keys must
             hold ``fn(source_tensor, model_tensor)``.
         atol (float): Tolerance (at least 1e-5 for transformed tensors).
-            Defaults to 0.
 
     Returns:
         WeightCheckReport: The comparison.
@@ -134,23 +128,14 @@ def check_loaded_weights(model_state: Mapping[str, torch.Tensor],
 def resize_pos_embed(source: torch.Tensor,
                      target: torch.Tensor) -> torch.Tensor:
     """The ``(1, 1 + s*s, C)`` table ``source`` on ``target``'s
-    ``(1, 1 + t*t, C)`` grid: the load checks' oracle of the resize
-    mmpretrain's ``VisionTransformer`` and mmseg's ``MAE`` apply (cls row
-    kept, the grid resized bicubically, ``align_corners=False``, here in
-    float64)."""
+    ``(1, 1 + t*t, C)`` grid as mmpretrain's ViT and mmseg's ``MAE`` load
+    it (mmpretrain's bicubic ``resize_pos_embed``, cls row kept)."""
     n_src, n_dst = source.shape[1] - 1, target.shape[1] - 1
     s, t = int(round(n_src**0.5)), int(round(n_dst**0.5))
     if s * s != n_src or t * t != n_dst:
         raise ValueError(f'pos_embed of shapes {tuple(source.shape)} -> '
                          f'{tuple(target.shape)} is not 1 + square grid')
-    if s == t:
-        return source
-    dims = source.shape[-1]
-    grid = source[:, 1:].double().reshape(1, s, s, dims).permute(0, 3, 1, 2)
-    grid = F.interpolate(
-        grid, size=(t, t), mode='bicubic', align_corners=False)
-    grid = grid.permute(0, 2, 3, 1).reshape(1, t * t, dims)
-    return torch.cat([source[:, :1].double(), grid], 1).to(source.dtype)
+    return _resize_table(source, (s, s), (t, t))
 
 
 def refuse_other_shapes(path: str,
@@ -158,10 +143,8 @@ def refuse_other_shapes(path: str,
                         own: Mapping[str, torch.Tensor],
                         what: str = 'model',
                         skip: str = r'^$') -> None:
-    """Stop a load whose tensors have other shapes than the model's.
-
-    torch's ``load_state_dict`` would raise a wall of "size mismatch"
-    lines, mmengine's non-strict load would log them and go on.
+    """Stop a load whose tensors have other shapes than the model's (torch
+    would raise a wall of lines, mmengine's non-strict load goes on).
 
     Args:
         path (str): The file, named in the error.

@@ -3,8 +3,7 @@ from . import transforms  # noqa: F401
 from .imagenet_classes import (IMAGENET_A_WNIDS, IMAGENET_C_CORRUPTIONS,
                                IMAGENET_R_WNIDS, IMAGENET_WNIDS,
                                class_subset_indices, load_wnids)
-from .imagenet_subset import (ImageNetSubsetList, check_subset_list,
-                              read_subset_list)
+from .imagenet_subset import ImageNetSubsetList, read_subset_list
 from .imagenet_variants import ImageNetC, ImageNetWnidFolder
 from .sample_seeded_dataset import (SampleLoadError, SampleSeededDataset,
                                     seeded_rngs)
@@ -15,7 +14,7 @@ from .transforms.loading import (BadImageError, RobustLoadImageFromFile,
 __all__ = [
     'IMAGENET_A_WNIDS', 'IMAGENET_C_CORRUPTIONS', 'IMAGENET_R_WNIDS',
     'IMAGENET_WNIDS', 'class_subset_indices', 'load_wnids',
-    'ImageNetSubsetList', 'check_subset_list', 'read_subset_list',
+    'ImageNetSubsetList', 'read_subset_list',
     'ImageNetWnidFolder', 'ImageNetC', 'SampleLoadError',
     'SampleSeededDataset', 'seeded_rngs', 'ResumableSampler', 'sample_seeds',
     'BadImageError', 'RobustLoadImageFromFile', 'pop_skipped_images'

@@ -1,10 +1,6 @@
-"""ImageNet class lists (WordNet ids), read from ``class_lists/``.
-
-:data:`IMAGENET_WNIDS` holds the 1000 ImageNet-1k wnids sorted, so a
-wnid's position is its class index (the order of sorted training folders,
-mmpretrain's ``ImageNet``, torchvision's ``ImageFolder``);
-:data:`IMAGENET_A_WNIDS` / :data:`IMAGENET_R_WNIDS` the 200 classes whose
-logits ImageNet-A / -R keep (:func:`class_subset_indices`).
+"""ImageNet class lists (WordNet ids) and the ImageNet-C corruptions, read
+from ``class_lists/``: :data:`IMAGENET_WNIDS` sorted, so a wnid's position
+is its class index (sorted training folders, mmpretrain's ``ImageNet``).
 """
 import os.path as osp
 import re
@@ -20,19 +16,10 @@ def _read_list(path: str) -> Tuple[str, ...]:
         return tuple(line for line in lines if line)
 
 
-IMAGENET_WNIDS, IMAGENET_R_WNIDS, IMAGENET_A_WNIDS = (
+IMAGENET_WNIDS, IMAGENET_R_WNIDS, IMAGENET_A_WNIDS, IMAGENET_C_CORRUPTIONS = (
     _read_list(osp.join(CLASS_LIST_DIR, name + '.txt'))
-    for name in ('imagenet', 'imagenet-r', 'imagenet-a'))
-
-#: The 15 corruptions of the ImageNet-C benchmark (mCE), in the order of
-#: its reference code (https://github.com/hendrycks/robustness).
-IMAGENET_C_CORRUPTIONS: Tuple[str,
-                              ...] = ('gaussian_noise', 'shot_noise',
-                                      'impulse_noise', 'defocus_blur',
-                                      'glass_blur', 'motion_blur', 'zoom_blur',
-                                      'snow', 'frost', 'fog', 'brightness',
-                                      'contrast', 'elastic_transform',
-                                      'pixelate', 'jpeg_compression')
+    for name in ('imagenet', 'imagenet-r', 'imagenet-a',
+                 'imagenet-c-corruptions'))
 
 #: Names accepted wherever a class list is expected.
 CLASS_LISTS = {
@@ -47,17 +34,9 @@ ClassList = Union[str, Sequence[str]]
 
 
 def load_wnids(classes: ClassList) -> Tuple[str, ...]:
-    """The sorted wnids of a class list, checked.
-
-    Args:
-        classes (str | Sequence[str]): A name of :data:`CLASS_LISTS`, a
-            file with one wnid per line (``#`` comments allowed) or wnids.
-
-    Raises:
-        FileNotFoundError: If a path-like string names no file.
-        ValueError: For an entry that is no wnid, is repeated or is not an
-            ImageNet-1k class (naming the source and the entry).
-    """
+    """The sorted wnids of ``classes``: a name of :data:`CLASS_LISTS`, a
+    file with one wnid per line (``#`` comments allowed) or wnids; a
+    ``FileNotFoundError`` or a ``ValueError`` naming a bad entry."""
     source = 'the class list'
     if isinstance(classes, str):
         if classes in CLASS_LISTS:

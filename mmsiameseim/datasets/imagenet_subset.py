@@ -1,15 +1,9 @@
-"""The labelled-subset lists of semi-supervised ImageNet evaluation.
-
-SimCLR's ``imagenet_subsets/1percent.txt`` (and 10 %,
-https://github.com/google-research/simclr): one training image name per
-line, ``<wnid>_<number>.JPEG`` (e.g. ``n01440764_10026.JPEG``), the image
-``train/<wnid>/<name>``; the 1 % list holds about 13 images of each of the
-1000 classes. A line's label is its wnid's ImageNet-1k index.
-"""
+"""SimCLR's labelled-subset lists (``imagenet_subsets/1percent.txt``,
+https://github.com/google-research/simclr): one ``<wnid>_<number>.JPEG`` of
+``train/<wnid>/`` per line, labelled by its wnid's ImageNet-1k index."""
 import os.path as osp
 import re
-from collections import Counter
-from typing import Dict, List, Optional
+from typing import List
 
 from mmpretrain.registry import DATASETS
 
@@ -20,13 +14,9 @@ SUBSET_LINE = re.compile(r'(n\d{8})_(\d+)\.JPEG')
 
 
 def read_subset_list(path: str) -> List[str]:
-    """The file names of a subset list, in file order, checked.
-
-    Raises:
-        FileNotFoundError: If the file does not exist.
-        ValueError: For a malformed, repeated or unknown-class line (naming
-            the file and line) or an empty list.
-    """
+    """The file names of a subset list, in file order; a ``ValueError``
+    naming the file and line for a malformed, repeated or unknown-class
+    line or an empty list."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'subset list {path} does not exist')
     known = set(IMAGENET_WNIDS)
@@ -72,44 +62,9 @@ def subset_samples(path: str, train_root: str, error=ValueError) -> List:
     return samples
 
 
-def check_subset_list(path: str,
-                      train_root: Optional[str] = None,
-                      expect_count: Optional[int] = None,
-                      expect_classes: Optional[int] = 1000) -> Dict:
-    """Check a subset list (and, with ``train_root``, that every file
-    exists); ``expect_count`` / ``expect_classes`` (default 1000) are
-    required counts.
-
-    Returns:
-        dict: ``images``, ``classes``, ``min_per_class``,
-        ``max_per_class`` (and ``missing_files``).
-
-    Raises:
-        ValueError: On any failed check (the message names the file).
-    """
-    names = read_subset_list(path)
-    per_class = Counter(name.split('_')[0] for name in names)
-    report = dict(
-        images=len(names),
-        classes=len(per_class),
-        min_per_class=min(per_class.values()),
-        max_per_class=max(per_class.values()))
-    if expect_count is not None and len(names) != expect_count:
-        raise ValueError(f'{path}: {len(names)} images, expected '
-                         f'{expect_count}')
-    if expect_classes is not None and len(per_class) != expect_classes:
-        raise ValueError(f'{path}: {len(per_class)} classes, expected '
-                         f'{expect_classes}')
-    if train_root is not None:
-        subset_samples(path, train_root)
-        report['missing_files'] = 0
-    return report
-
-
 @DATASETS.register_module()
 class ImageNetSubsetList(ImageNetIndexedDataset):
-    """The ImageNet training images a subset list names, labelled by
-    ImageNet-1k index.
+    """The ImageNet training images a subset list names.
 
     Args:
         data_root (str): The ImageNet ``train`` folder.

@@ -1,11 +1,5 @@
-"""ImageNet test variants in their published folder layouts.
-
-ImageNet-A, -R and -Sketch keep ``root/<wnid>/<image>``
-(:class:`ImageNetWnidFolder`), ImageNet-C ``root/<corruption>/<severity>/
-<wnid>/<image>`` (:class:`ImageNetC`). Every image is labelled with the
-ImageNet-1k index of its folder's wnid, not the folder's position
-(docs/design.md), so missing or stray folders cannot shift labels.
-"""
+"""ImageNet test variants in their published folder layouts, every image
+labelled by the ImageNet-1k index of its folder's wnid (docs/design.md)."""
 import os
 import os.path as osp
 from typing import List, Sequence
@@ -27,14 +21,9 @@ def scan_wnid_folders(
         strict: bool = True,
         extensions: Sequence[str] = IMG_EXTENSIONS) -> List[dict]:
     """``img_path`` / ``gt_label`` of every image under ``root/<wnid>/``
-    (sorted), for the ``classes`` of :func:`load_wnids`; ``strict``
-    requires every class folder; ``extensions`` are lower case.
-
-    Raises:
-        FileNotFoundError: If ``root`` is not a folder.
-        ValueError: For a folder of another class, a missing class folder
-            (strict) or no image.
-    """
+    (sorted) for the ``classes`` of :func:`load_wnids`; ``strict`` requires
+    every class folder. A ``FileNotFoundError`` without ``root``, a
+    ``ValueError`` for a stray or missing folder or no image."""
     if not osp.isdir(root):
         raise FileNotFoundError(f'dataset folder {root} does not exist')
     expected = set(load_wnids(classes))
@@ -71,23 +60,15 @@ class ImageNetIndexedDataset(BaseDataset):
 
     METAINFO = {'classes': IMAGENET_CATEGORIES}
 
-    def __init__(self,
-                 data_root: str,
-                 pipeline: Sequence = (),
-                 test_mode: bool = True,
-                 **kwargs) -> None:
+    def __init__(self, data_root: str, test_mode: bool = True, **kwargs):
         super().__init__(
-            ann_file='',
-            data_root=data_root,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            **kwargs)
+            ann_file='', data_root=data_root, test_mode=test_mode, **kwargs)
 
 
 @DATASETS.register_module()
 class ImageNetWnidFolder(ImageNetIndexedDataset):
-    """Images in folders named by ImageNet wnids (ImageNet-A, -R, -Sketch,
-    a sorted validation set), labelled 0..999.
+    """``root/<wnid>/<image>`` (ImageNet-A, -R, -Sketch, a sorted
+    validation set), labelled 0..999.
 
     Args:
         data_root (str): The folder holding the class folders.
@@ -126,21 +107,18 @@ class ImageNetC(ImageNetWnidFolder):
         data_root (str): The ImageNet-C folder.
         corruptions (Sequence[str]): Defaults to the benchmark's 15.
         severities (Sequence[int]): Defaults to 1..5.
-        strict (bool): Require every folder. Defaults to True.
-        **kwargs: See :class:`ImageNetWnidFolder`.
+        **kwargs: See :class:`ImageNetWnidFolder` (``strict``: require
+            every folder).
     """
 
     def __init__(self,
                  data_root: str,
                  corruptions: Sequence[str] = IMAGENET_C_CORRUPTIONS,
                  severities: Sequence[int] = (1, 2, 3, 4, 5),
-                 strict: bool = True,
-                 classes='imagenet',
                  **kwargs) -> None:
         self.corruptions = tuple(corruptions)
         self.severities = tuple(int(s) for s in severities)
-        super().__init__(
-            data_root=data_root, classes=classes, strict=strict, **kwargs)
+        super().__init__(data_root=data_root, **kwargs)
 
     def load_data_list(self) -> List[dict]:
         """Scan every corruption / severity folder."""

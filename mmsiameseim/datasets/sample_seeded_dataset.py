@@ -1,8 +1,5 @@
-"""Dataset wrapper: per-sample seeded RNGs, named failures, crash records.
-
-The train loop wraps the training dataset in :class:`SampleSeededDataset`
-(configs stay as they are); docs/operations.md §1 and §3 say what for.
-"""
+"""The train loop's dataset wrapper: per-sample seeded RNGs, named
+failures, crash records (docs/operations.md §1, §3)."""
 import contextlib
 import os
 import os.path as osp
@@ -55,12 +52,10 @@ def split_key(key: Any) -> Tuple[int, Optional[int]]:
 
 
 class SampleSeededDataset(Dataset):
-    """Wrap a dataset: seeded RNGs per sample, named errors, crash records.
-
-    A key ``(index, seed)`` runs the pipeline under :func:`seeded_rngs`; an
-    error other than ``BadImageError`` becomes a :class:`SampleLoadError`
-    naming the sample and file; skipped images go to the data sample's
-    ``skipped_images``. Other attributes are the wrapped dataset's.
+    """Wrap a dataset: a key ``(index, seed)`` runs the pipeline under
+    :func:`seeded_rngs`, errors name the sample (:class:`SampleLoadError`),
+    skipped images go to the data sample's ``skipped_images``; other
+    attributes are the wrapped dataset's.
 
     Args:
         dataset (Dataset): The dataset to wrap.
@@ -144,8 +139,8 @@ class SampleSeededDataset(Dataset):
 
     def samples_in_progress(self,
                             pids: Optional[List[int]] = None) -> List[str]:
-        """``'worker pid 123: sample 7 (path)'`` for each of the (dead)
-        worker processes ``pids`` (None: all) that was inside a sample."""
+        """``'worker pid 123: sample 7 (path)'`` per worker process of
+        ``pids`` (None: all) that was inside a sample."""
         if self.record_dir is None or not osp.isdir(self.record_dir):
             return []
         names = [str(p) for p in pids] if pids else sorted(

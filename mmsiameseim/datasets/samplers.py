@@ -1,11 +1,5 @@
-"""A sampler that can restart mid-epoch and gives every sample its own seed.
-
-mmengine's ``DefaultSampler`` restarts an epoch from its first sample and
-leaves the augmentations to the workers' RNGs (docs/operations.md §1 says
-what that breaks). With :class:`ResumableSampler` and
-:class:`~mmsiameseim.datasets.SampleSeededDataset` the augmentations of
-image ``i`` in epoch ``e`` depend on ``(seed, e, i)`` only.
-"""
+"""A sampler that can restart mid-epoch and gives every sample its own seed
+(what mmengine's ``DefaultSampler`` lacks: docs/operations.md §1)."""
 from typing import Iterator, Optional, Sequence, Sized, Tuple, Union
 
 import numpy as np
@@ -15,11 +9,8 @@ from mmpretrain.registry import DATA_SAMPLERS
 
 def sample_seeds(seed: int, epoch: int, indices: Sequence[int],
                  dataset_size: int) -> np.ndarray:
-    """The uint32 seeds of dataset ``indices`` in ``epoch``.
-
-    One per dataset index, drawn from a generator seeded with ``(seed,
-    epoch)``, so an index's seed does not depend on the other indices.
-    """
+    """The uint32 seeds of dataset ``indices`` in ``epoch``: one per dataset
+    index from a generator seeded with ``(seed, epoch)``."""
     rng = np.random.default_rng([int(seed) % 2**63, int(epoch)])
     table = rng.integers(0, 2**32, size=dataset_size, dtype=np.uint32)
     return table[np.asarray(indices, dtype=np.int64)]
@@ -81,13 +72,8 @@ class ResumableSampler(DefaultSampler):
             num_samples=self.num_samples)
 
     def load_state_dict(self, state: dict) -> None:
-        """Take over the seed and epoch of a saved sampler.
-
-        Raises:
-            ValueError: If the saved sampler split the data differently
-                (world size, dataset size, shuffle): the rest of the epoch
-                would not be the saved run's.
-        """
+        """Take over the seed and epoch of a saved sampler; a ``ValueError``
+        if it split the data differently."""
         for key in ('shuffle', 'round_up', 'seed_samples', 'world_size',
                     'num_samples'):
             if key in state and state[key] != getattr(self, key):

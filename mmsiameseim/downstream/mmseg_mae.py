@@ -1,11 +1,6 @@
-"""mmseg's ``MAE`` backbone: what loading an encoder file into it means.
-
-mmseg's ``MAE`` (the backbone of its MAE UPerNet recipe, the paper's ADE20k
-setting) resizes ``pos_embed`` to its grid and loads bare mmpretrain names
-with ``strict=False``, ignoring ``init_cfg``'s ``prefix`` and the result:
-the ``mmseg`` layout (docs/checkpoints.md). Importing this module registers
-:func:`mae_load_spec` for the class name ``MAE``.
-"""
+"""mmseg's ``MAE`` backbone: what loading an encoder file into it means
+(the ``mmseg`` layout, docs/checkpoints.md); importing this module
+registers :func:`mae_load_spec` for the class name ``MAE``."""
 from typing import Mapping, Tuple
 
 import torch
@@ -30,9 +25,8 @@ MAE_FINAL_NORM: Tuple[str, ...] = (r'ln1\.weight', r'ln1\.bias')
 
 @register_load_spec('MAE')
 def mae_load_spec(backbone: torch.nn.Module) -> BackboneLoadSpec:
-    """The load spec of an mmseg ``MAE``: fresh
-    :data:`MAE_FRESH_PER_LAYER` (and the final norm with ``final_norm=True``),
-    ``pos_embed`` compared after the resize, bare source keys."""
+    """The load spec of an mmseg ``MAE``: fresh layer-scale and relative
+    tables (and a final norm), ``pos_embed`` resized, bare keys."""
     fresh = list(MAE_FRESH_PER_LAYER)
     if getattr(backbone, 'final_norm', False):
         fresh += list(MAE_FINAL_NORM)
@@ -43,14 +37,8 @@ def mae_load_spec(backbone: torch.nn.Module) -> BackboneLoadSpec:
 
 
 def infer_mae_arch(encoder: Mapping[str, torch.Tensor]) -> dict:
-    """``MAE`` arguments matching a bare-key encoder at its own image size.
-
-    Sizes come from the tensors; the number of heads changes no loaded shape,
-    so 1 head is used.
-
-    Raises:
-        ValueError: If a tensor needed to size the backbone is missing.
-    """
+    """``MAE`` arguments matching a bare-key encoder at its own image size
+    (1 head: it changes no shape); a ``ValueError`` for a missing tensor."""
     needed = ('cls_token', 'pos_embed', 'patch_embed.projection.weight',
               'layers.0.ffn.layers.0.0.weight')
     absent = [k for k in needed if k not in encoder]
@@ -76,12 +64,9 @@ def infer_mae_arch(encoder: Mapping[str, torch.Tensor]) -> dict:
 
 
 def compare_with_mae(encoder: Mapping[str, torch.Tensor]) -> WeightCheckReport:
-    """Load bare encoder keys into an mmseg ``MAE`` of their size, and check.
-
-    Builds the backbone (:func:`infer_mae_arch`), loads every tensor whose
-    name and shape it has (what its ``strict=False`` load keeps) and compares
-    as ``PretrainedLoadCheckHook`` does; ``report.arch`` holds the arguments.
-    """
+    """Load bare encoder keys into an mmseg ``MAE`` of their size as its
+    ``strict=False`` load does, and check as ``PretrainedLoadCheckHook``
+    (``report.arch``: the arguments)."""
     arch = infer_mae_arch(encoder)
     backbone = MAE(**arch)
     own = backbone.state_dict()

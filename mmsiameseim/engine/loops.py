@@ -1,11 +1,6 @@
-"""An epoch-based train loop that resumes exactly, also mid-epoch.
-
-mmengine 0.10.7's ``EpochBasedTrainLoop`` restarts a resumed epoch at its
-first batch, loses the workers' RNG states and reseeds the process RNGs;
-docs/operations.md §1 and §3 list what :class:`ResumableEpochBasedTrainLoop`
-does instead (and reports skipped images, names a dead worker's sample,
-checks the model against its pipeline).
-"""
+"""An epoch-based train loop that resumes exactly, also mid-epoch: what
+mmengine 0.10.7's ``EpochBasedTrainLoop`` lacks is in docs/operations.md
+§1 and §3."""
 import copy
 import logging
 import os
@@ -37,8 +32,8 @@ _RECORD_PREFIX = 'mmsiameseim-samples-'
 
 
 def _make_record_dir() -> str:
-    """A fresh records folder named after this process, in RAM if it can;
-    folders of processes that no longer exist (killed runs) go first."""
+    """A fresh records folder of this process, in RAM if it can (those of
+    dead processes removed)."""
     root = '/dev/shm' if os.access('/dev/shm', os.W_OK) else \
         tempfile.gettempdir()
     for name in os.listdir(root):
@@ -57,8 +52,8 @@ def _make_record_dir() -> str:
 
 
 def capture_rng_state() -> dict:
-    """The states of ``random``, ``np.random``, torch's CPU and CUDA RNGs,
-    as tensors and plain values (loadable with ``weights_only=True``)."""
+    """The states of ``random``, ``np.random``, torch's CPU and CUDA RNGs
+    as tensors and plain values (``weights_only`` loadable)."""
     version, internal, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = dict(
@@ -95,28 +90,19 @@ def restore_rng_state(state: dict) -> None:
 
 @LOOPS.register_module()
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
-    """``EpochBasedTrainLoop`` with exact (mid-epoch) resume.
-
-    Arguments as mmengine's ``EpochBasedTrainLoop`` (a dataloader config's
-    dataset is wrapped in :class:`SampleSeededDataset`). Use it with
-    ``train_dataloader.sampler = dict(type='ResumableSampler')``.
+    """``EpochBasedTrainLoop`` (its arguments) with exact, also mid-epoch,
+    resume; with ``train_dataloader.sampler = dict(type='ResumableSampler')``.
     """
 
-    def __init__(self,
-                 runner,
-                 dataloader: Union[DataLoader, Dict],
-                 max_epochs: int,
-                 val_begin: int = 1,
-                 val_interval: int = 1,
-                 dynamic_intervals: Optional[List] = None) -> None:
+    def __init__(self, runner, dataloader: Union[DataLoader, Dict], *args,
+                 **kwargs) -> None:
         if isinstance(dataloader, dict):
             try:
                 dataloader = self._wrap_dataset(dataloader)
             except (OSError, RuntimeError, AssertionError) as e:
                 raise data_error('train_dataloader', dataloader['dataset'],
                                  e) from e
-        super().__init__(runner, dataloader, max_epochs, val_begin,
-                         val_interval, dynamic_intervals)
+        super().__init__(runner, dataloader, *args, **kwargs)
         seed = runner.seed if isinstance(runner.seed, int) else 0
         self.dataloader.generator = torch.Generator().manual_seed(seed)
         self._record_dir = None
@@ -170,8 +156,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             check(getattr(pipeline, 'transforms', pipeline))
 
     def state_dict(self) -> dict:
-        """What a resumed run needs (``rng`` of every rank, ``sampler``,
-        ``num_batches``, ``world_size``); call it on every rank."""
+        """What a resumed run needs (every rank's ``rng``, ``sampler``,
+        ``num_batches``, ``world_size``); called on every rank."""
         rank, world_size = get_dist_info()
         rng = capture_rng_state()
         rngs = all_gather_object(rng) if world_size > 1 else [rng]
@@ -184,13 +170,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             world_size=world_size)
 
     def load_state_dict(self, state: dict) -> None:
-        """Take over a saved loop state (after mmengine set epoch and iter).
-
-        Raises:
-            ValueError: If the checkpoint was written mid-epoch with a data
-                split this run cannot continue (another number of batches
-                per epoch, world size or sampler setting).
-        """
+        """Take over a saved loop state (after mmengine set epoch and iter);
+        a ``ValueError`` for a mid-epoch state of another data split."""
         rank, world_size = get_dist_info()
         num_batches = len(self.dataloader)
         mid_epoch = self._iter != self._epoch * num_batches
@@ -247,9 +228,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         return iterator
 
     def _name_dead_worker_samples(self, error: RuntimeError) -> None:
-        """Re-raise torch's "worker died" error (raised from ``next()`` or
-        wherever its SIGCHLD handler finds the main process) with what the
-        worker was reading; other errors unchanged."""
+        """Re-raise torch's "worker died" error with what the worker was
+        reading; other errors unchanged."""
         match = _WORKER_DIED.search(str(error))
         if type(error) is not RuntimeError or match is None:
             raise error

@@ -1,11 +1,6 @@
-"""mmengine's optimizer constructor, one line instead of one per frozen tensor.
-
-mmengine's ``DefaultOptimWrapperConstructor`` logs "``<name>`` is skipped
-since its requires_grad=False" at WARNING for every parameter that does not
-train. In SiameseIM those are frozen by design (the whole EMA target, the
-fixed sin-cos tables, the frozen patch embedding): about 70 lines at the
-demo's size, more for ViT-B, at the start of every run.
-"""
+"""mmengine's optimizer constructor, one line instead of one WARNING per
+frozen tensor (in SiameseIM frozen by design: the EMA target, the fixed
+tables, the patch embedding; about 70 lines at the demo's size)."""
 import logging
 
 from mmengine.logging import MMLogger, print_log
@@ -21,7 +16,7 @@ class QuietOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     frozen parameters counted in one INFO line."""
 
     def __call__(self, model):
-        """Build the optim wrapper of ``model``; see the module docstring."""
+        """Build the optim wrapper of ``model``."""
         skipped = []
 
         def keep(record: logging.LogRecord) -> bool:

@@ -39,17 +39,8 @@ def innermost_dataset(dataset: dict) -> dict:
 
 
 def data_error(loader: str, dataset: dict, error: Exception) -> ValueError:
-    """An error naming the loader, the root it read and what to do.
-
-    Args:
-        loader (str): The loader's name in the config, e.g.
-            ``'train_dataloader'``.
-        dataset (dict): The loader's dataset config.
-        error (Exception): What building the dataset raised.
-
-    Returns:
-        ValueError: To raise (from ``error``).
-    """
+    """A ``ValueError`` naming the ``loader``, the root its ``dataset``
+    config read, the ``error`` building it raised, and what to do."""
     from ..cli import one_line
     inner = innermost_dataset(dataset)
     root = inner.get('data_root')
@@ -66,11 +57,9 @@ class SafeResumeRunner(Runner):
     """mmengine's Runner, reading checkpoints under the package's trust policy.
 
     It records every checkpoint it writes in the manifest next to it, reads
-    every checkpoint with :func:`read_checkpoint` (``load_from_trusted=True``
-    in a config vouches for ``load_from``), and saves / restores the state
-    of a train loop that has ``state_dict()`` (``meta['train_loop']``).
-    Select it with ``runner_type = 'SafeResumeRunner'`` (the default of
-    ``tools/train.py``).
+    every one with :func:`read_checkpoint` (``load_from_trusted=True``
+    vouches for ``load_from``) and saves / restores the train loop's state
+    (``meta['train_loop']``); docs/checkpoints.md, docs/operations.md §1.
     """
 
     def save_checkpoint(self,
@@ -114,13 +103,9 @@ class SafeResumeRunner(Runner):
                         strict: bool = False,
                         revise_keys: Optional[list] = None) -> dict:
         """mmengine's method (arguments as there; resume reads through it
-        too) under the trust policy; returns the loaded checkpoint.
-
-        When the file must be this model's own (``resume``, or
-        ``load_from_exact=True`` as ``tools/test.py`` sets), tensors whose
-        shapes differ from the model's stop the load with an error naming
-        the file (mmengine's non-strict load would log them and go on with
-        those tensors as they were).
+        too) under the trust policy; returns the loaded checkpoint. When the
+        file must be this model's own (``resume``, ``load_from_exact=True``)
+        tensors of other shapes stop the load (:func:`refuse_other_shapes`).
         """
         if revise_keys is None:
             revise_keys = [(r'^module.', '')]

@@ -1,21 +1,18 @@
-"""The one feature extractor: tokens of any mmpretrain backbone, pooled.
-
-:func:`backbone_tokens` reads the cls token and the patch map of a
-backbone whatever its defaults: ``MoCoV3ViT`` returns only the cls token
-(``out_type='cls_token'``) and ``MAEViT`` masks 75 % of its input unless
-called with ``mask=None`` (mmpretrain has no such "give me the tokens"
-accessor, hence this helper). :func:`extract_features` runs a whole
-dataloader through a model's data preprocessor and backbone and pools the
-tokens; the kNN monitor, the offline probes of the study bench and the
-visualiser all read features this way.
+"""The one feature extractor: tokens of any mmpretrain backbone, pooled
+(the kNN monitor, the study bench's probes and the visualiser use it).
+mmpretrain has no "give me the tokens" accessor: ``MoCoV3ViT`` returns only
+the cls token, ``MAEViT`` masks 75 % unless called with ``mask=None``.
 """
 import inspect
-import sys
 from typing import Callable, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.model import is_model_wrapper
+from mmpretrain.models import VisionTransformer
 from torch import Tensor
+
+from ..arg_checks import check_choice
 
 POOL_TYPES = ('avg', 'cls', 'both')
 
@@ -27,12 +24,6 @@ def last_output(out):
             raise RuntimeError('the backbone returned an empty tuple')
         out = out[-1]
     return out
-
-
-def is_vit(backbone: nn.Module) -> bool:
-    """Whether ``backbone`` is an mmpretrain ``VisionTransformer``."""
-    from mmpretrain.models import VisionTransformer
-    return isinstance(backbone, VisionTransformer)
 
 
 def accepts_mask(backbone: nn.Module) -> bool:
@@ -48,23 +39,21 @@ def backbone_tokens(backbone: nn.Module,
                     x: Tensor) -> Tuple[Optional[Tensor], Tensor]:
     """Cls token and patch map of preprocessed images, nothing masked.
 
-    mmpretrain :class:`VisionTransformer` subclasses run with
-    ``out_type='raw'`` (restored afterwards) and, if their ``forward`` takes
-    one, ``mask=None``; backbones returning ``(B, C, H, W)`` maps (CNNs)
-    give a patch map only. Gradients flow if the caller enables them.
+    mmpretrain ViTs run with ``out_type='raw'`` (restored afterwards) and
+    ``mask=None`` if ``forward`` takes one; backbones giving ``(B, C, H,
+    W)`` maps give a patch map only. Gradients flow if enabled.
 
     Args:
         backbone (nn.Module): The backbone.
-        x (Tensor): ``(B, 3, H, W)`` preprocessed images. Sizes other than
-            a ViT's ``img_size`` work: mmpretrain resizes the position
-            embedding (bicubic) on the fly.
+        x (Tensor): ``(B, 3, H, W)`` preprocessed images (any size: a ViT
+            resizes its position embedding on the fly).
 
     Returns:
         tuple: ``cls`` ``(B, C)`` (None without a cls token) and
         ``patches`` ``(B, h, w, C)``.
     """
     B = x.shape[0]
-    if not is_vit(backbone):
+    if not isinstance(backbone, VisionTransformer):
         out = last_output(backbone(x))
         if not isinstance(out, Tensor) or out.dim() != 4:
             shape = tuple(out.shape) if isinstance(out, Tensor) else type(out)
@@ -102,28 +91,24 @@ def backbone_tokens(backbone: nn.Module,
     return cls, out[:, extra:].reshape(B, h, w, out.shape[-1])
 
 
+def _pool(cls: Optional[Tensor], patches: Tensor, pool: str) -> Tensor:
+    """``pool`` of a ``(B, C)`` cls token and ``(B, N, C)`` patch tokens."""
+    if cls is None and pool != 'avg':
+        raise ValueError("the backbone has no cls token: use pool='avg'")
+    if pool == 'cls':
+        return cls
+    avg = patches.mean(dim=1)
+    return avg if pool == 'avg' else torch.cat([cls, avg], dim=1)
+
+
 def pool_features(out: Union[Tensor, tuple, list],
                   pool: str = 'avg') -> Tensor:
-    """Turn a backbone output into one ``(B, C)`` vector per image.
-
-    Args:
-        out (Tensor | tuple | list): Backbone output; of a tuple / list the
-            last element is used. ``(B, 1 + N, C)`` tokens (cls first) are
-            pooled by ``pool``; ``(B, C)`` is returned as is; ``(B, C, H,
-            W)`` is averaged over ``H, W`` (``pool`` then does not apply).
-        pool (str): ``'avg'`` (mean of the patch tokens, cls excluded),
-            ``'cls'`` (token 0) or ``'both'`` (their concatenation, ``2C``).
-            Defaults to ``'avg'``.
-
-    Returns:
-        Tensor: ``(B, C)`` or ``(B, 2C)`` features.
-    """
-    if pool not in POOL_TYPES:
-        raise ValueError(f'pool must be one of {POOL_TYPES}, got {pool!r}')
-    if isinstance(out, (tuple, list)):
-        if len(out) == 0:
-            raise ValueError('the backbone returned an empty tuple')
-        out = out[-1]
+    """One ``(B, C)`` vector per image of a backbone output (of a tuple,
+    the last element): ``(B, 1 + N, C)`` tokens pooled by ``pool``
+    (``'avg'``: patch mean, ``'cls'``: token 0, ``'both'``: both, ``2C``),
+    ``(B, C)`` as is, ``(B, C, H, W)`` averaged over ``H, W``."""
+    check_choice(pool, 'pool', POOL_TYPES)
+    out = last_output(out)
     if not isinstance(out, Tensor):
         raise TypeError('the backbone output must be a Tensor or a tuple of '
                         f'Tensors, got {type(out).__name__}')
@@ -135,43 +120,26 @@ def pool_features(out: Union[Tensor, tuple, list],
         raise ValueError('cannot pool a backbone output of shape '
                          f'{tuple(out.shape)}: expected (B, C), '
                          '(B, 1 + N, C) or (B, C, H, W)')
-    if pool == 'cls':
-        return out[:, 0]
-    if out.shape[1] < 2:
+    if pool != 'cls' and out.shape[1] < 2:
         raise ValueError(f"pool='{pool}' needs patch tokens after the cls "
                          f'token, got {out.shape[1]} token(s)')
-    avg = out[:, 1:].mean(dim=1)
-    if pool == 'avg':
-        return avg
-    return torch.cat([out[:, 0], avg], dim=1)
+    return _pool(out[:, 0], out[:, 1:], pool)
 
 
 def _encode(backbone: Union[nn.Module, Callable], images: Tensor,
             pool: str) -> Tensor:
-    """Pooled features of one batch, nothing masked.
-
-    mmpretrain ViTs go through :func:`backbone_tokens` (raw tokens,
-    ``mask=None``), so ``MAEViT`` is not masked and ``MoCoV3ViT``'s default
-    ``out_type='cls_token'`` does not turn ``'avg'`` into the cls token;
-    other backbones and callables through :func:`pool_features`.
-    """
-    if not (isinstance(backbone, nn.Module) and is_vit(backbone)):
+    """Pooled features of one batch: mmpretrain ViTs through
+    :func:`backbone_tokens` (raw, unmasked tokens whatever their
+    ``out_type``), others through :func:`pool_features`."""
+    if not isinstance(backbone, VisionTransformer):
         return pool_features(backbone(images), pool)
     cls, patches = backbone_tokens(backbone, images)
-    avg = patches.flatten(1, 2).mean(dim=1)
-    if pool == 'avg':
-        return avg
-    if cls is None:
-        raise ValueError(f'{type(backbone).__name__} has no cls token: use '
-                         "pool='avg'")
-    return cls if pool == 'cls' else torch.cat([cls, avg], dim=1)
+    return _pool(cls, patches.flatten(1, 2), pool)
 
 
 def _batch_images(inputs: Union[Tensor, list]) -> Tensor:
     """The image tensor of a preprocessed batch (first view if several)."""
-    if isinstance(inputs, (list, tuple)):
-        if len(inputs) == 0:
-            raise ValueError("data['inputs'] is an empty list")
+    if isinstance(inputs, (list, tuple)) and inputs:
         if all(isinstance(x, Tensor) and x.dim() == 3 for x in inputs):
             # pseudo_collate: one (C, H, W) tensor per sample.
             return torch.stack(list(inputs))
@@ -202,56 +170,35 @@ def _batch_labels(data_samples) -> Tensor:
     return torch.cat(labels).long().cpu()
 
 
-def _unwrap(model):
-    """Strip DDP-like wrappers that keep the model in ``.module``."""
-    while isinstance(model, nn.Module) and not hasattr(model, 'backbone') \
-            and hasattr(model, 'module'):
-        model = model.module
-    return model
-
-
 @torch.no_grad()
 def extract_features(
         model: Union[nn.Module, Callable],
         dataloader,
         pool: str = 'avg',
         device: Union[str, torch.device, None] = None,
-        data_preprocessor: Optional[Callable] = None,
-        progress: bool = False) -> Tuple[Tensor, Tensor]:
+        data_preprocessor: Optional[Callable] = None) -> Tuple[Tensor, Tensor]:
     """Pooled backbone features and labels of a whole dataloader.
 
-    Every batch goes through ``data_preprocessor(data, False)``, the first
-    view of ``data['inputs']`` through the backbone, then pooling:
-    mmpretrain ViTs are read by :func:`backbone_tokens` (all patches, raw
-    tokens, whatever their ``out_type`` or masking default), anything else
-    by :func:`pool_features`. The modules run in eval mode and under
-    ``torch.no_grad``; afterwards every submodule gets back its own previous
-    ``training`` flag.
+    Each batch goes through ``data_preprocessor(data, False)``, its first
+    view through the backbone (:func:`_encode`), in eval mode and under
+    ``torch.no_grad``; every submodule gets its ``training`` flag back.
 
     Args:
         model (nn.Module | Callable): A model with ``.backbone`` (and
-            usually ``.data_preprocessor``), optionally wrapped in
-            ``.module`` (DDP), or a backbone module / callable itself.
-        dataloader (Iterable): Yields mmengine batches: dicts with
-            ``inputs`` and ``data_samples`` (with ``gt_label``).
-        pool (str): ``'avg'``, ``'cls'`` or ``'both'``, see
-            :func:`pool_features`. Defaults to ``'avg'``.
+            ``.data_preprocessor``), possibly DDP-wrapped, or a backbone.
+        dataloader (Iterable): mmengine batches with ``gt_label``.
+        pool (str): See :func:`pool_features`. Defaults to ``'avg'``.
         device (str | torch.device, optional): Where the backbone runs.
-            Defaults to None, i.e. the device of its first parameter (CPU if
-            it has none).
+            Defaults to the device of its first parameter (else CPU).
         data_preprocessor (Callable, optional): Overrides
-            ``model.data_preprocessor``. Defaults to None. Without either,
-            ``data['inputs']`` is only cast to float.
-        progress (bool): Show mmengine's progress bar (images done, ETA)
-            on stderr. Defaults to False.
+            ``model.data_preprocessor`` (without either: a float cast).
 
     Returns:
         tuple[Tensor, Tensor]: float32 features ``(N, C)`` and int64 labels
         ``(N, )``, both on CPU.
     """
-    if pool not in POOL_TYPES:
-        raise ValueError(f'pool must be one of {POOL_TYPES}, got {pool!r}')
-    model = _unwrap(model)
+    check_choice(pool, 'pool', POOL_TYPES)
+    model = model.module if is_model_wrapper(model) else model
     backbone = getattr(model, 'backbone', model)
     if not callable(backbone):
         raise TypeError('model must have a callable .backbone or be callable, '
@@ -267,11 +214,6 @@ def extract_features(
         device = params[0].device if params else torch.device('cpu')
     modes = {sub: sub.training for m in modules for sub in m.modules()}
     feats, labels = [], []
-    total = len(getattr(dataloader, 'dataset', ()))
-    bar = None
-    if progress and total:
-        from mmengine.utils import ProgressBar
-        bar = ProgressBar(total, file=sys.stderr)
     try:
         for m in modules:
             m.eval()
@@ -290,11 +232,7 @@ def extract_features(
                                  f'{len(batch_labels)} labels in a batch')
             feats.append(batch_feats.float().cpu())
             labels.append(batch_labels)
-            if bar is not None:
-                bar.update(len(batch_labels))
     finally:
-        if bar is not None:
-            sys.stderr.write('\n')
         for sub, mode in modes.items():
             sub.training = mode
     if not feats:

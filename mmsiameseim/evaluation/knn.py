@@ -18,20 +18,15 @@ def _check_knn_inputs(train_feats: Tensor, train_labels: Tensor,
                       test_feats: Tensor, num_classes: Optional[int], k: int,
                       temperature: float, chunk_size: int) -> int:
     """Validate kNN arguments and return the number of classes."""
-    for name, value in (('train_feats', train_feats),
-                        ('train_labels', train_labels), ('test_feats',
-                                                         test_feats)):
+    for value in (train_feats, train_labels, test_feats):
         if not isinstance(value, Tensor):
-            raise TypeError(f'{name} must be a torch.Tensor, got '
-                            f'{type(value).__name__}')
-    if train_feats.dim() != 2 or test_feats.dim() != 2:
-        raise ValueError('train_feats and test_feats must be 2-D (N, C), got '
-                         f'{tuple(train_feats.shape)} and '
-                         f'{tuple(test_feats.shape)}')
-    if train_feats.shape[1] != test_feats.shape[1]:
-        raise ValueError('train_feats and test_feats must have the same '
-                         f'channels, got {train_feats.shape[1]} and '
-                         f'{test_feats.shape[1]}')
+            raise TypeError('train_feats, train_labels and test_feats must '
+                            f'be torch.Tensors, got {type(value).__name__}')
+    if (train_feats.dim(), test_feats.dim()) != (2, 2) or \
+            train_feats.shape[1] != test_feats.shape[1]:
+        raise ValueError('train_feats and test_feats must be 2-D (N, C) with '
+                         f'the same channels, got {tuple(train_feats.shape)} '
+                         f'and {tuple(test_feats.shape)}')
     if train_labels.dim() != 1 or train_labels.numel() != len(train_feats):
         raise ValueError('train_labels must be 1-D with one label per train '
                          f'row ({len(train_feats)}), got shape '
@@ -66,12 +61,10 @@ def weighted_knn_predict(train_feats: Tensor,
                          k: int = 20,
                          temperature: float = 0.07,
                          chunk_size: int = 1024) -> Tensor:
-    """Class scores ``(M, num_classes)`` of the weighted cosine kNN.
-
-    Class ``c`` scores ``sum_i [y_i == c] exp(s_i / T)`` over a test row's
-    ``k`` most similar training rows (``k`` clamped to the bank with a
-    warning), ``chunk_size`` test rows at a time, on ``train_feats``' device;
-    float64 when ``1 / T > 80`` (float32 ``exp`` would overflow).
+    """Class scores ``(M, num_classes)`` of the weighted cosine kNN: class
+    ``c`` scores ``sum_i [y_i == c] exp(s_i / T)`` over a test row's ``k``
+    most similar training rows (``k`` clamped to the bank with a warning),
+    on ``train_feats``' device, in float64 when ``1 / T > 80``.
 
     Args:
         train_feats (Tensor): Memory bank ``(N, C)``.
@@ -140,13 +133,10 @@ def knn_accuracy(train_feats: Tensor,
 
 
 def collapse_signal(feats: Tensor) -> Dict[str, float]:
-    """Collapse statistics of features ``(N, C)``, ``N >= 2``.
-
-    ``feat_std`` is the channel mean of the per-channel (population) std of
-    the L2-normalised features: about ``1 / sqrt(C)`` when they spread over
-    the sphere, 0 when they collapse; ``feat_std_ratio = feat_std *
-    sqrt(C)`` is about 1 when healthy.
-    """
+    """Collapse statistics of features ``(N, C)``, ``N >= 2``: ``feat_std``,
+    the channel mean of the population std of the L2-normalised features
+    (about ``1 / sqrt(C)`` spread over the sphere, 0 collapsed), and
+    ``feat_std_ratio = feat_std * sqrt(C)`` (about 1 when healthy)."""
     if not isinstance(feats, Tensor) or feats.dim() != 2 or len(feats) < 2:
         raise ValueError('collapse_signal needs a 2-D (N, C) tensor with '
                          f'N >= 2, got {getattr(feats, "shape", feats)!r}')

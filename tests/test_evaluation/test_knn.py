@@ -312,6 +312,8 @@ def test_extract_features_errors():
 
 
 def test_extract_features_progress_on_stderr(capsys):
+    """The bench's loaders show a progress bar (the plugin draws none)."""
+    from projects.study_bench.probes.common import with_progress
     batches, _, labels = make_batches(1)
 
     class Loader(list):
@@ -319,7 +321,7 @@ def test_extract_features_progress_on_stderr(capsys):
 
     quiet = extract_features(ToyModel(), batches)
     capsys.readouterr()
-    shown = extract_features(ToyModel(), Loader(batches), progress=True)
+    shown = extract_features(ToyModel(), with_progress(Loader(batches)))
     out = capsys.readouterr()
     torch.testing.assert_close(shown, quiet)
     assert out.out == ''  # stdout stays for the tools' JSON records

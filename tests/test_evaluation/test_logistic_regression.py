@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from mmsiameseim.datasets import (IMAGENET_WNIDS, check_subset_list,
-                                  read_subset_list)
+from mmsiameseim.datasets import IMAGENET_WNIDS, read_subset_list
+from projects.study_bench.probes.few_shot import check_subset_list
 from projects.study_bench.probes.logistic_regression import (
     fit_logistic_regression, logistic_regression_accuracy, preprocess_rows)
 from tool_modules import load_tool

@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Optional, Sequence
 
-from mmsiameseim.datasets.imagenet_subset import check_subset_list
+from projects.study_bench.probes.few_shot import check_subset_list
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -330,7 +330,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if 'mocov3' in args.pipelines:
         # mmpretrain's ColorJitter calls mmcv 2.1's adjust_hue, which
         # raises under NumPy 2 for negative hue shifts
-        from mmsiameseim.datasets.transforms import patch_mmcv_adjust_hue
+        from projects.study_bench.throughput.mmcv_hue import \
+            patch_mmcv_adjust_hue
         patch_mmcv_adjust_hue()
 
     tmp = None

@@ -1,6 +1,6 @@
 """Image loading, two-view transforms, colour ops and mask generators."""
 from .color import (SimColorJitter, SimGaussianBlur, SimRandomGrayscale,
-                    SimSolarize, patch_mmcv_adjust_hue)
+                    SimSolarize)
 from .gray_to_rgb import GrayToRGB
 from .loading import BadImageError, RobustLoadImageFromFile
 from .masking import BlockwiseMaskGenerator, RandomPatchMaskGenerator
@@ -9,6 +9,5 @@ from .siamese_views import SiameseIMViews
 __all__ = [
     'BadImageError', 'BlockwiseMaskGenerator', 'GrayToRGB',
     'RandomPatchMaskGenerator', 'RobustLoadImageFromFile', 'SiameseIMViews',
-    'SimColorJitter', 'SimGaussianBlur', 'SimRandomGrayscale', 'SimSolarize',
-    'patch_mmcv_adjust_hue'
+    'SimColorJitter', 'SimGaussianBlur', 'SimRandomGrayscale', 'SimSolarize'
 ]

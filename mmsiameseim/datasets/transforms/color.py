@@ -1,20 +1,8 @@
-"""Colour transforms with RGB semantics for the SiameseIM two-view pipeline.
-
-All ops read and write ``results['img']``, an ``(H, W, 3)`` uint8 array that
-they treat as **RGB** (``SiameseIMViews`` converts mmcv's BGR images to RGB
-before running the colour sub-pipelines, docs/method.md §1, §7). Every op is
-applied with probability ``prob``. :func:`patch_mmcv_adjust_hue` is the
-package's fix for mmcv 2.1's ``adjust_hue`` under NumPy 2, for pipelines
-that use mmpretrain's own colour ops.
-
-Randomness comes only from NumPy's global RNG (``np.random``), the same
-generator mmpretrain's own transforms use, so ``mmengine``'s
-``set_random_seed`` and its dataloader ``worker_init_fn`` make these ops
-reproducible. Each op draws (:meth:`~_RandomColorOp.draw_params`) apart
-from applying, so that the device colour route draws the same numbers
-into a record (:mod:`~mmsiameseim.models.utils.colour_params`).
+"""Colour transforms of the two views on ``(H, W, 3)`` uint8 RGB images
+(docs/method.md §1, §7), each applied with probability ``prob``; they draw
+from NumPy's global RNG (``draw_params``) apart from applying, so that the
+device route draws the same numbers.
 """
-import numbers
 from typing import Any, Optional, Tuple
 
 import cv2
@@ -23,6 +11,7 @@ from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 from PIL import Image, ImageFilter
 
+from ...arg_checks import check_real, repr_fields
 from ...models.utils.colour_params import INDEX, JITTER_IDENTITY, JITTER_OPS
 
 # ITU-R 601-2 luma weights (PIL's ``convert('L')``).
@@ -30,21 +19,18 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 _UINT8_RAMP = np.arange(256, dtype=np.uint8)
 
 
-def _check_prob(prob: float, name: str = 'prob') -> float:
-    if (not isinstance(prob, numbers.Real) or isinstance(prob, bool)
-            or not 0 <= prob <= 1):
-        raise ValueError(f'`{name}` must be a number in [0, 1], got {prob!r}')
-    return float(prob)
-
-
-def _check_rgb_image(img) -> np.ndarray:
+def check_uint8_image(img, who: str, gray: bool = False) -> np.ndarray:
+    """``img`` if it is an ``(H, W, 3)`` uint8 array (or, if ``gray``,
+    ``(H, W)`` / ``(H, W, 1)``), else an error naming ``who``."""
     if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
-        raise TypeError("colour transforms need results['img'] to be a uint8 "
-                        f'numpy array, got {type(img).__name__} '
+        raise TypeError(f"{who} needs results['img'] to be a uint8 numpy "
+                        f"array, got {type(img).__name__} "
                         f"{getattr(img, 'dtype', '')}")
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError("colour transforms need results['img'] of shape "
-                         f'(H, W, 3), got {img.shape}')
+    shape = img.shape if img.ndim != 2 else img.shape + (1, )
+    if len(shape) != 3 or shape[2] not in ((1, 3) if gray else (3, )):
+        shapes = '(H, W), (H, W, 1) or (H, W, 3)' if gray else '(H, W, 3)'
+        raise ValueError(f"{who} needs results['img'] of shape {shapes}, "
+                         f'got {img.shape}')
     return img
 
 
@@ -61,22 +47,16 @@ def rgb_to_luma(img: np.ndarray) -> np.ndarray:
 
 
 def adjust_brightness(img: np.ndarray, factor: float) -> np.ndarray:
-    """Blend with black: ``factor * img`` (torchvision semantics).
-
-    The map depends on the pixel value only, so it is evaluated once per
-    value (the same float expression on 0..255) and applied as a lookup
-    table: bit-identical to the per-pixel expression, several times faster.
-    """
+    """Blend with black: ``factor * img`` (torchvision semantics), as a
+    lookup table of the same float expression on 0..255 (bit-identical to
+    the per-pixel expression, several times faster)."""
     lut = _to_uint8(_UINT8_RAMP.astype(np.float32) * factor)
     return cv2.LUT(img, lut)
 
 
 def adjust_contrast(img: np.ndarray, factor: float) -> np.ndarray:
-    """Blend with the mean of the grayscale image (torchvision semantics).
-
-    Given the image mean the map is per value, hence a lookup table (see
-    :func:`adjust_brightness`).
-    """
+    """Blend with the mean of the grayscale image (torchvision semantics);
+    per value given the mean, hence a lookup table."""
     mean = float(rgb_to_luma(img).mean())
     lut = _to_uint8(
         _UINT8_RAMP.astype(np.float32) * factor + (1 - factor) * mean)
@@ -84,11 +64,9 @@ def adjust_contrast(img: np.ndarray, factor: float) -> np.ndarray:
 
 
 def adjust_saturation(img: np.ndarray, factor: float) -> np.ndarray:
-    """Blend with the grayscale image (torchvision semantics).
-
-    The same arithmetic as ``_to_uint8(img * factor + (1 - factor) * gray)``
-    evaluated in place, without the temporaries.
-    """
+    """Blend with the grayscale image (torchvision semantics): the
+    arithmetic of ``_to_uint8(img * factor + (1 - factor) * gray)`` in
+    place."""
     gray = rgb_to_luma(img)[..., None]
     out = img.astype(np.float32) * factor
     out += (1 - factor) * gray
@@ -101,11 +79,9 @@ def adjust_saturation(img: np.ndarray, factor: float) -> np.ndarray:
 def adjust_hue(img: np.ndarray, hue_shift: float) -> np.ndarray:
     """Rotate the hue by ``hue_shift`` of a full turn (in [-0.5, 0.5]).
 
-    The rotation runs on float32 HSV with the hue in degrees and the modulo
-    taken in floating point, so negative shifts work under NumPy 2 (unlike
-    mmcv 2.1's ``adjust_hue``, which overflows a uint8; see
-    :func:`patch_mmcv_adjust_hue`) and no 8-bit hue quantisation is
-    introduced.
+    On float32 HSV with the modulo in floating point: no 8-bit hue
+    quantisation, and negative shifts work under NumPy 2 (mmcv 2.1's
+    ``adjust_hue`` overflows a uint8).
     """
     hsv = cv2.cvtColor(img.astype(np.float32) / 255., cv2.COLOR_RGB2HSV)
     hsv[..., 0] = np.mod(hsv[..., 0] + 360. * hue_shift, 360.)
@@ -113,65 +89,24 @@ def adjust_hue(img: np.ndarray, hue_shift: float) -> np.ndarray:
     return _to_uint8(rgb * 255.)
 
 
-def patch_mmcv_adjust_hue() -> bool:
-    """Make ``mmcv.adjust_hue`` (mmcv 2.1) work with NumPy >= 2.
-
-    The package's one workaround for mmcv's hue op: our own colour ops use
-    :func:`adjust_hue` above and never call mmcv's; pipelines that use
-    mmpretrain's ``ColorJitter`` (e.g. MoCo v3's) call this once first
-    (``tools/benchmarks/pipeline_throughput.py`` does). mmcv adds the hue
-    shift to a uint8 channel with ``np.uint8(hue_factor * 255)``, which
-    NumPy 2 rejects for negative
-    factors (``OverflowError``), so mmpretrain's MoCo-v3 ``ColorJitter``
-    crashes on about half of the jittered images. NumPy 1 wrapped the
-    truncated value modulo 256; this wrapper does the same arithmetic
-    explicitly for negative factors (the same PIL / cv2 operations, hence
-    the same cost) and calls mmcv's function otherwise.
-
-    Returns:
-        bool: Whether the patch was (already) installed.
-    """
-    import mmcv
-    original = mmcv.adjust_hue
-    if getattr(original, 'numpy2_safe', False):
-        return True
-
-    def adjust_hue(img, hue_factor, backend=None):
-        if hue_factor >= 0:
-            return original(img, hue_factor, backend=backend)
-        shift = np.uint8(int(hue_factor * 255) % 256)  # NumPy 1 wrap
-        if (backend or mmcv.image.io.imread_backend) == 'pillow':
-            hsv = Image.fromarray(np.ascontiguousarray(img[..., ::-1]))
-            h, s, v = hsv.convert('HSV').split()
-            h = np.array(h, dtype=np.uint8)
-            h += shift
-            rgb = Image.merge('HSV', (Image.fromarray(h), s, v))
-            return np.array(rgb.convert('RGB'), dtype=img.dtype)[..., ::-1]
-        hsv = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL)
-        hsv[..., 0] += shift
-        return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL).astype(img.dtype)
-
-    adjust_hue.numpy2_safe = True
-    mmcv.adjust_hue = adjust_hue
-    return True
-
-
 class _RandomColorOp(BaseTransform):
     """Base class: apply the op with probability ``prob``."""
 
     #: Which stage of the device route the op is (``colour_params.STAGES``).
     colour_stage = ''
+    #: The options ``repr`` shows.
+    _repr_keys: Tuple[str, ...] = ('prob', )
 
     def __init__(self, prob: float) -> None:
-        self.prob = _check_prob(prob)
+        name = f'{type(self).__name__}: `prob`'
+        self.prob = float(check_real(prob, name, 0, high=1))
 
     def sample_params(self) -> Any:
-        """The op's parameters, drawn when it applies (none by default)."""
+        """The op's parameters, drawn when it applies."""
         return ()
 
     def draw_params(self) -> Any:
-        """Draw what :meth:`transform` draws: None (not applied) or the
-        op's parameters (:meth:`sample_params`)."""
+        """None (not applied) or :meth:`sample_params`."""
         if np.random.rand() < self.prob:
             return self.sample_params()
         return None
@@ -185,29 +120,24 @@ class _RandomColorOp(BaseTransform):
         raise NotImplementedError
 
     def transform(self, results: dict) -> dict:
-        """Apply the op to ``results['img']`` with probability ``prob``.
-
-        Args:
-            results (dict): Result dict with an RGB uint8 ``img``.
-
-        Returns:
-            dict: The result dict with ``img`` updated.
-        """
-        img = _check_rgb_image(results['img'])
+        """Apply the op to ``results['img']`` with probability ``prob``."""
+        img = check_uint8_image(results['img'], type(self).__name__)
         params = self.draw_params()
         if params is not None:
             results['img'] = self.apply_params(img, params)
         return results
+
+    def __repr__(self) -> str:
+        return repr_fields(self, *self._repr_keys)
 
 
 @TRANSFORMS.register_module()
 class SimColorJitter(_RandomColorOp):
     """torchvision ``ColorJitter`` on RGB uint8 images, applied with ``prob``.
 
-    The four ops run in a random order. Factors are drawn like torchvision:
-    brightness, contrast and saturation factors ~ U(max(0, 1 - v), 1 + v),
-    the hue shift ~ U(-hue, hue) in fractions of a full turn. An op whose
-    strength is 0 is skipped.
+    The four ops run in a random order. Brightness, contrast and saturation
+    factors ~ U(max(0, 1 - v), 1 + v), the hue shift ~ U(-hue, hue) in
+    turns, as torchvision; an op of strength 0 is skipped.
 
     Args:
         brightness (float): Brightness strength. Defaults to 0.4.
@@ -218,6 +148,7 @@ class SimColorJitter(_RandomColorOp):
     """
 
     colour_stage = 'jitter'
+    _repr_keys = ('brightness', 'contrast', 'saturation', 'hue', 'prob')
 
     def __init__(self,
                  brightness: float = 0.4,
@@ -227,32 +158,18 @@ class SimColorJitter(_RandomColorOp):
                  prob: float = 0.8) -> None:
         super().__init__(prob)
         for name, value in (('brightness', brightness), ('contrast', contrast),
-                            ('saturation', saturation)):
-            if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-                    or value < 0):
-                raise ValueError(f'SimColorJitter: `{name}` must be a '
-                                 f'non-negative number, got {value!r}')
-        if (not isinstance(hue, numbers.Real) or isinstance(hue, bool)
-                or not 0 <= hue <= 0.5):
-            raise ValueError('SimColorJitter: `hue` must be a number in '
-                             f'[0, 0.5], got {hue!r}')
-        self.brightness = float(brightness)
-        self.contrast = float(contrast)
-        self.saturation = float(saturation)
-        self.hue = float(hue)
+                            ('saturation', saturation), ('hue', hue)):
+            high = 0.5 if name == 'hue' else None
+            check_real(value, f'SimColorJitter: `{name}`', 0, high=high)
+            setattr(self, name, float(value))
 
     @staticmethod
     def _factor_range(value: float) -> Optional[Tuple[float, float]]:
         return None if value == 0 else (max(0., 1. - value), 1. + value)
 
     def sample_params(self) -> Tuple[np.ndarray, list]:
-        """Draw the op order and the factors, like torchvision.
-
-        Returns:
-            tuple: ``(order, factors)``: a permutation of ``range(4)`` and
-            the factors of (brightness, contrast, saturation, hue), ``None``
-            for disabled ops.
-        """
+        """A permutation of ``range(4)`` and the factors of (brightness,
+        contrast, saturation, hue), ``None`` for disabled ops."""
         order = np.random.permutation(4)
         factors = []
         for value in (self.brightness, self.contrast, self.saturation):
@@ -282,11 +199,6 @@ class SimColorJitter(_RandomColorOp):
         for name, value, same in zip(JITTER_OPS, factors, JITTER_IDENTITY):
             record[INDEX[name]] = same if value is None else value
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(brightness={self.brightness}, '
-                f'contrast={self.contrast}, saturation={self.saturation}, '
-                f'hue={self.hue}, prob={self.prob})')
-
 
 @TRANSFORMS.register_module()
 class SimRandomGrayscale(_RandomColorOp):
@@ -310,9 +222,6 @@ class SimRandomGrayscale(_RandomColorOp):
         """Grayscale on."""
         record[INDEX['grayscale']] = 1
 
-    def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(prob={self.prob})'
-
 
 @TRANSFORMS.register_module()
 class SimGaussianBlur(_RandomColorOp):
@@ -325,20 +234,18 @@ class SimGaussianBlur(_RandomColorOp):
     """
 
     colour_stage = 'blur'
+    _repr_keys = ('sigma_min', 'sigma_max', 'prob')
 
     def __init__(self,
                  sigma_min: float = 0.1,
                  sigma_max: float = 2.0,
                  prob: float = 1.0) -> None:
         super().__init__(prob)
-        if (not isinstance(sigma_min, numbers.Real)
-                or not isinstance(sigma_max, numbers.Real)
-                or not 0 <= sigma_min <= sigma_max):
-            raise ValueError('SimGaussianBlur: need 0 <= `sigma_min` <= '
-                             f'`sigma_max`, got sigma_min={sigma_min!r}, '
-                             f'sigma_max={sigma_max!r}')
-        self.sigma_min = float(sigma_min)
-        self.sigma_max = float(sigma_max)
+        self.sigma_min = float(
+            check_real(sigma_min, 'SimGaussianBlur: `sigma_min`', 0))
+        self.sigma_max = float(
+            check_real(sigma_max, 'SimGaussianBlur: `sigma_max` (>= '
+                       '`sigma_min`)', self.sigma_min))
 
     def sample_params(self) -> float:
         """sigma ~ U(sigma_min, sigma_max)."""
@@ -355,10 +262,6 @@ class SimGaussianBlur(_RandomColorOp):
         record[INDEX['blur']] = 1
         record[INDEX['sigma']] = params
 
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(sigma_min={self.sigma_min}, '
-                f'sigma_max={self.sigma_max}, prob={self.prob})')
-
 
 @TRANSFORMS.register_module()
 class SimSolarize(_RandomColorOp):
@@ -371,14 +274,12 @@ class SimSolarize(_RandomColorOp):
     """
 
     colour_stage = 'solarize'
+    _repr_keys = ('threshold', 'prob')
 
     def __init__(self, threshold: int = 128, prob: float = 0.2) -> None:
         super().__init__(prob)
-        if (not isinstance(threshold, numbers.Real)
-                or isinstance(threshold, bool) or not 0 <= threshold <= 256):
-            raise ValueError('SimSolarize: `threshold` must be a number in '
-                             f'[0, 256], got {threshold!r}')
-        self.threshold = threshold
+        self.threshold = check_real(
+            threshold, 'SimSolarize: `threshold`', 0, high=256)
 
     def apply_params(self, img: np.ndarray, params: Any = ()) -> np.ndarray:
         """Invert the pixels ``>= threshold``."""
@@ -388,7 +289,3 @@ class SimSolarize(_RandomColorOp):
         """Solarize on, its threshold."""
         record[INDEX['solarize']] = 1
         record[INDEX['threshold']] = self.threshold
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(threshold={self.threshold}, '
-                f'prob={self.prob})')

@@ -1,5 +1,5 @@
 """Three equal channels from a gray image (mmcv has no such transform)."""
-import numpy as np
+import mmcv
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
@@ -13,8 +13,6 @@ class GrayToRGB(BaseTransform):
     def transform(self, results: dict) -> dict:
         """Replicate ``results['img']`` to ``(H, W, 3)``."""
         img = results['img']
-        if img.ndim == 2:
-            img = img[..., None]
-        if img.shape[2] == 1:
-            results['img'] = np.repeat(img, 3, axis=2)
+        if img.ndim == 2 or img.shape[2] == 1:
+            results['img'] = mmcv.gray2rgb(img)
         return results

@@ -1,9 +1,6 @@
-"""Image loading that either gives a 3-channel uint8 image or names the file.
-
-:class:`RobustLoadImageFromFile` is mmcv's ``LoadImageFromFile`` plus what
-mmcv 2.1's lacks (docs/operations.md §3): errors naming the file, its own
-truncation check, a checked ``(H, W, 3)`` uint8 output, recorded skips.
-"""
+"""mmcv's ``LoadImageFromFile`` plus what it lacks (docs/operations.md §3):
+errors naming the file, a truncation check, a checked ``(H, W, 3)`` uint8
+output, recorded skips."""
 import threading
 from typing import List, Optional, Tuple
 
@@ -13,7 +10,7 @@ from mmcv.transforms import LoadImageFromFile
 from mmengine import fileio
 from mmpretrain.registry import TRANSFORMS
 
-from ...arg_checks import check_choice, check_int
+from ...arg_checks import check_choice, check_int, repr_fields
 
 # ``(path, reason)`` of the files skipped in this process since the last
 # ``pop_skipped_images()``; bounded so that a loader used without the
@@ -22,9 +19,8 @@ _SKIPPED: List[Tuple[str, str]] = []
 _SKIPPED_LOCK = threading.Lock()
 _MAX_RECORDS = 10000
 
-# JPEG end-of-image marker; searched in the last bytes of the file only, so
-# that the end marker of an embedded EXIF thumbnail near the start of a
-# truncated file does not count.
+# JPEG end-of-image marker, searched in the file's last bytes only (not an
+# EXIF thumbnail's: docs/operations.md §3)
 _JPEG_SOI = b'\xff\xd8'
 _JPEG_EOI = b'\xff\xd9'
 _JPEG_TAIL = 4096
@@ -49,23 +45,10 @@ def _record_skip(path: str, reason: str) -> None:
             _SKIPPED.append((path, reason))
 
 
-def check_image_bytes(data: bytes, path: str) -> None:
-    """Raise a :class:`BadImageError` naming ``path`` for an empty file or
-    a JPEG without its end marker."""
-    if len(data) == 0:
-        raise BadImageError(f'{path}: empty file (0 bytes)')
-    if data[:2] == _JPEG_SOI and _JPEG_EOI not in data[-_JPEG_TAIL:]:
-        raise BadImageError(
-            f'{path}: truncated JPEG ({len(data)} bytes, no end-of-image '
-            'marker)')
-
-
 @TRANSFORMS.register_module()
 class RobustLoadImageFromFile(LoadImageFromFile):
-    """Load an image as ``(H, W, 3)`` uint8, or fail (or skip) naming it.
-
-    **Required Keys**: ``img_path``. **Modified Keys**: ``img`` (the
-    decoder's channel order: BGR for cv2), ``img_shape``, ``ori_shape``.
+    """Load ``img_path`` as ``(H, W, 3)`` uint8 ``img`` (the decoder's
+    channel order), or fail (or skip) naming it.
 
     Args:
         on_error (str): ``'raise'`` a :class:`BadImageError`, or ``'skip'``:
@@ -104,21 +87,21 @@ class RobustLoadImageFromFile(LoadImageFromFile):
         self.check_truncation = check_truncation
 
     def load(self, path: str) -> np.ndarray:
-        """Read and decode one file (path or URI) to ``(H, W, 3)`` uint8.
-
-        Raises:
-            BadImageError: Naming ``path`` and the reason.
-        """
+        """One file (path or URI) as ``(H, W, 3)`` uint8, or a
+        :class:`BadImageError` naming it and the reason."""
         try:
             data = fileio.get(path, backend_args=self.backend_args)
         except Exception as e:  # backends raise many types
             raise BadImageError(
                 f'{path}: cannot read the file ({type(e).__name__}: {e})'
             ) from e
-        if self.check_truncation:
-            check_image_bytes(data, path)
-        elif len(data) == 0:
+        if len(data) == 0:
             raise BadImageError(f'{path}: empty file (0 bytes)')
+        if self.check_truncation and data[:2] == _JPEG_SOI and \
+                _JPEG_EOI not in data[-_JPEG_TAIL:]:
+            raise BadImageError(
+                f'{path}: truncated JPEG ({len(data)} bytes, no end-of-image '
+                'marker)')
         try:
             img = mmcv.imfrombytes(
                 data, flag=self.color_type, backend=self.imdecode_backend)
@@ -156,9 +139,5 @@ class RobustLoadImageFromFile(LoadImageFromFile):
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(on_error={self.on_error!r}, '
-                f'min_size={self.min_size}, '
-                f'check_truncation={self.check_truncation}, '
-                f'color_type={self.color_type!r}, '
-                f'imdecode_backend={self.imdecode_backend!r}, '
-                f'backend_args={self.backend_args})')
+        return repr_fields(self, 'on_error', 'min_size', 'check_truncation',
+                           'color_type', 'imdecode_backend', 'backend_args')

@@ -1,8 +1,5 @@
-"""Patch-mask generators with an exact number of masked patches.
-
-See docs/method.md §2. Randomness comes from NumPy's global RNG, which
-mmengine seeds (also per dataloader worker).
-"""
+"""Patch-mask generators with an exact number of masked patches
+(docs/method.md §2), drawing from NumPy's global RNG."""
 import math
 from typing import Optional, Tuple, Union
 
@@ -10,12 +7,12 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
-from ...arg_checks import check_int, check_real, is_int
+from ...arg_checks import check_int, check_real, is_int, repr_fields
 
 
 def random_top_up(mask: np.ndarray, count: int) -> np.ndarray:
-    """Mask ``count`` more cells of the bool ``mask`` (in place), chosen
-    uniformly among the unmasked ones; return the mask."""
+    """Mask ``count`` more cells of the bool ``mask``, uniformly among the
+    unmasked ones, in place."""
     if count > 0:
         free = np.flatnonzero(~mask)
         chosen = free[np.random.permutation(free.size)[:count]]
@@ -42,6 +39,7 @@ class _ExactCountMask(BaseTransform):
             raise ValueError(f'{owner}: `input_size` must be a positive int '
                              f'or a pair of positive ints, got {input_size!r}')
         self.height, self.width = int(size[0]), int(size[1])
+        self.input_size = (self.height, self.width)
         self.num_patches = self.height * self.width
         self.num_masking_patches = check_int(
             num_masking_patches, f'{owner}: `num_masking_patches`', 0,
@@ -53,26 +51,17 @@ class _ExactCountMask(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        extra = ''.join(f', {k}={getattr(self, k)}' for k in self._repr_keys)
-        return (f'{type(self).__name__}(input_size=({self.height}, '
-                f'{self.width}), num_masking_patches='
-                f'{self.num_masking_patches}{extra})')
+        return repr_fields(self, 'input_size', 'num_masking_patches',
+                           *self._repr_keys)
 
 
-# mmpretrain's ``BEiTMaskGenerator`` is not subclassed: its ``transform`` has
-# no random top-up and loops ``while count != num_masking_patches``, which
-# can spin for a long time once the remaining budget is smaller than any box
-# that still adds new cells, and its ``_mask`` draws the box corner with
-# ``np.random.randint(0, H - h)`` (exclusive), so blocks never touch the last
-# row or column. Both methods would have to be rewritten, so this is a
-# standalone implementation of the loop described in docs/method.md §2.
+# mmpretrain's ``BEiTMaskGenerator`` lacks the random top-up (it loops
+# while the count differs, for long once no box adds cells) and its boxes
+# never touch the last row or column (exclusive ``randint``).
 @TRANSFORMS.register_module()
 class BlockwiseMaskGenerator(_ExactCountMask):
-    """BEiT-style block-wise mask with exactly ``num_masking_patches`` cells.
-
-    Blocks (area ~ U(min_num_patches, budget), log-uniform aspect, 10 tries
-    each) are placed while they add cells within the budget; random cells
-    top the count up.
+    """BEiT-style block-wise mask with exactly ``num_masking_patches``
+    cells (docs/method.md §2).
 
     Args:
         input_size (int | tuple[int, int]): Patch-grid size. Defaults to 14.

@@ -1,11 +1,7 @@
-"""Layer-wise lr decay for a detector whose backbone is a plain ViT.
-
-mmdet 3.3's and mmseg's layer-decay constructors know only ConvNeXt /
-BEiT / MAE backbones; mmpretrain's does the right thing but asks the
-top-level model for ``get_layer_depth``, which a detector lacks. This
-subclass takes it from ``model.backbone`` (:meth:`WindowedViT.
-get_layer_depth`).
-"""
+"""Layer-wise lr decay for a detector whose backbone is a plain ViT:
+mmdet's and mmseg's constructors know only ConvNeXt / BEiT / MAE, and
+mmpretrain's asks the top-level model (a detector has none) for
+``get_layer_depth``."""
 from functools import partial
 from typing import Callable, List, Optional
 
@@ -19,15 +15,8 @@ from torch import nn
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class ViTLayerDecayOptimWrapperConstructor(
         LearningRateDecayOptimWrapperConstructor):
-    """mmpretrain's layer-decay constructor with the backbone's depths.
-
-    ``paramwise_cfg`` is mmpretrain's; ViTDet's setting::
-
-        paramwise_cfg=dict(
-            layer_decay_rate=0.7,
-            norm_decay_mult=0.,
-            custom_keys={'pos_embed': dict(decay_mult=0.)})
-    """
+    """mmpretrain's layer-decay constructor (its ``paramwise_cfg``) with
+    ``model.backbone.get_layer_depth``."""
 
     def add_params(self,
                    params: List[dict],

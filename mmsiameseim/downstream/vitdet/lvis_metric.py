@@ -1,9 +1,6 @@
-"""mmdet's LVIS metric on NumPy >= 1.24 with the ``lvis`` of PyPI.
-
-``lvis`` 0.5.3 (PyPI's newest) calls ``np.float``, which NumPy 1.24
-removed, so mmdet's ``LVISMetric`` fails after a whole training run;
-:class:`NumPy2LVISMetric` provides the alias during its evaluation only.
-"""
+"""mmdet's LVIS metric on NumPy >= 1.24: PyPI's ``lvis`` 0.5.3 calls
+``np.float``, so :class:`NumPy2LVISMetric` provides the alias while it
+evaluates."""
 import contextlib
 from typing import Iterator
 

@@ -1,11 +1,6 @@
-"""ViTDet's simple feature pyramid as an mmdet neck.
-
-mmdet 3.3's wheel has none, its ``FPN`` on four maps of one stride trains
-with a zero RPN box loss, and mmseg's ``Feature2Pyramid`` lacks ViTDet's
-projections and norms. From the last block's map: deconvolutions up or max
-pooling down per scale, a 1x1 and a 3x3 conv with channel LayerNorm each;
-extra levels max-pooled (kernel 1, stride 2), as mmdet's ``FPN``.
-"""
+"""ViTDet's simple feature pyramid as an mmdet neck: mmdet 3.3's wheel has
+none, its ``FPN`` on maps of one stride trains with a zero RPN box loss and
+mmseg's ``Feature2Pyramid`` lacks ViTDet's projections and norms."""
 import math
 from typing import List, Sequence, Tuple
 
@@ -23,7 +18,9 @@ LN2D = dict(type='mmpretrain.LN2d', eps=1e-6)
 
 @MODELS.register_module()
 class SimpleFeaturePyramid(BaseModule):
-    """Multi-scale maps from one ViT feature map (ViTDet).
+    """Multi-scale maps from one ViT feature map (ViTDet): deconvolutions up
+    or max pooling down per scale, a 1x1 and a 3x3 conv with channel
+    LayerNorm each, extra levels max-pooled as mmdet's ``FPN``.
 
     Args:
         in_channels (int): Channels of the backbone map. Defaults to 768.

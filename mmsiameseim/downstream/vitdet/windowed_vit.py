@@ -1,25 +1,18 @@
-"""The plain ViT backbone of ViTDet (Li et al., ECCV 2022) for mmdet 3.x.
-
-mmdet's wheel has none, and mmpretrain's ``ViTSAM`` refuses a pretrained
-``(1, 1 + L, C)`` position table and drops only the FFN branch. This reuses
-ViTSAM's layer and writes what is missing (docs/downstream.md, Detection):
-drop path on both branches, the pretraining table resized at every forward
-(detectron2's ``get_abs_pos``), the layer depths for lr decay, and the
-pretrained-load spec of :class:`WindowedViT`.
-"""
+"""ViTDet's plain ViT backbone for mmdet 3.x (its wheel has none): the
+``ViTSAM`` layer and what it lacks (docs/downstream.md, Detection)."""
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 from mmcv.cnn.bricks.transformer import PatchEmbed
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.vit_sam import (TransformerEncoderLayer,
-                                                 window_partition,
+                                                 ViTSAM, window_partition,
                                                  window_unpartition)
+from mmpretrain.models.utils import resize_pos_embed
 
 from ...checkpoints import (BackboneLoadSpec, pretrained_init,
                             register_load_spec)
@@ -63,8 +56,9 @@ class WindowedViT(BaseModule):
     mmpretrain's parameter names (``--layout vitdet`` files load as is).
 
     Args:
-        arch (str | dict): ``'base'`` / ``'b'``, ``'large'`` / ``'l'`` or a
-            dict with the keys of ``_ARCH_KEYS``. Defaults to ``'base'``.
+        arch (str | dict): A name of ``ViTSAM.arch_zoo`` (``'base'``,
+            ``'large'``, ...) or a dict with the keys of ``_ARCH_KEYS``.
+            Defaults to ``'base'``.
         img_size (int | tuple): Input size of the global blocks' relative
             tables. Defaults to 1024.
         patch_size (int): Patch size. Defaults to 16.
@@ -85,9 +79,7 @@ class WindowedViT(BaseModule):
 
     _ARCH_KEYS = ('embed_dims', 'num_layers', 'num_heads',
                   'feedforward_channels', 'global_attn_indexes')
-    _BASE = dict(zip(_ARCH_KEYS, (768, 12, 12, 3072, (2, 5, 8, 11))))
-    _LARGE = dict(zip(_ARCH_KEYS, (1024, 24, 16, 4096, (5, 11, 17, 23))))
-    arch_zoo = {'b': _BASE, 'base': _BASE, 'l': _LARGE, 'large': _LARGE}
+    arch_zoo = ViTSAM.arch_zoo  # ViTDet's sizes
 
     def __init__(self,
                  arch: Union[str, dict] = 'base',
@@ -192,18 +184,12 @@ class WindowedViT(BaseModule):
 
     def abs_pos_embed(self, hw: Tuple[int, int]) -> torch.Tensor:
         """The table on the input's ``h x w`` patch grid, ``(1, h, w, C)``:
-        detectron2's ``get_abs_pos`` (cls row dropped, bicubic resize)."""
-        n = self.pretrain_grid
-        grid = self.pos_embed[:, int(self.pretrain_use_cls_token):]
-        grid = grid.reshape(1, n, n, self.embed_dims)
-        if tuple(hw) == (n, n):
-            return grid
-        resized = F.interpolate(
-            grid.permute(0, 3, 1, 2),
-            size=tuple(hw),
-            mode='bicubic',
-            align_corners=False)
-        return resized.permute(0, 2, 3, 1)
+        detectron2's ``get_abs_pos`` (mmpretrain's bicubic resize, the cls
+        row dropped)."""
+        n, extra = self.pretrain_grid, int(self.pretrain_use_cls_token)
+        table = resize_pos_embed(self.pos_embed, (n, n), tuple(hw), 'bicubic',
+                                 extra)
+        return table[:, extra:].reshape(1, *hw, self.embed_dims)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """``(B, 3, H, W)`` -> one ``(B, C, H/p, W/p)`` map per out index."""

@@ -22,12 +22,8 @@ DATA_BATCH = Optional[Union[dict, tuple, list]]
 def gather_features(feats: Tensor, labels: Tensor,
                     size: int) -> Optional[Tuple[Tensor, Tensor]]:
     """All ranks' features ``(n, C)`` and labels ``(n, )`` in dataset order
-    (``size`` rows) on the main process, None on the others.
-
-    Each rank holds its ``DefaultSampler`` shard (``r, r + W, ...``,
-    padded); :func:`mmengine.dist.collect_results` interleaves the shards
-    back and drops the padding.
-    """
+    (``size`` rows) on the main process (mmengine's ``collect_results``
+    interleaves the ``DefaultSampler`` shards), None on the others."""
     if get_world_size() == 1:
         return feats[:size], labels[:size]
     rows = list(zip(feats.numpy(), labels.numpy()))
@@ -42,15 +38,10 @@ def gather_features(feats: Tensor, labels: Tensor,
 class KNNMonitorHook(Hook):
     """Weighted kNN accuracy and a collapse signal during pretraining.
 
-    The backbone encodes a labelled memory bank and the test split (eval
-    mode, the first of several views), each rank its shard; rank 0 logs
-    ``knn/top1``, ``knn/top5``, ``collapse/feat_std(_ratio)`` and broadcasts
-    them. A step is the number of finished epochs or iterations.
-
-    A loader config whose dataset states no ``data_root`` reads the root of
-    the run's ``train_dataloader`` dataset, so that one option moves all the
-    data of a config (``--cfg-options train_dataloader.dataset.data_root=
-    DIR``).
+    The backbone encodes a labelled bank and the test split (each rank its
+    shard); rank 0 logs ``knn/top1``, ``knn/top5`` and
+    ``collapse/feat_std(_ratio)`` at finished epochs or iterations. A loader
+    dataset without ``data_root`` reads the ``train_dataloader``'s.
 
     Args:
         train_dataloader (dict | DataLoader): Labelled memory-bank loader
@@ -84,21 +75,23 @@ class KNNMonitorHook(Hook):
                  num_classes: Optional[int] = None,
                  chunk_size: int = 1024,
                  prefix: str = 'knn') -> None:
-        for name, loader in (('train_dataloader', train_dataloader),
-                             ('val_dataloader', val_dataloader)):
+        defaults = dict(
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate'))
+        self._loader_cfgs = dict(train=train_dataloader, val=val_dataloader)
+        for name, loader in self._loader_cfgs.items():
+            if isinstance(loader, dict) and 'dataset' not in loader:
+                raise ValueError(f"{name}_dataloader needs a 'dataset' key")
+            if not isinstance(loader, (dict, DataLoader)):
+                raise TypeError(f'{name}_dataloader must be a dict config or '
+                                f'a DataLoader, got {type(loader).__name__}')
             if isinstance(loader, dict):
-                if 'dataset' not in loader:
-                    raise ValueError(f"{name} needs a 'dataset' key")
-            elif not isinstance(loader, DataLoader):
-                raise TypeError(f'{name} must be a dict config or a '
-                                f'DataLoader, got {type(loader).__name__}')
+                self._loader_cfgs[name] = dict(defaults,
+                                               **copy.deepcopy(loader))
         check_int(interval, 'interval')
         check_int(k, 'k')
         check_real(temperature, 'temperature', 0, strict=True)
         check_choice(pool, 'pool', POOL_TYPES)
-        self._loader_cfgs = dict(
-            train=self._with_defaults(train_dataloader),
-            val=self._with_defaults(val_dataloader))
         self._loaders: Dict[str, DataLoader] = {}
         self.interval = interval
         self.by_epoch = by_epoch
@@ -112,17 +105,6 @@ class KNNMonitorHook(Hook):
         self.prefix = prefix
         self.last_result: Dict[str, float] = {}
         self.history: List[Tuple[int, Dict[str, float]]] = []
-
-    @staticmethod
-    def _with_defaults(
-            loader: Union[dict, DataLoader]) -> Union[dict, DataLoader]:
-        if isinstance(loader, DataLoader):
-            return loader
-        loader = copy.deepcopy(loader)
-        loader.setdefault('sampler',
-                          dict(type='DefaultSampler', shuffle=False))
-        loader.setdefault('collate_fn', dict(type='default_collate'))
-        return loader
 
     def _loader(self, runner, name: str) -> DataLoader:
         if name not in self._loaders:
@@ -202,11 +184,8 @@ class KNNMonitorHook(Hook):
                 chunk_size=self.chunk_size)
             result = {f'{self.prefix}/{key}': v for key, v in result.items()}
             if self.with_collapse:
-                signal = collapse_signal(bank[0])
-                result.update({
-                    f'collapse/{key}': v
-                    for key, v in signal.items()
-                })
+                signal = collapse_signal(bank[0]).items()
+                result.update({f'collapse/{key}': v for key, v in signal})
         if get_world_size() > 1:
             holder = [result]
             broadcast_object_list(holder)

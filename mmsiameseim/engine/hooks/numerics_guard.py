@@ -15,14 +15,8 @@ CKPT_KEY = 'numerics_guard'
 
 @HOOKS.register_module()
 class NumericsGuardHook(Hook):
-    """Skip non-finite steps, keep them out of the EMA, stop after N.
-
-    docs/operations.md §4: a step post-hook sees which optimizer steps ran
-    and gates the model's next EMA update (:meth:`SiameseIM.set_ema_gate`);
-    without a loss scaler a step pre-hook drops the gradients of a step with
-    a non-finite norm; after ``max_consecutive`` NaN/inf losses, or at once
-    if the weights went non-finite, the run stops before ``CheckpointHook``
-    runs. The gate is saved in checkpoints.
+    """Skip non-finite steps, keep them out of the EMA, stop after N
+    (docs/operations.md §4); the EMA gate is saved in checkpoints.
 
     Args:
         max_consecutive (int): Non-finite losses in a row that stop the run.

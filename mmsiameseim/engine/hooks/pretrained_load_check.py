@@ -10,13 +10,9 @@ from ..runner import unwrap_model
 
 @HOOKS.register_module()
 class PretrainedLoadCheckHook(Hook):
-    """Compare the backbone with its pretrained file before training starts.
-
-    mmseg's ``MAE`` / ``BEiT`` ignore their ``strict=False`` load's result
-    and mmengine logs mismatches at INFO. After ``init_weights()`` this runs
-    :func:`~mmsiameseim.checkpoints.check_backbone_load`, logs the account
-    and raises ``RuntimeError`` on a failure (skipped on resume or
-    ``load_from``).
+    """Run :func:`~mmsiameseim.checkpoints.check_backbone_load` before
+    training starts (not on resume or ``load_from``): log the account,
+    raise ``RuntimeError`` on a failure.
 
     Args:
         source (str, optional): The encoder file. Defaults to the

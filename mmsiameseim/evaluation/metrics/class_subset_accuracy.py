@@ -1,13 +1,10 @@
-"""Top-k accuracy of a 1000-way classifier on a 200-class subset.
-
-ImageNet-A and -R keep the logits of their 200 classes (their reference
-evaluation, ``output[:, indices_in_1k]``), so a model is never charged for
-one of the 800 classes the test set cannot contain.
-"""
+"""Top-k accuracy of a 1000-way classifier on a class subset: ImageNet-A
+and -R keep their 200 classes' logits (their reference evaluation)."""
 from typing import List, Sequence
 
 import torch
 from mmengine.evaluator import BaseMetric
+from mmpretrain.evaluation import Accuracy
 from mmpretrain.registry import METRICS
 
 from ...datasets.imagenet_classes import class_subset_indices
@@ -15,8 +12,8 @@ from ...datasets.imagenet_classes import class_subset_indices
 
 @METRICS.register_module()
 class ClassSubsetAccuracy(BaseMetric):
-    """Accuracy of scores restricted to a class subset; labels are
-    ImageNet-1k indices (``ImageNetWnidFolder``).
+    """Accuracy of scores restricted to a class subset (labels: ImageNet-1k
+    indices).
 
     Args:
         classes (str | Sequence[str]): ``'imagenet-a'``, ``'imagenet-r'``,
@@ -66,11 +63,9 @@ class ClassSubsetAccuracy(BaseMetric):
                 raise ValueError(f'ground-truth class {r["gt_label"]} is not '
                                  'in the class subset of the metric')
             labels.append(position[r['gt_label']])
-        scores = torch.stack([r['score'] for r in results])
-        labels = torch.tensor(labels)
-        ranked = scores.topk(max(self.topk), dim=1).indices
-        hits = ranked == labels[:, None]
-        return {
-            f'top{k}': hits[:, :k].any(dim=1).float().mean().item() * 100.
-            for k in self.topk
-        }
+        accs = Accuracy.calculate(
+            torch.stack([r['score'] for r in results]),
+            torch.tensor(labels),
+            topk=self.topk,
+            thrs=(None, ))  # every prediction counts, whatever its score
+        return {f'top{k}': acc[0].item() for k, acc in zip(self.topk, accs)}

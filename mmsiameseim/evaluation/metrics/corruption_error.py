@@ -1,11 +1,6 @@
-"""ImageNet-C: corruption errors normalised by AlexNet's, and mCE.
-
-``CE_c = mean_s E_{s,c} / ALEXNET_MEAN_ERRORS[c]`` over severities 1..5
-(the same ratio as ``sum_s E_{s,c} / sum_s E^AlexNet_{s,c}``); mCE is the
-mean over the 15 corruptions (Hendrycks & Dietterich, ICLR 2019), the
-paper reports ``1 - mCE``. The AlexNet errors are ``ALEXNET_ERR`` of
-https://github.com/google-research/augmix (from hendrycks/robustness).
-"""
+"""ImageNet-C: ``CE_c = mean_s E_{s,c} / ALEXNET_MEAN_ERRORS[c]`` and mCE,
+their mean (configs/siameseim/benchmarks/README.md); the AlexNet errors are
+``ALEXNET_ERR`` of https://github.com/google-research/augmix."""
 from collections import defaultdict
 from typing import Dict, List, Mapping, Sequence, Tuple
 
@@ -30,17 +25,10 @@ def corruption_errors(
         errors: Mapping[Tuple[str, int], float],
         reference: Mapping[str,
                            float] = ALEXNET_MEAN_ERRORS) -> Dict[str, object]:
-    """CE per corruption and mCE from ``{(corruption, severity): top-1
-    error}``, against ``{corruption: error averaged over severities}``
-    (default AlexNet's).
-
-    Returns:
-        dict: ``ce`` (the corruptions measured at all severities), ``mce``
-        (None unless every reference corruption has a CE), ``incomplete``.
-
-    Raises:
-        ValueError: For a corruption without a reference error.
-    """
+    """``ce`` (per corruption measured at all severities), ``mce`` (None
+    unless every reference corruption has one) and ``incomplete`` from
+    ``{(corruption, severity): top-1 error}`` and the ``reference`` mean
+    errors (a ``ValueError`` for a corruption without one)."""
     by_corruption: Dict[str, Dict[int, float]] = defaultdict(dict)
     for (corruption, severity), err in errors.items():
         if corruption not in reference:
@@ -62,11 +50,8 @@ def corruption_errors(
 
 @METRICS.register_module()
 class CorruptionError(BaseMetric):
-    """ImageNet-C: errors per corruption and severity, CE and mCE.
-
-    Needs ``corruption`` / ``severity`` in the metainfo (``ImageNetC``).
-    Metrics (percent): ``mCE``, ``1-mCE`` (all corruptions and severities),
-    ``CE/<c>``, ``error/<c>`` and ``error/<c>/<severity>``.
+    """ImageNet-C (``corruption`` / ``severity`` in the metainfo): ``mCE``,
+    ``1-mCE``, ``CE/<c>``, ``error/<c>``, ``error/<c>/<severity>`` (%).
 
     Args:
         collect_device (str): Defaults to ``'cpu'``.

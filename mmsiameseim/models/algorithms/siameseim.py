@@ -27,18 +27,17 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
 class SiameseIM(BaseSelfSupervisor):
     """Siamese Image Modeling (CVPR 2023): docs/method.md §3.
 
-    The online branch (backbone on the masked view 1, projector, predictor)
-    predicts the dense features of view 2 from a momentum (EMA) copy of
-    backbone + projector; one step is online forward, EMA update, target
-    forward, loss. The target keeps its own BN statistics. ``target_type``
-    and the head's ``loss_type`` / ``loss_tokens`` (accepted here too) give
-    the paper's ablation rows (docs/design.md).
+    The online branch (backbone on masked view 1, projector, predictor)
+    predicts the dense features of view 2 from an EMA copy of backbone +
+    projector that keeps its own BN statistics; ``target_type`` and the
+    head's ``loss_type`` / ``loss_tokens`` give the ablation rows
+    (docs/design.md).
 
     Args:
         backbone (dict): :class:`SiameseIMViT` config.
         neck (dict): :class:`SiameseIMProjector` config.
-        head (dict): :class:`SiameseIMPredictor` config (holds the loss).
-            Sizes the neck and head leave out follow the part before.
+        head (dict): :class:`SiameseIMPredictor` config (holds the loss);
+            sizes neck and head leave out follow the part before.
         target_type (str): ``'feature'`` or ``'pixel'``. Defaults to
             ``'feature'``.
         loss_type (str, optional): Sets ``head.loss_type``.
@@ -46,8 +45,7 @@ class SiameseIM(BaseSelfSupervisor):
         base_momentum (float): EMA weight of the online model at the start
             (0.005 = momentum 0.995). Defaults to 0.005.
         end_momentum (float): The same at the end. Defaults to 0.
-        sync_free_ema (bool): EMA step count on the host (the numbers of
-            ``CosineEMA.update_parameters``, no per-parameter syncs).
+        sync_free_ema (bool): Keep the EMA step count on the host.
             Defaults to True.
         pretrained (str, optional): Checkpoint of the whole model.
         data_preprocessor (dict, optional): Defaults to
@@ -96,9 +94,9 @@ class SiameseIM(BaseSelfSupervisor):
         # host copy of target_encoder.steps (a plain dict: not a submodule,
         # parameter or buffer, so state dicts are unchanged)
         self._ema_steps_cache: dict = {}
-        # whether the online weights changed since the last EMA update
-        # (None: assume they did); see set_ema_gate
-        self._ema_gate: Optional[Union[bool, torch.Tensor]] = None
+        # the gate the next EMA update will use (None: the online weights
+        # changed); see set_ema_gate
+        self.ema_gate: Optional[Union[bool, torch.Tensor]] = None
         if target_type == 'feature':
             self.target_encoder = CosineEMA(
                 nn.Sequential(self.backbone, self.neck),
@@ -129,19 +127,11 @@ class SiameseIM(BaseSelfSupervisor):
                 rel_pos.to(device, non_blocking=True))
 
     def set_ema_gate(self, gate: Optional[Union[bool, torch.Tensor]]) -> None:
-        """Say whether the online weights changed since the last EMA update.
-
-        ``False`` makes the next update leave the target's parameters alone
-        (its step count advances), so a skipped optimizer step is not counted
-        twice (docs/operations.md §4); a 0-dim tensor (1 = changed) is applied
-        on the device. ``NumericsGuardHook`` sets it after every iteration.
-        """
-        self._ema_gate = gate
-
-    @property
-    def ema_gate(self) -> Optional[Union[bool, torch.Tensor]]:
-        """The gate the next EMA update will use (see :meth:`set_ema_gate`)."""
-        return self._ema_gate
+        """Whether the online weights changed since the last EMA update
+        (``NumericsGuardHook``, docs/operations.md §4): ``False`` leaves the
+        target's parameters alone at the next update, a 0-dim tensor (1 =
+        changed) decides on the device."""
+        self.ema_gate = gate
 
     def _momentum_step(self) -> None:
         if MessageHub.get_current_instance().get_info('max_iters') is None:
@@ -150,7 +140,7 @@ class SiameseIM(BaseSelfSupervisor):
                 "`max_iters` from mmengine's MessageHub; outside a Runner "
                 "call MessageHub.get_current_instance().update_info("
                 "'max_iters', N) first")
-        gate, self._ema_gate = self._ema_gate, None
+        gate, self.ema_gate = self.ema_gate, None
         online = nn.Sequential(self.backbone, self.neck)
         if self.sync_free_ema:
             self._sync_free_ema_update(online, gate)
@@ -171,7 +161,7 @@ class SiameseIM(BaseSelfSupervisor):
 
     def _ema_host_steps(self) -> int:
         """``target_encoder.steps`` as a host int, re-read only when the
-        buffer was replaced or written to (its version counter moved)."""
+        buffer was replaced or written to."""
         steps = self.target_encoder.steps
         cache = self._ema_steps_cache
         if (cache.get('tensor') is not steps
@@ -185,9 +175,8 @@ class SiameseIM(BaseSelfSupervisor):
             self,
             online: nn.Module,
             gate: Optional[Union[bool, torch.Tensor]] = None) -> None:
-        """``BaseAveragedModel.update_parameters``, same arithmetic in the
-        same order, with the step count as a CPU tensor; buffers stay the
-        target's own. ``gate``: see :meth:`set_ema_gate`."""
+        """``BaseAveragedModel.update_parameters`` with the step count on the
+        host (docs/design.md); buffers stay the target's own."""
         ema = self.target_encoder
         steps = self._ema_host_steps()
         src = (
@@ -239,14 +228,14 @@ class SiameseIM(BaseSelfSupervisor):
                       inputs: List[torch.Tensor],
                       data_samples: List[DataSample],
                       update_target: bool = False) -> SiameseIMPrediction:
-        """Both branches on one batch, in a training step's order: the model's
-        one forward (:meth:`loss` adds ``head.loss``; the tools call it too).
+        """Both branches on one batch, in a training step's order (the one
+        forward of training and the tools; docs/design.md).
 
         Args:
             inputs (list[Tensor]): ``[view1, view2]``, each ``(B, 3, H, W)``.
             data_samples (list[DataSample]): With ``mask`` and ``rel_pos``.
-            update_target (bool): Step the momentum encoder first, as training
-                does. Defaults to False.
+            update_target (bool): Step the momentum encoder first. Defaults
+                to False.
 
         Returns:
             SiameseIMPrediction: Predictions and targets (unnormalised).

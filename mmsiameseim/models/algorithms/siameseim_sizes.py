@@ -1,12 +1,6 @@
-"""Sizes of SiameseIM's parts: derived, checked, and held against the data.
-
-A config states each size once: :func:`build_parts` derives the sizes of
-the projector and predictor that a config leaves out from the part before,
-:func:`check_part_sizes` checks those it states (when the model is built)
-and :func:`check_data_pipeline` checks the training pipeline against the
-model (when the dataloader is built). Every error names the two options
-that disagree and their values.
-"""
+"""Sizes of SiameseIM's parts: derived, checked, and held against the data
+(docs/operations.md §5); every error names the two options that disagree
+and their values."""
 import copy
 from typing import Sequence
 
@@ -16,19 +10,12 @@ from ..utils.colour_params import COLOUR_PARAMS_KEY
 
 
 def build_parts(backbone, neck, head, target_type: str) -> tuple:
-    """Build backbone, projector and predictor; derive unstated sizes.
-
-    The sizes that must agree are taken from the part before when a
-    config leaves them out (absent or None), so a config states each
-    size once: ``neck.in_channels`` = the backbone width,
-    ``neck.embed_dims`` = ``neck.in_channels`` (the projector keeps the
-    encoder width), ``head.embed_dims`` = the projector width,
-    ``head.grid_size`` = the backbone patch grid side and, for pixel
-    targets, ``head.out_channels`` = ``patch_size**2 * 3``. Sizes a
-    config does state are checked by :func:`check_part_sizes`. The parts
-    are built in the order of ``BaseSelfSupervisor`` (backbone, neck,
-    head), so the random state is used as before.
-    """
+    """Build backbone, projector and predictor (in ``BaseSelfSupervisor``'s
+    order); sizes a config leaves out (absent or None) come from the part
+    before: ``neck.in_channels`` and ``neck.embed_dims`` = the backbone
+    width, ``head.embed_dims`` = the projector width, ``head.grid_size`` =
+    the patch grid side, pixel targets' ``head.out_channels`` =
+    ``patch_size**2 * 3``."""
 
     def unset(cfg, key):
         return cfg.get(key) is None
@@ -57,17 +44,8 @@ def build_parts(backbone, neck, head, target_type: str) -> tuple:
 
 
 def check_part_sizes(model) -> None:
-    """Backbone, projector and predictor sizes must agree (at build).
-
-    The one place the model's own sizes are checked; the data pipeline
-    is checked against them by :func:`check_data_pipeline`.
-
-    Args:
-        model (SiameseIM): The model being built.
-
-    Raises:
-        ValueError: Naming the two sizes that disagree.
-    """
+    """Raise a ``ValueError`` unless the backbone, projector and predictor
+    sizes of a ``SiameseIM`` being built agree."""
     bb, neck, head = model.backbone, model.neck, model.head
     grid = tuple(bb.patch_resolution)
     patch = bb.patch_embed.projection.kernel_size[0]
@@ -100,25 +78,11 @@ def check_part_sizes(model) -> None:
 
 
 def check_data_pipeline(model, transforms: Sequence) -> None:
-    """Check the training pipeline against the model's sizes.
-
-    Called by :class:`~mmsiameseim.engine.ResumableEpochBasedTrainLoop`
-    when it builds the dataloader (before any step): the views must be
-    ``backbone.img_size`` pixels, the mask generator's grid the
-    backbone's patch grid with at least one visible patch and, if the
-    backbone fixes ``num_masked``, exactly that many masked patches,
-    and ``PackInputs`` must pack ``rel_pos``; on the device colour route
-    (``SiameseIMViews(colour_on='device')``) also ``colour_params``, and
-    the data preprocessor must apply them (:func:`check_device_colour`).
-
-    Args:
-        model (SiameseIM): The model.
-        transforms (Sequence): The built transforms of the pipeline.
-
-    Raises:
-        ValueError: Naming the two options that disagree and their
-            values.
-    """
+    """Check the built training ``transforms`` against the model's sizes
+    (the train loop calls it before any step): views of
+    ``backbone.img_size``, a mask on the patch grid with a visible patch
+    (and ``num_masked`` if fixed), ``rel_pos`` packed, and on the device
+    colour route :func:`check_device_colour`; a ``ValueError`` otherwise."""
     bb = model.backbone
     grid = tuple(bb.patch_resolution)
     names = [type(t).__name__ for t in transforms]
@@ -170,17 +134,8 @@ def check_data_pipeline(model, transforms: Sequence) -> None:
 
 
 def check_device_colour(model, views, packs: Sequence) -> None:
-    """A device colour route needs its records packed and a preprocessor
-    that applies them to RGB images.
-
-    Args:
-        model (SiameseIM): The model.
-        views (SiameseIMViews): The views transform (``colour_on='device'``).
-        packs (Sequence): The pipeline's ``PackInputs`` transforms.
-
-    Raises:
-        ValueError: Naming the views option and the missing counterpart.
-    """
+    """A device colour route (``views``) needs its records packed by one of
+    ``packs`` and a data preprocessor that applies them to RGB images."""
     key = COLOUR_PARAMS_KEY
     if not any(key in t.algorithm_keys for t in packs):
         keys = [list(t.algorithm_keys) for t in packs]

@@ -17,13 +17,9 @@ from ..utils.weight_init import xavier_init_linears
 
 @MODELS.register_module()
 class SiameseIMViT(VisionTransformer):
-    """Vision Transformer with the masked forward of SiameseIM.
-
-    mmpretrain's parameter names, so checkpoints load into stock mmpretrain
-    / mmseg configs. Unlike the parent (docs/method.md §3, docs/design.md):
-    a fixed sin-cos position table, never trained; a frozen patch embedding
-    by default; ``forward(x, mask)``; no final norm by default; with
-    ``frozen_stages=num_layers`` the whole backbone stays in eval mode.
+    """mmpretrain's Vision Transformer (its names) with SiameseIM's masked
+    forward ``forward(x, mask)``, a fixed sin-cos table, a frozen patch
+    embedding and no final norm (docs/method.md §3, docs/design.md).
 
     Args:
         arch (str | dict): ViT architecture. Defaults to ``'b'``.
@@ -109,10 +105,9 @@ class SiameseIMViT(VisionTransformer):
             self,
             x: torch.Tensor,
             mask: Optional[torch.Tensor] = None) -> Union[torch.Tensor, tuple]:
-        """Encode images ``(B, 3, H, W)``; with a ``(B, h, w)`` or ``(B, h*w)``
-        bool ``mask`` (True = masked, the same count per row) only the visible
-        patches: tokens ``(B, 1 + visible, C)``, cls first, raster order.
-        Without a mask, the parent's tuple of outputs."""
+        """Encode images ``(B, 3, H, W)``: with a ``(B, h*w)`` bool ``mask``
+        (True = masked, one count per row) tokens ``(B, 1 + visible, C)``,
+        cls first; without, the parent's outputs."""
         if mask is None:
             if self.with_cp:
                 return self._forward_full_cp(x)
@@ -133,12 +128,8 @@ class SiameseIMViT(VisionTransformer):
         return self._run_layers(tokens)
 
     def visible_index(self, mask: torch.Tensor, batch: int) -> torch.Tensor:
-        """``(B, V)`` int64 raster-order indices of the visible patches.
-
-        Args:
-            mask (Tensor): ``(B, h, w)`` or ``(B, h*w)``, True = masked.
-            batch (int): B.
-        """
+        """``(B, V)`` raster-order indices of the visible patches of a
+        ``(B, h, w)`` or ``(B, h*w)`` mask."""
         mask = mask.reshape(batch, -1).to(torch.bool)
         if mask.shape[1] != self.num_patches:
             raise ValueError(f'SiameseIMViT: mask has {mask.shape[1]} '

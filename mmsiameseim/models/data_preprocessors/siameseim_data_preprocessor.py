@@ -12,18 +12,9 @@ from ..utils.colour_params import COLOUR_PARAMS_KEY, NUM_FIELDS
 
 def gather_colour_params(data_samples: Optional[Sequence]
                          ) -> Optional[np.ndarray]:
-    """Stack the samples' ``colour_params`` records on the host.
-
-    Args:
-        data_samples (list[DataSample], optional): The batch's samples.
-
-    Returns:
-        np.ndarray | None: float32 ``(B, V, NUM_FIELDS)``, or None when no
-        sample carries records (e.g. the kNN monitor's batches).
-
-    Raises:
-        KeyError: Some samples carry records and others do not.
-    """
+    """The samples' ``colour_params`` records stacked on the host: float32
+    ``(B, V, NUM_FIELDS)``, None when no sample carries any (the kNN
+    monitor's batches), a ``KeyError`` when only some do."""
     if not data_samples:
         return None
     have = [COLOUR_PARAMS_KEY in s for s in data_samples]
@@ -50,33 +41,20 @@ def gather_colour_params(data_samples: Optional[Sequence]
 class SiameseIMDataPreprocessor(SelfSupDataPreprocessor):
     """``SelfSupDataPreprocessor`` that also applies the views' colour ops.
 
-    With ``SiameseIMViews(colour_on='device')`` the dataloader workers only
-    draw the colour parameters of each view (``colour_params`` records,
-    :mod:`~mmsiameseim.models.utils.colour_params`); this preprocessor
-    applies them to the whole batch on the model's device, per image with
-    its own parameters (``apply_colour_params_`` of
-    :mod:`~mmsiameseim.models.utils.batch_colour`), after the channel swap
-    (the ops see RGB) and before normalising. Only in training
-    (``training=True``); a batch whose samples carry no records (the
-    worker route, the kNN monitor's evaluation batches) goes through
-    exactly as in ``SelfSupDataPreprocessor``. Arguments are the parent's.
+    On the device colour route (docs/method.md §1) it applies the samples'
+    ``colour_params`` records to the batch on the model's device, after
+    the channel swap and before normalising, in training only; a batch
+    without records goes through as in the parent. Arguments are the
+    parent's.
     """
 
     #: ``check_data_pipeline`` asks for this before a device-route run.
     applies_colour_params = True
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        """Cast, swap channels, apply the colour records, normalise.
-
-        Args:
-            data (dict): ``inputs`` (a tensor or a list of view tensors,
-                uint8 ``(B, 3, H, W)``) and ``data_samples``.
-            training (bool): Whether this is a training step. Defaults to
-                False.
-
-        Returns:
-            dict: ``inputs`` (float, normalised) and ``data_samples``.
-        """
+        """Cast, swap channels, apply the colour records, normalise
+        ``data['inputs']`` (a uint8 ``(B, 3, H, W)`` tensor or a list of
+        them, one per view); the parent's arguments and result."""
         params = gather_colour_params(
             data.get('data_samples')) if training else None
         if params is None:

@@ -46,10 +46,8 @@ class SiameseIMPrediction(NamedTuple):
 
 @MODELS.register_module()
 class SiameseIMPredictor(BaseModule):
-    """Predict view-2 features from the visible tokens of view 1.
-
-    The input sequence and blocks of docs/method.md §3; the head also picks
-    the tokens the loss compares (:meth:`select_tokens`).
+    """Predict view-2 features from the visible tokens of view 1
+    (docs/method.md §3); it also picks the tokens the loss compares.
 
     Args:
         embed_dims (int): Width. Defaults to 768.
@@ -117,10 +115,9 @@ class SiameseIMPredictor(BaseModule):
 
     def forward(self, latent: torch.Tensor, mask: torch.Tensor,
                 rel_pos: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Predict from projected online tokens ``latent`` ``(B, 1 + V, C)``,
-        the ``(B, L)`` view-1 ``mask`` and the ``(B, 6)`` geometry ``rel_pos``:
-        the output at the cls position ``(B, 1, O)`` and the dense predictions
-        of all view-2 patches ``(B, L, O)``."""
+        """The outputs at the cls position ``(B, 1, O)`` and at all view-2
+        patches ``(B, L, O)`` from projected tokens ``(B, 1 + V, C)``, the
+        ``(B, L)`` view-1 mask and the ``(B, 6)`` geometry."""
         B, num_tokens, C = latent.shape
         mask = mask.reshape(B, -1).to(device=latent.device, dtype=torch.bool)
         if mask.shape[1] != self.grid_size**2:
@@ -144,12 +141,8 @@ class SiameseIMPredictor(BaseModule):
     def select_tokens(
             self, prediction: SiameseIMPrediction
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The ``(pred, target)`` pair the loss compares.
-
-        The cls outputs ``(B, 1, O)`` for ``loss_type='global'``, else the
-        dense ones ``(B, L, O)``, or ``(B, num_masked, O)`` for
-        ``loss_tokens='masked'``.
-        """
+        """The ``(pred, target)`` pair the loss compares: cls ``(B, 1, O)``
+        (global), dense ``(B, L, O)`` or masked ``(B, num_masked, O)``."""
         if self.loss_type == 'global':
             if prediction.cls_target is None:
                 raise ValueError("SiameseIMPredictor: loss_type='global' "

@@ -5,9 +5,10 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.dist import get_world_size
 from mmpretrain.registry import MODELS
 
-from ...arg_checks import check_choice
+from ...arg_checks import check_choice, check_real
 
 _NORMS = ('ln', 'l2', 'none')
 
@@ -21,13 +22,11 @@ def _normalise(x: torch.Tensor, kind: str, eps: float) -> torch.Tensor:
 
 
 def global_second_moment(y: torch.Tensor) -> torch.Tensor:
-    """Uncentred second moment ``C = mean_n y_n y_n^T`` of ``(M, D)`` fp32
-    targets over all ranks: ``(D, D)``, equal to the single-process value on
-    the concatenated batch."""
+    """Uncentred second moment ``C = mean_n y_n y_n^T`` ``(D, D)`` of
+    ``(M, D)`` fp32 targets over all ranks (the concatenated batch's)."""
     moment = y.t() @ y
     count = y.new_full((1, ), float(y.shape[0]))  # no host sync
-    if dist.is_available() and dist.is_initialized() \
-            and dist.get_world_size() > 1:
+    if get_world_size() > 1:
         dist.all_reduce(moment)
         dist.all_reduce(count)
     return moment / count
@@ -35,11 +34,8 @@ def global_second_moment(y: torch.Tensor) -> torch.Tensor:
 
 @MODELS.register_module()
 class UniGradDenseLoss(nn.Module):
-    """SiameseIM's UniGrad loss on dense predictions (docs/method.md §4).
-
-    ``(mean ||p - y||^2 + lambda_neg * mean p^T C p) / D``, ``y`` the
-    normalised target and ``C`` its second moment over the global batch;
-    fp32, autocast off, gradients only into ``pred``.
+    """SiameseIM's UniGrad loss on dense predictions (docs/method.md §4),
+    in fp32, gradients only into ``pred``.
 
     Args:
         lambda_neg (float): Weight of the decorrelation term (0: the plain
@@ -61,10 +57,8 @@ class UniGradDenseLoss(nn.Module):
         for name, value in (('target_norm', target_norm), ('pred_norm',
                                                            pred_norm)):
             check_choice(value, f'UniGradDenseLoss: {name}', _NORMS)
-        if lambda_neg < 0:
-            raise ValueError(f'UniGradDenseLoss: lambda_neg must be >= 0, '
-                             f'got {lambda_neg}')
-        self.lambda_neg = lambda_neg
+        self.lambda_neg = check_real(lambda_neg,
+                                     'UniGradDenseLoss: lambda_neg', 0)
         self.target_norm = target_norm
         self.pred_norm = pred_norm
         self.eps = eps
@@ -72,8 +66,8 @@ class UniGradDenseLoss(nn.Module):
 
     def normalise(self, pred: torch.Tensor,
                   target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``(pred, target)`` ``(..., D)`` as the loss compares them: normed
-        over the last dimension in fp32, the target detached."""
+        """``(pred, target)`` ``(..., D)`` as the loss compares them (fp32,
+        the target detached)."""
         with torch.autocast(device_type=pred.device.type, enabled=False):
             return (_normalise(pred.float(), self.pred_norm, self.eps),
                     _normalise(target.detach().float(), self.target_norm,
@@ -81,8 +75,7 @@ class UniGradDenseLoss(nn.Module):
 
     def forward(self, pred: torch.Tensor,
                 target: torch.Tensor) -> torch.Tensor:
-        """Scalar loss of predictions ``(B, N, D)`` or ``(B, D)`` and
-        targets of the same shape."""
+        """Scalar loss of predictions and targets ``(B, [N,] D)``."""
         if pred.shape != target.shape:
             raise ValueError(f'UniGradDenseLoss: pred {tuple(pred.shape)} and '
                              f'target {tuple(target.shape)} differ in shape')

@@ -1,16 +1,7 @@
-"""Batched colour ops with one parameter per image, on any device.
-
-The device colour route applies, to a batch of ``(B, 3, H, W)`` float
-images in RGB with values in [0, 255], what the worker-side ops of
-:mod:`mmsiameseim.datasets.transforms.color` apply to one uint8 image:
-the same formulas, each op ending like theirs on the uint8 grid (values
-rounded half up and clipped to [0, 255]). torchvision's functional ops take
-one factor per call and kornia's ``ColorJitter`` uses one jitter order per
-batch, so these per-image batched ops are our own (one function per op).
-:func:`apply_colour_params_` applies the records of
-:mod:`~mmsiameseim.models.utils.colour_params` to a batch: every
-(op, position) group of images is gathered and processed at once, so there
-is no loop over images, and each image's own jitter order is kept.
+"""Batched colour ops with one parameter per image, on any device: the
+worker ops' formulas on ``(B, 3, H, W)`` float RGB in [0, 255], ending on
+the uint8 grid (torchvision's ops take one factor per call, kornia's
+``ColorJitter`` one jitter order per batch; docs/design.md, Data path).
 """
 from typing import List, Tuple
 
@@ -18,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .colour_params import INDEX, JITTER_IDENTITY, JITTER_OPS
+from .colour_params import AFTER_JITTER, INDEX, JITTER_IDENTITY, JITTER_OPS
 
 # ITU-R 601-2 luma weights (PIL's ``convert('L')``), as the worker ops.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -32,19 +23,14 @@ def _per_image(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def round_to_pixels(x: torch.Tensor) -> torch.Tensor:
-    """Round half up and clip to [0, 255] (the uint8 ops' rounding).
-
-    In place: ``x`` is an op's fresh result (no new large tensors, which
-    cost page faults on a CPU).
-    """
+    """Round half up and clip to [0, 255] (the uint8 ops' rounding), in
+    place on an op's fresh result (no new large tensors)."""
     return x.add_(0.5).floor_().clamp_(0, 255)
 
 
 def batch_luma(x: torch.Tensor) -> torch.Tensor:
-    """``0.299 R + 0.587 G + 0.114 B`` of ``(B, 3, H, W)``: ``(B, 1, H, W)``.
-
-    The same float32 expression, in the same order, as the worker ops.
-    """
+    """``0.299 R + 0.587 G + 0.114 B`` of ``(B, 3, H, W)``: ``(B, 1, H, W)``
+    (the worker ops' float32 expression, in their order)."""
     r, g, b = LUMA_WEIGHTS
     luma = x[:, 0:1] * r
     luma += x[:, 1:2] * g
@@ -55,14 +41,9 @@ def batch_luma(x: torch.Tensor) -> torch.Tensor:
 def batch_blend(x: torch.Tensor, factor: torch.Tensor,
                 luma_weight: torch.Tensor,
                 mean_weight: torch.Tensor) -> torch.Tensor:
-    """``factor x + luma_weight luma(x) + mean_weight mean(luma(x))``.
-
-    Per image, rounded. The three linear jitter ops are this blend:
-    brightness ``(f, 0, 0)``, contrast ``(f, 0, 1 - f)``, saturation
-    ``(f, 1 - f, 0)``, so that :func:`apply_colour_params_` runs them as one
-    op; a zero weight adds an exact 0, leaving each op's arithmetic as in
-    the worker op.
-    """
+    """``factor x + luma_weight luma(x) + mean_weight mean(luma(x))`` per
+    image, rounded: brightness ``(f, 0, 0)``, contrast ``(f, 0, 1 - f)``,
+    saturation ``(f, 1 - f, 0)`` (a zero weight adds an exact 0)."""
     luma = batch_luma(x)
     out = x * _per_image(factor, x)
     out += _per_image(luma_weight, x) * luma
@@ -89,11 +70,9 @@ def batch_saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
 def batch_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Rotate the HSV hue by ``shift`` turns (in [-0.5, 0.5]), per image.
 
-    RGB -> HSV (value = max, chroma = max - min, the hue in sextants from
-    the channel that is the max), hue + shift modulo one turn, then back
-    with the closed form ``c = V - chroma * clamp(min(k, 4 - k), 0, 1)``,
-    ``k = (hue + n) mod 6`` for n = 5, 3, 1 (R, G, B): saturation and
-    value are kept, as in the worker op's float HSV.
+    Hue in sextants from the max channel, plus the shift modulo 6, back by
+    ``c = V - chroma * clamp(min(k, 4 - k), 0, 1)``, ``k = (hue + n) mod
+    6``, n = 5, 3, 1 for R, G, B (saturation and value kept).
     """
     maxc = x.amax(dim=1, keepdim=True)
     chroma = maxc - x.amin(dim=1, keepdim=True)
@@ -120,11 +99,8 @@ BOX_PASSES = 3
 
 
 def _box_half_width(var: torch.Tensor) -> torch.Tensor:
-    """Integer half-width ``l`` of the box of one pass of variance ``var``.
-
-    The widest box of width ``2 l + 1`` whose variance ``l (l + 1) / 3``
-    does not exceed ``var``.
-    """
+    """Half-width ``l`` of the widest box (variance ``l (l + 1) / 3``) of
+    variance at most ``var``."""
     return torch.floor((torch.sqrt(12 * var + 1) - 1) / 2)
 
 
@@ -138,13 +114,10 @@ def blur_radius(sigma_max: float) -> int:
 def extended_box_kernels(sigma: torch.Tensor, radius: int) -> torch.Tensor:
     """1-D kernels of PIL's Gaussian blur with radius ``sigma``: (B, 2r+1).
 
-    PIL blurs with ``BOX_PASSES`` passes of an extended box filter of
-    variance ``sigma**2 / passes`` each: weight 1 on ``|x| <= l`` and
-    ``a`` in [0, 1) on ``|x| = l + 1``, normalised, with ``a`` chosen so
-    that the variance is exact, i.e. from
-    ``(l (l+1) (2l+1) / 3 + 2 a (l+1)**2) / (2 l + 1 + 2 a) = var``. The
-    passes compose (convolve) into one kernel of variance ``sigma**2``,
-    built here for every image at once. Sigma 0 gives the identity.
+    PIL's ``BOX_PASSES`` extended box passes of variance ``sigma**2 /
+    passes``: weight 1 on ``|x| <= l``, ``a`` on ``|x| = l + 1`` with
+    ``(l (l+1) (2l+1) / 3 + 2 a (l+1)**2) / (2 l + 1 + 2 a) = var``,
+    normalised, composed into one kernel per image (sigma 0: identity).
     ``radius``: :func:`blur_radius` of the largest sigma.
     """
     var = sigma.to(torch.float32).clamp_min(0).view(-1, 1)**2 / BOX_PASSES
@@ -167,14 +140,10 @@ def extended_box_kernels(sigma: torch.Tensor, radius: int) -> torch.Tensor:
 
 def batch_gaussian_blur(x: torch.Tensor, sigma: torch.Tensor,
                         radius: int) -> torch.Tensor:
-    """PIL's ``GaussianBlur(radius=sigma)`` with one sigma per image.
-
-    The composed extended-box kernel of :func:`extended_box_kernels`
-    (``radius``: :func:`blur_radius`), applied separably as a depthwise
-    convolution of every image's channels with its own kernel; the edges
-    repeat the border pixels (``replicate`` padding) as PIL's passes do.
-    PIL rounds to uint8 after every pass, this only at the end.
-    """
+    """PIL's ``GaussianBlur(radius=sigma)`` with one sigma per image: the
+    kernels of :func:`extended_box_kernels` as separable depthwise
+    convolutions, border pixels repeated as PIL does (PIL rounds after
+    every pass, this only at the end)."""
     n, c, h, w = x.shape
     k = 2 * radius + 1
     kernels = extended_box_kernels(sigma.to(x.device), radius).to(x.dtype)
@@ -192,11 +161,8 @@ def batch_solarize(x: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
 
 
 def _jitter_groups(rec: np.ndarray, pos: int) -> list:
-    """The blend and hue groups of jitter position ``pos``.
-
-    Images whose op at ``pos`` has the identity factor are left out (the op
-    would not change them).
-    """
+    """The blend and hue groups of jitter position ``pos`` (images whose
+    op there has the identity factor left out)."""
     n = np.arange(len(rec))
     op = np.where(rec[:, INDEX['jitter']] > 0, rec[:, INDEX[f'order_{pos}']],
                   -1).astype(np.int64)
@@ -217,24 +183,14 @@ def _jitter_groups(rec: np.ndarray, pos: int) -> list:
 
 def colour_groups(params: np.ndarray) -> List[Tuple[str, np.ndarray,
                                                     np.ndarray]]:
-    """Which images each op applies to, with what, in application order.
-
-    Per jitter position one blend group (brightness, contrast and
-    saturation, :func:`batch_blend`) and one hue group, then grayscale,
-    blur and solarize. Empty groups are dropped.
-
-    Args:
-        params (np.ndarray): ``(B, NUM_FIELDS)`` records.
-
-    Returns:
-        list[tuple]: ``(op, image indices, (n, k) float32 parameters)``.
-    """
+    """``(op, image indices, (n, k) float32 parameters)`` of ``(B,
+    NUM_FIELDS)`` records, in application order: per jitter position a
+    blend and a hue group, then grayscale, blur, solarize (none empty)."""
     rec = np.asarray(params, dtype=np.float32)
     groups = []
     for pos in range(4):
         groups += _jitter_groups(rec, pos)
-    for name, field in (('grayscale', None), ('blur', 'sigma'),
-                        ('solarize', 'threshold')):
+    for name, field in AFTER_JITTER.items():
         idx = np.flatnonzero(rec[:, INDEX[name]] > 0)
         cols = [] if field is None else [INDEX[field]]
         groups.append((name, idx, rec[idx][:, cols]))
@@ -256,12 +212,9 @@ def _run_op(name: str, x: torch.Tensor, p: torch.Tensor,
 
 
 def apply_colour_params_(x: torch.Tensor, params: np.ndarray) -> torch.Tensor:
-    """Apply colour records to a batch, in place.
-
-    The groups and their parameters are made on the host from the host
-    records (no device sync) and copied to the device at once; each group
-    is then one gather, one op and one scatter (none of the two when it
-    holds every image). Both views of a batch can go in one call.
+    """Apply colour records to a batch, in place (both views may go in one
+    call): the groups are made on the host (no device sync), then each is
+    one gather, op and scatter.
 
     Args:
         x (Tensor): ``(B, 3, H, W)`` float RGB images in [0, 255] on any

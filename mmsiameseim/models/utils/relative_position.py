@@ -1,12 +1,5 @@
-"""Relative geometry of SiameseIM's two views and its sin-cos code.
-
-:class:`RelPos` owns the layout of the geometry record (docs/method.md §1):
-``SiameseIMViews`` writes it (:meth:`RelPos.from_boxes`), the predictor and
-the visualiser read it (:meth:`RelPos.unpack`). View-1 patch (r, c) has its
-centre at (r, c), the convention of the fixed absolute table, so the first
-half of :func:`relative_sincos_embedding` equals mmpretrain's
-``build_2d_sincos_position_embedding`` when view 2 equals view 1.
-"""
+"""Relative geometry of SiameseIM's two views and its sin-cos code
+(docs/method.md §1, §3): :class:`RelPos` owns the record's layout."""
 from typing import NamedTuple, Tuple, Union
 
 import numpy as np
@@ -60,10 +53,9 @@ class RelPos(NamedTuple):
 
 def relative_patch_coords(rel_pos: torch.Tensor,
                           grid_size: int) -> torch.Tensor:
-    """``(B, g * g, 2)`` (y, x) of the view-2 patch centres (raster order)
-    in view-1 patch units, from ``(B, 6)`` :class:`RelPos` records and the
-    grid side ``g`` (docs/method.md §1); float64 for float64 input, else
-    float32; detached."""
+    """``(B, g * g, 2)`` (y, x) of the view-2 patch centres in view-1 patch
+    units (docs/method.md §1) from ``(B, 6)`` records, detached (float64
+    for float64 input, else float32)."""
     check_int(grid_size, 'relative_patch_coords: `grid_size`')
     RelPos.unpack(rel_pos, 'relative_patch_coords')  # checks the shape
     dtype = torch.float64 if rel_pos.dtype == torch.float64 else \
@@ -99,14 +91,9 @@ def sincos_1d(pos: torch.Tensor,
 
 def relative_sincos_embedding(rel_pos: torch.Tensor, grid_size: int,
                               embed_dims: int) -> torch.Tensor:
-    """Relative sin-cos code ``(B, g * g, 2 * D)`` of the view-2 patches.
-
-    ``concat[sin yω, cos yω, sin xω, cos xω, sin s_hω, cos s_hω, sin s_wω,
-    cos s_wω]``, ``D / 4`` frequencies each, ``(y, x)`` from
-    :func:`relative_patch_coords`, ``s_h = 10 ln dh``, ``s_w = 10 ln dw``
-    (docs/method.md §3); float32, detached. ``embed_dims`` (D) must be
-    divisible by 4.
-    """
+    """Relative sin-cos code ``(B, g * g, 2 * D)`` of the view-2 patches:
+    ``sincos_1d`` of ``y``, ``x``, ``10 ln dh`` and ``10 ln dw`` with ``D /
+    4`` frequencies each (docs/method.md §3); float32, detached."""
     check_int(embed_dims, 'relative_sincos_embedding: `embed_dims`')
     if embed_dims % 4 != 0:
         raise ValueError('relative_sincos_embedding: `embed_dims` must be '

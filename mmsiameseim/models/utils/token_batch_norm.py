@@ -2,18 +2,11 @@
 from typing import Tuple
 
 import torch
-import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.dist import get_world_size
 from mmpretrain.registry import MODELS
 from torch.distributed.nn.functional import all_reduce as autograd_all_reduce
-
-
-def _distributed_world() -> int:
-    """World size of the default process group, or 1 without one."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size()
-    return 1
 
 
 @MODELS.register_module(name='TokenBN')
@@ -77,7 +70,7 @@ class TokenBatchNorm(nn.Module):
         shape, dtype = x.shape, x.dtype
         with torch.autocast(device_type=x.device.type, enabled=False):
             flat = x.reshape(-1, self.num_features).float()
-            if self.training and self.sync and _distributed_world() > 1:
+            if self.training and self.sync and get_world_size() > 1:
                 out = self._sync_forward(flat)
             else:
                 if self.training:

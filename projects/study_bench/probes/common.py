@@ -113,7 +113,18 @@ def split_features(encoder: FrozenEncoder, run: ProbeRun, split: str,
     loader = DataLoader(dataset, batch_size=run.batch_size, shuffle=False,
                         collate_fn=default_collate)
     print(f'encoding {len(dataset)} {split} images', file=sys.stderr)
-    return extract_features(encoder, loader, pool=run.pool, progress=True)
+    return extract_features(encoder, with_progress(loader), pool=run.pool)
+
+
+def with_progress(loader):
+    """The batches of ``loader`` with mmengine's progress bar (images done,
+    ETA) on stderr, for the bench's long feature extractions."""
+    from mmengine.utils import ProgressBar
+    bar = ProgressBar(len(loader.dataset), file=sys.stderr)
+    for data in loader:
+        yield data
+        bar.update(len(data['data_samples']))
+    sys.stderr.write('\n')
 
 
 def base_record(tool: str, run: ProbeRun, info: dict, **fields) -> dict:

@@ -13,12 +13,43 @@ is trained.
 import os
 import os.path as osp
 import time
-from typing import Optional
+from collections import Counter
+from typing import Dict, Optional
 
 from ..cli import append_jsonl
-from .common import ProbeRun, base_record, resolve_device, run_encoder
+from .common import (ProbeRun, base_record, resolve_device, run_encoder,
+                     with_progress)
 from .logistic_regression import (fit_logistic_regression,
                                   logistic_regression_accuracy)
+
+
+def check_subset_list(path: str,
+                      train_root: Optional[str] = None,
+                      expect_count: Optional[int] = None,
+                      expect_classes: Optional[int] = 1000) -> Dict:
+    """``images``, ``classes``, ``min_per_class``, ``max_per_class`` (and,
+    with ``train_root``, where every file must exist, ``missing_files``)
+    of a subset list; a ``ValueError`` naming the file unless it has
+    ``expect_count`` images and ``expect_classes`` classes (None: any)."""
+    from mmsiameseim.datasets.imagenet_subset import (read_subset_list,
+                                                      subset_samples)
+    names = read_subset_list(path)
+    per_class = Counter(name.split('_')[0] for name in names)
+    report = dict(
+        images=len(names),
+        classes=len(per_class),
+        min_per_class=min(per_class.values()),
+        max_per_class=max(per_class.values()))
+    if expect_count is not None and len(names) != expect_count:
+        raise ValueError(f'{path}: {len(names)} images, expected '
+                         f'{expect_count}')
+    if expect_classes is not None and len(per_class) != expect_classes:
+        raise ValueError(f'{path}: {len(per_class)} classes, expected '
+                         f'{expect_classes}')
+    if train_root is not None:
+        subset_samples(path, train_root)
+        report['missing_files'] = 0
+    return report
 
 
 def build_datasets(data_root: str, subset_list: str, resize: int = 256,
@@ -102,9 +133,11 @@ def few_shot_probe(config: str,
     feats = [
         extract_features(
             encoder,
-            DataLoader(dataset, batch_size=run.batch_size,
-                       num_workers=num_workers, collate_fn=default_collate),
-            pool=pool, progress=True)
+            with_progress(
+                DataLoader(dataset, batch_size=run.batch_size,
+                           num_workers=num_workers,
+                           collate_fn=default_collate)),
+            pool=pool)
         for dataset in build_datasets(data_root, subset_list, resize, crop,
                                       val_size)
     ]

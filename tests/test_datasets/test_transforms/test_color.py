@@ -212,7 +212,7 @@ def test_mmcv_adjust_hue_patch_handles_negative_shift(monkeypatch):
     shifts bit-identical."""
     import mmcv
 
-    from mmsiameseim.datasets.transforms import patch_mmcv_adjust_hue
+    from projects.study_bench.throughput.mmcv_hue import patch_mmcv_adjust_hue
     monkeypatch.setattr(mmcv, 'adjust_hue', mmcv.adjust_hue)  # restore
     original = mmcv.adjust_hue
     if int(np.__version__.split('.')[0]) >= 2:

@@ -6,7 +6,7 @@
 # at 2048 for 192; output 256 as upstream.
 # Augmentations: the colour ops of the Fashion-MNIST demo (gray images, so
 # no saturation / hue; for mmcv's adjust_hue under NumPy 2 see
-# mmsiameseim.datasets.transforms.patch_mmcv_adjust_hue) and its
+# projects.study_bench.throughput.mmcv_hue) and its
 # blur sigma range (0.1, 0.6) for 32 px; probabilities are MoCo v3's.
 # Data, batch, schedule and runtime are the SiameseIM row's (_base_/).
 # mmpretrain 1.2 ships MoCo v3's ViT model only inside its full configs

@@ -143,19 +143,10 @@ def refuse_other_shapes(path: str,
                         own: Mapping[str, torch.Tensor],
                         what: str = 'model',
                         skip: str = r'^$') -> None:
-    """Stop a load whose tensors have other shapes than the model's (torch
-    would raise a wall of lines, mmengine's non-strict load goes on).
-
-    Args:
-        path (str): The file, named in the error.
-        source (Mapping): The tensors to load.
-        own (Mapping): The model's ``state_dict()``.
-        what (str): The model's name in the error. Defaults to 'model'.
-        skip (str): Regex of keys the load resizes (``pos_embed``).
-
-    Raises:
-        ValueError: One line naming the file and two of the tensors.
-    """
+    """A ``ValueError`` (one line naming ``path`` and two tensors) if tensors
+    of ``source`` have other shapes than the model's ``own`` ones (but keys
+    matching ``skip``, which the load resizes): torch would raise a wall of
+    "size mismatch" lines, mmengine's non-strict load would go on."""
     wrong = [
         f'{k}: file {tuple(v.shape)}, {what} {tuple(own[k].shape)}'
         for k, v in source.items() if k in own and hasattr(v, 'shape')

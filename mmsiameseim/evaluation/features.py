@@ -26,15 +26,6 @@ def last_output(out):
     return out
 
 
-def accepts_mask(backbone: nn.Module) -> bool:
-    """Whether ``backbone.forward`` takes a ``mask`` argument."""
-    try:
-        params = inspect.signature(backbone.forward).parameters
-    except (TypeError, ValueError):
-        return False
-    return 'mask' in params
-
-
 def backbone_tokens(backbone: nn.Module,
                     x: Tensor) -> Tuple[Optional[Tensor], Tensor]:
     """Cls token and patch map of preprocessed images, nothing masked.
@@ -71,8 +62,8 @@ def backbone_tokens(backbone: nn.Module,
     out_type = backbone.out_type
     backbone.out_type = 'raw'
     try:
-        out = backbone(x, mask=None) if accepts_mask(backbone) \
-            else backbone(x)
+        takes_mask = 'mask' in inspect.signature(backbone.forward).parameters
+        out = backbone(x, mask=None) if takes_mask else backbone(x)
     finally:
         backbone.out_type = out_type
         handle.remove()

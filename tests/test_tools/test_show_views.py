@@ -13,6 +13,7 @@ from mmpretrain.registry import MODELS
 from mmsiameseim.datasets.transforms import (SiameseIMViews, SimColorJitter,
                                              SimGaussianBlur,
                                              SimRandomGrayscale, SimSolarize)
+from mmsiameseim.models.utils import RelPos
 from mmsiameseim.models.utils.colour_params import identity_record
 from mmsiameseim.visualization import views_pair as vis
 from mmsiameseim.visualization.views_figure import (MASK_RGB, colour_ops_text,
@@ -225,7 +226,7 @@ def test_geometry_matches_crop_boxes(grid, patch):
         height, width = rng.randint(20, 700, size=2)
         params1, params2 = views.sample_view_params(height, width)
         seen_flips.add((params1[0], params2[0]))
-        rel = views.compute_rel_pos(params1, params2, width)
+        rel = RelPos.from_boxes(params1, params2, width).to_array()
         src = patch_centres(grid, patch)
         got = view2_centres_in_view1(rel, grid, patch)
         want = _ground_truth(params1, params2, width, size, src)
@@ -311,7 +312,7 @@ def test_dense_features_are_predict_dense_outputs():
              num_masking_patches=9, min_num_patches=2), img, seed=5)
     np.testing.assert_array_equal(
         pair['rel_pos'],
-        SiameseIMViews.compute_rel_pos(*pair['params'], width=48))
+        RelPos.from_boxes(*pair['params'], 48).to_array())
     pred, target = vis.dense_features(model, pair)
     sample = DataSample()
     sample.set_mask(torch.from_numpy(pair['mask']))

@@ -176,13 +176,6 @@ class SiameseIMViews(BaseTransform):
         view2 = (self._sample_flip(), self._sample_crop(height, width))
         return view1, view2
 
-    @staticmethod
-    def compute_rel_pos(view1: ViewParams, view2: ViewParams,
-                        width: int) -> np.ndarray:
-        """The float32 ``(6,)`` :class:`RelPos` record of two views of an
-        image ``width`` pixels wide."""
-        return RelPos.from_boxes(view1, view2, width).to_array()
-
     def crop_view(self, img: np.ndarray, params: ViewParams) -> np.ndarray:
         """The ``(S, S, C)`` view ``(flip, (top, left, height, width))`` of
         an ``(H, W, C)`` image: flipped, cropped and resized."""
@@ -252,7 +245,8 @@ class SiameseIMViews(BaseTransform):
                                      'target_pipeline')
         results['img'] = [view1, view2]
         results['img_shape'] = (self.img_size, self.img_size)
-        results['rel_pos'] = self.compute_rel_pos(params1, params2, width)
+        geo = RelPos.from_boxes(params1, params2, width)
+        results['rel_pos'] = geo.to_array()
         results['view_boxes'] = (params1, params2)
         return results
 

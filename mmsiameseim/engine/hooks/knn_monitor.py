@@ -16,8 +16,6 @@ from ...evaluation.features import POOL_TYPES, extract_features
 from ...evaluation.knn import collapse_signal, knn_accuracy
 from ..runner import data_error, innermost_dataset, unwrap_model
 
-DATA_BATCH = Optional[Union[dict, tuple, list]]
-
 
 def gather_features(feats: Tensor, labels: Tensor,
                     size: int) -> Optional[Tuple[Tensor, Tensor]]:
@@ -143,7 +141,7 @@ class KNNMonitorHook(Hook):
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
-                         data_batch: DATA_BATCH = None,
+                         data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
         """Evaluate every ``interval`` iterations if not ``by_epoch``."""
         if self.by_epoch:

@@ -10,7 +10,7 @@ from mmpretrain.registry import MODELS
 from ...arg_checks import check_choice
 from ...checkpoints.load_specs import pretrained_init
 from ..necks.siameseim_projector import build_blocks
-from ..utils.relative_position import RelPos, relative_sincos_embedding
+from ..utils.relative_position import relative_sincos_embedding
 from ..utils.token_index import unmasked_index
 from ..utils.weight_init import xavier_init_linears
 
@@ -37,11 +37,6 @@ class SiameseIMPrediction(NamedTuple):
     mask: torch.Tensor
     rel_pos: torch.Tensor
     num_masked: int
-
-    @property
-    def geometry(self) -> RelPos:
-        """:attr:`rel_pos` with named ``(B,)`` columns."""
-        return RelPos.unpack(self.rel_pos, 'SiameseIMPrediction')
 
 
 @MODELS.register_module()

@@ -51,22 +51,6 @@ def batch_blend(x: torch.Tensor, factor: torch.Tensor,
     return round_to_pixels(out)
 
 
-def batch_brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """Blend with black: ``factor * x``, per image."""
-    zero = torch.zeros_like(factor)
-    return batch_blend(x, factor, zero, zero)
-
-
-def batch_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """Blend with the image's mean luma, per image."""
-    return batch_blend(x, factor, torch.zeros_like(factor), 1 - factor)
-
-
-def batch_saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """Blend with the image's own luma (grayscale), per image."""
-    return batch_blend(x, factor, 1 - factor, torch.zeros_like(factor))
-
-
 def batch_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Rotate the HSV hue by ``shift`` turns (in [-0.5, 0.5]), per image.
 

@@ -9,6 +9,8 @@ import torch.nn as nn
 from mmengine.logging import MessageHub
 from test_models.siameseim_tiny import EMBED, GRID, build_tiny, make_batch
 
+from mmsiameseim.models.utils import RelPos
+
 
 @pytest.fixture(autouse=True)
 def max_iters():
@@ -296,7 +298,7 @@ def test_predict_dense_gives_exactly_the_loss(overrides):
     assert (out.cls_target is None) == pixel
     assert out.num_masked == 9 and out.mask.sum(1).tolist() == [9] * 3
     rel = torch.stack([torch.as_tensor(s.rel_pos) for s in samples])
-    torch.testing.assert_close(out.geometry.dh, rel[:, 2])
+    torch.testing.assert_close(RelPos.unpack(out.rel_pos).dh, rel[:, 2])
     if overrides.get('loss_type') == 'global':
         pred, target = out.cls_pred, out.cls_target
     elif overrides.get('loss_tokens') == 'masked':

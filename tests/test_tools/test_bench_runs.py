@@ -37,6 +37,11 @@ def test_append_jsonl(tmp_path, capsys):
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert [line['x'] for line in lines] == [1, 2]
     assert lines[0]['commit'].split('-')[0] == head[:12]
+    # the records a run appends to a tracked file are no change of code
+    dirty = subprocess.run(
+        ['git', '-C', ROOT, 'status', '--porcelain', '--untracked-files=no',
+         '--', '.', ':!*.jsonl'], capture_output=True, text=True).stdout
+    assert lines[0]['commit'].endswith('-dirty') == bool(dirty.strip())
     assert lines[0]['commit'] in (head[:12], head[:12] + '-dirty')
     assert lines[1]['commit'] == 'abc'
     printed = json.loads(capsys.readouterr().out.splitlines()[-1])

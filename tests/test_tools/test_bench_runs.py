@@ -100,3 +100,34 @@ def test_package_config_paths_resolve_through_mmengine():
     assert cfg.model.type == 'MAE' and cfg.model.neck.decoder_depth == 8
     repo = load_config('configs/siameseim/_base_/siameseim_vit-base-p16.py')
     assert repo.model.backbone.num_masked == 118
+
+
+def test_transfer_summaries_give_each_seed_and_the_mean_over_seeds():
+    """Rows per run and seed, then mean ± sample sd per run (AP in %)."""
+    from projects.study_bench.transfer import detection, segmentation
+
+    def det(run, seed, box, mask):
+        return dict(run=run, seed=seed, bbox_mAP=box, bbox_mAP_50=0.5,
+                    bbox_mAP_75=0.25, segm_mAP=mask, segm_mAP_50=0.5,
+                    segm_mAP_75=0.25, train_seconds=120., test_seconds=9.)
+
+    one_seed = [det('random', 0, .2, .1), det('siameseim', 0, .3, .2)]
+    text = detection.summarize(one_seed)
+    assert '| random | 0 | 20.0 | 50.0 | 25.0 | 10.0 | 50.0 | 25.0 | ' \
+        '2.0 min | 9 s |' in text
+    assert 'seeds' not in text  # no mean table for single seeds
+    text = detection.summarize(one_seed + [det('siameseim', 1, .2, .4)])
+    # box 30 and 20: mean 25, sd sqrt(50) = 7.07; mask 20 and 40
+    assert text.endswith('| siameseim | 0, 1 | 25.0 ± 7.1 | 30.0 ± 14.1 |\n'
+                         '| random | 0 | 20.0 ± 0.0 | 10.0 ± 0.0 |')
+
+    def seg(seed, miou):
+        return dict(run='mae', seed=seed, miou=miou, macc=2 * miou,
+                    aacc=80., iterations=800, train_seconds=600.,
+                    test_seconds=40.)
+
+    text = segmentation.summarize([seg(0, 12.), seg(1, 13.), seg(2, 17.)])
+    # mIoU 12, 13, 17: mean 14, sd sqrt(7) = 2.65
+    assert '| mae | 1 | 13.00 | 26.00 | 80.00 | 800 | 600 | 40 |' in text
+    assert text.endswith('| mae | 0, 1, 2 | 14.00 ± 2.65 | 28.00 ± 5.29 '
+                         '| 80.00 ± 0.00 |')

@@ -18,6 +18,7 @@ from typing import List, Optional
 from ..cli import machine
 from ..config_files import REPO_ROOT, load_config
 from ..sizes import rescale_schedule
+from .driver import seed_table
 
 CONFIG = ('projects/study_bench/configs/mmdet/siameseim_vit-mini-p4-vitdet-'
           'mask-rcnn_1xb8-500i_fashion-scenes-64x64.py')
@@ -162,14 +163,19 @@ def train_and_test(cfg, run: str, threads: int) -> dict:
 
 
 def summarize(records: List[dict]) -> str:
-    """Markdown table of the records (AP in %)."""
+    """Markdown table of the records (AP in %), one row per run and seed,
+    then each run's mean ± sd over its seeds when it has several."""
     if not records:
         raise ValueError('no records to summarize')
-    lines = ['| init | box AP | AP50 | AP75 | mask AP | AP50 | AP75 | '
-             'train | test |', '|---|---|---|---|---|---|---|---|---|']
+    lines = ['| init | seed | box AP | AP50 | AP75 | mask AP | AP50 | AP75 | '
+             'train | test |', '|---|---|---|---|---|---|---|---|---|---|']
     for r in records:
         ap = [f'{100 * r[k]:.1f}' for k in METRICS]
-        lines.append(f"| {r['run']} | {' | '.join(ap)} | "
-                     f"{r['train_seconds'] / 60:.1f} min | "
+        lines.append(f"| {r['run']} | {r.get('seed', 0)} | {' | '.join(ap)} "
+                     f"| {r['train_seconds'] / 60:.1f} min | "
                      f"{r['test_seconds']:.0f} s |")
-    return '\n'.join(lines)
+    means = seed_table(records, {
+        'box AP': lambda r: 100 * r['bbox_mAP'],
+        'mask AP': lambda r: 100 * r['segm_mAP']
+    }, 1)
+    return '\n'.join(lines) + ('\n\n' + means if means else '')

@@ -12,6 +12,7 @@ per run to ``--out``.
 import argparse
 import os
 import os.path as osp
+import statistics
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -136,6 +137,38 @@ def run_transfer(args: argparse.Namespace,
         append_jsonl(args.out, record)
     print(f'all runs: {wall:.0f} s wall; records appended to {args.out}')
     return records
+
+
+def seed_table(records: List[dict],
+               columns: Dict[str, Callable[[dict], float]],
+               digits: int) -> str:
+    """Markdown table of each run's mean ± sample sd over its seeds.
+
+    Args:
+        records (list[dict]): Records of one or more seeds per run.
+        columns (dict): Column title -> the value of a record.
+        digits (int): Decimals shown.
+
+    Returns:
+        str: One row per run (in :data:`RUNS` order) with the seeds it
+        averages; '' when every run has a single seed.
+    """
+    by_run = {run: [r for r in records if r['run'] == run] for run in RUNS}
+    by_run = {run: rs for run, rs in by_run.items() if rs}
+    if all(len(rs) < 2 for rs in by_run.values()):
+        return ''
+    lines = ['| init | seeds | ' + ' | '.join(columns) + ' |',
+             '|---|---|' + '---|' * len(columns)]
+    for run, rs in by_run.items():
+        cells = []
+        for value in columns.values():
+            values = [value(r) for r in rs]
+            sd = statistics.stdev(values) if len(values) > 1 else 0.
+            cells.append(f'{statistics.mean(values):.{digits}f} ± '
+                         f'{sd:.{digits}f}')
+        seeds = ', '.join(str(r.get('seed', 0)) for r in rs)
+        lines.append(f"| {run} | {seeds} | {' | '.join(cells)} |")
+    return '\n'.join(lines)
 
 
 def summarize_file(path: str, summarize: Callable[[List[dict]], str]) -> str:

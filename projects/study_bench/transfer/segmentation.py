@@ -18,6 +18,7 @@ from typing import List, Optional
 from ..cli import machine
 from ..config_files import REPO_ROOT, load_config, repo_path
 from ..sizes import rescale_schedule
+from .driver import seed_table
 
 CONFIG = ('projects/study_bench/configs/mmseg/'
           'siameseim_vit-mini-p4-upernet_1xb8-800i_fashion-scenes-64x64.py')
@@ -148,14 +149,20 @@ def summarize(records: List[dict]) -> str:
         records (list[dict]): JSON records of :func:`run_one`.
 
     Returns:
-        str: One row per run.
+        str: One row per run and seed, then each run's mean ± sd over its
+        seeds when it has several.
     """
     if not records:
         raise ValueError('no records to summarize')
-    lines = ['| init | mIoU | mAcc | aAcc | iterations | train s | test s |',
-             '|---|---|---|---|---|---|---|']
+    lines = ['| init | seed | mIoU | mAcc | aAcc | iterations | train s | '
+             'test s |', '|---|---|---|---|---|---|---|---|']
     for r in records:
-        lines.append(f"| {r['run']} | {r['miou']:.2f} | {r['macc']:.2f} | "
-                     f"{r['aacc']:.2f} | {r['iterations']} | "
-                     f"{r['train_seconds']:.0f} | {r['test_seconds']:.0f} |")
-    return '\n'.join(lines)
+        lines.append(f"| {r['run']} | {r.get('seed', 0)} | {r['miou']:.2f} | "
+                     f"{r['macc']:.2f} | {r['aacc']:.2f} | {r['iterations']} "
+                     f"| {r['train_seconds']:.0f} | {r['test_seconds']:.0f} |")
+    means = seed_table(records, {
+        'mIoU': lambda r: r['miou'],
+        'mAcc': lambda r: r['macc'],
+        'aAcc': lambda r: r['aacc']
+    }, 2)
+    return '\n'.join(lines) + ('\n\n' + means if means else '')

@@ -19,8 +19,11 @@ data: env
 demo: env data
 	$(PY) tools/run_demo.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)
 
+# tests set one torch thread per process (tests/conftest.py), so two
+# pytest-xdist workers keep both cores of a 2-core machine busy
+TEST_WORKERS ?= 2
 test: env data
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS)
 
 lint: env
 	$(PY) -m flake8 mmsiameseim tools tests configs || true

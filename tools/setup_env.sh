@@ -17,7 +17,7 @@ TORCHVISION_VER="0.29.1"
 MMCV_VER="2.1.0"
 STACK=(
   "mmengine==0.10.7" "mmpretrain==1.2.0" "mmsegmentation==1.2.2" "mmdet==3.3.0"
-  "ftfy" "regex" "pytest" "tensorboard" "scikit-image" "scikit-learn"
+  "ftfy" "regex" "pytest" "pytest-xdist" "tensorboard" "scikit-image" "scikit-learn"
 )
 # openmim pins old setuptools/requests/rich: install it without its pins, plus what it needs.
 MIM_DEPS=("click" "colorama" "model-index" "pandas" "requests" "rich" "tabulate")

@@ -86,9 +86,9 @@ def test_drivers_report_each_child_step_and_eta(tmp_path, capsys):
             'print_record; print("Epoch(train) [1][3/9]  eta: 0:00:07", '
             'flush=True); time.sleep(1.5); print_record(dict(v=1))')
     env = dict(os.environ, PYTHONPATH=ROOT)
-    got = dict(run_children({'a': [sys.executable, '-c', code]},
-                             str(tmp_path), env=env, poll_s=0.1,
-                             report_s=0.3))
+    got = dict(
+        run_children({'a': [sys.executable, '-c', code]},
+                     str(tmp_path), env=env, poll_s=0.1, report_s=0.3))
     assert got == {'a': dict(v=1)}
     out = capsys.readouterr().out.splitlines()
     assert out.count('a: Epoch(train) [1][3/9], eta 0:00:07') == 1

@@ -131,3 +131,20 @@ def test_transfer_summaries_give_each_seed_and_the_mean_over_seeds():
     assert '| mae | 1 | 13.00 | 26.00 | 80.00 | 800 | 600 | 40 |' in text
     assert text.endswith('| mae | 0, 1, 2 | 14.00 ± 2.65 | 28.00 ± 5.29 '
                          '| 80.00 ± 0.00 |')
+
+
+def test_transfer_records_name_files_relative_to_the_run_folder(tmp_path):
+    """The records keep no machine folder: paths under the folder the
+    command ran in become relative, others stay as given."""
+    from projects.study_bench.transfer.driver import relative_paths
+    root = str(tmp_path / 'repo')
+    record = dict(
+        pretrained=f'{root}/work_dirs/seg/siameseim_mmseg.pth', seed=0,
+        converter_log=[f'saved {root}/work_dirs/seg/mae_mmseg.pth'],
+        load_check=dict(ok=True, source='/elsewhere/file.pth'),
+        sibling=f'{root}-old/a.pth')
+    assert relative_paths(record, root) == dict(
+        pretrained='work_dirs/seg/siameseim_mmseg.pth', seed=0,
+        converter_log=['saved work_dirs/seg/mae_mmseg.pth'],
+        load_check=dict(ok=True, source='/elsewhere/file.pth'),
+        sibling=f'{root}-old/a.pth')

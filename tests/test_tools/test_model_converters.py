@@ -10,10 +10,11 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 from test_models.siameseim_tiny import build_tiny
+from test_utils.official_oracles import (assert_close, make_inputs,
+                                         make_official, randomise,
+                                         ref_encoder, tiny_to_official,
+                                         tiny_vit)
 from tool_modules import load_tool
-
-# The oracles (official names, reference forward) of the key-mapping tests.
-import test_utils.test_key_mapping as _oracles  # noqa: E402  isort:skip
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools', 'model_converters')
@@ -23,11 +24,6 @@ BACKBONE_TOOL = osp.join(TOOLS, 'siameseim_to_backbone.py')
 
 official_tool = load_tool(OFFICIAL_TOOL)
 backbone_tool = load_tool(BACKBONE_TOOL)
-_inputs, _randomise, _tiny_vit = (_oracles._inputs, _oracles._randomise,
-                                  _oracles._tiny_vit)
-assert_close, make_official = _oracles.assert_close, _oracles.make_official
-ref_encoder, tiny_to_official = (_oracles.ref_encoder,
-                                 _oracles.tiny_to_official)
 
 
 def _run(tool, *args, cwd):
@@ -61,7 +57,7 @@ def _official_file(tmp_path, sd, name='sim_official.pth'):
 @pytest.fixture(scope='module')
 def tiny():
     torch.manual_seed(0)
-    model = _randomise(build_tiny(), seed=5)
+    model = randomise(build_tiny(), seed=5)
     model.eval()
     return model
 
@@ -92,10 +88,10 @@ def test_cli_round_trip(tiny, tmp_path):
     assert backbone_tool.main([str(dst), str(out), '--prefix', '']) == 0
     backbone = _read(out)
     assert backbone['meta']['source'] == 'online'
-    vit = _tiny_vit()
+    vit = tiny_vit()
     result = vit.load_state_dict(backbone['state_dict'], strict=True)
     assert not result.missing_keys and not result.unexpected_keys
-    img = _inputs()[0]
+    img = make_inputs()[0]
     with torch.no_grad():
         assert_close(vit(img)[-1], tiny.backbone(img)[-1])
 
@@ -172,9 +168,9 @@ def test_backbone_tool_needs_trusted_for_training_checkpoints(
 
     assert backbone_tool.main(args + ['--trusted']) == 0
     out = _read(dst)['state_dict']
-    vit = _tiny_vit()
+    vit = tiny_vit()
     vit.load_state_dict(out, strict=True)
-    img = _inputs()[0]
+    img = make_inputs()[0]
     with torch.no_grad():
         assert_close(vit(img)[-1], tiny.target_encoder.module[0](img)[-1])
 
@@ -188,12 +184,12 @@ def test_backbone_tool_official_input_and_pretrained_init(tmp_path):
     assert backbone_tool.main([str(src), str(dst)]) == 0
     state = _read(dst)['state_dict']
     assert all(k.startswith('backbone.') for k in state)
-    vit = _tiny_vit(
+    vit = tiny_vit(
         init_cfg=dict(
             type='Pretrained', checkpoint=str(dst), prefix='backbone.'))
     vit.init_weights()
     vit.eval()
-    img = _inputs()[0]
+    img = make_inputs()[0]
     with torch.no_grad():
         assert_close(vit(img)[-1], ref_encoder(sd, img))
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 
+from mmsiameseim.checkpoints import read_checkpoint
 from projects.study_bench.fashion_mnist import write_split
 from test_tools.test_show_views import _tiny_run, _write_image
 from tool_modules import load_tool
@@ -19,7 +20,7 @@ show_views = load_tool('tools/visualization/show_views.py')
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp('show_views_errors')
     _, config, good = _tiny_run(folder)
-    state = torch.load(good)['state_dict']
+    state = read_checkpoint(good)['state_dict']  # the run's own file
     paths = dict(config=config, good=good, img=_write_image(folder / 'a.png'))
     wrong = dict(state, **{'backbone.pos_embed': torch.zeros(1, 5, 32)})
     other = {k: v for k, v in state.items() if not k.startswith('head.')}

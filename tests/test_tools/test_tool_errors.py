@@ -14,6 +14,7 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
+from log_records import logged_records
 from mmsiameseim.models.backbones import SiameseIMViT
 from tool_modules import load_tool
 
@@ -118,23 +119,6 @@ def test_transfer_drivers_name_a_missing_checkpoint(files, capsys, tmp_path):
         assert not (tmp_path / name).exists()
 
 
-def _records(run):
-    """The log records of MMLogger's current instance while ``run()``."""
-    import logging
-
-    from mmengine.logging import MMLogger
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        result = run()
-    finally:
-        logger.removeHandler(handler)
-    return result, records
-
-
 def test_resume_on_an_empty_work_dir_warns_and_cpu_uses_gloo(tmp_path):
     """a955673: ``--resume`` with nothing to resume started from scratch
     without a word; the environment of a CPU run said backend nccl."""
@@ -144,7 +128,7 @@ def test_resume_on_an_empty_work_dir_warns_and_cpu_uses_gloo(tmp_path):
                       'siameseim_vit-mini-p4_1xb64-coslr-4e_fashion-mnist.py')
     args = train.parse_args([config, '--resume', '--work-dir',
                              str(tmp_path / 'empty')])
-    cfg, records = _records(
+    cfg, records = logged_records(
         lambda: train.merge_args(Config.fromfile(config), args))
     warnings = [r.getMessage() for r in records if r.levelname == 'WARNING']
     assert len(warnings) == 1 and 'no checkpoint in' in warnings[0]
@@ -172,9 +156,10 @@ def test_frozen_parameters_are_counted_in_one_line():
     assert len(frozen) > 50
     default = dict(cfg.optim_wrapper.to_dict(), constructor=None)
     default.pop('constructor')
-    ours, ours_logs = _records(
+    ours, ours_logs = logged_records(
         lambda: build_optim_wrapper(model, cfg.optim_wrapper))
-    theirs, their_logs = _records(lambda: build_optim_wrapper(model, default))
+    theirs, their_logs = logged_records(
+        lambda: build_optim_wrapper(model, default))
     skipped = [r for r in their_logs if 'requires_grad=False' in
                r.getMessage()]
     assert len(skipped) == len(frozen)

@@ -1,5 +1,4 @@
 """The checkpoint service: resume, the run's manifest, the trust policy."""
-import itertools
 import json
 import os.path as osp
 import pickle
@@ -7,25 +6,21 @@ import shutil
 
 import pytest
 import torch
-import torch.nn as nn
 from mmengine.config import Config
-from mmengine.evaluator import BaseMetric
-from mmengine.hooks import Hook
-from mmengine.model import BaseModel
-from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS, RUNNERS
+from mmengine.registry import MODELS
+from test_utils.toy_run import (CkptTestToyDataset, CkptTestToyModel,
+                                assert_state_equal, build_runner,
+                                record_hook, run_name, state_of, toy_cfg)
 from tool_modules import load_tool
-from torch.utils.data import Dataset
 
 from mmsiameseim.checkpoints import (MANIFEST_NAME, UntrustedCheckpointError,
                                      convert_checkpoint, detect_layout,
                                      read_checkpoint, unwrap_state_dict,
                                      written_by_run)
-from mmsiameseim.engine import SafeResumeRunner
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # Set by _mark_unpickled when a malicious payload gets unpickled.
 UNPICKLED = []
-_RUN_IDS = itertools.count()
 
 
 def _mark_unpickled():
@@ -50,132 +45,18 @@ class _FileWriter:
         return (open, (self.path, 'w'))
 
 
-@MODELS.register_module(name='CkptTestToyModel', force=True)
-class CkptTestToyModel(BaseModel):
-    """Linear regression on 3 inputs."""
-
-    def __init__(self, init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.lin = nn.Linear(3, 1)
-
-    def forward(self, inputs, targets=None, mode='tensor'):
-        out = self.lin(inputs).squeeze(-1)
-        if mode == 'loss':
-            return dict(loss=((out - targets)**2).mean())
-        return out
-
-
-@DATASETS.register_module(name='CkptTestToyDataset', force=True)
-class CkptTestToyDataset(Dataset):
-    """Eight fixed samples, deterministic per index."""
-
-    metainfo = dict(name='toy')
-
-    def __len__(self):
-        return 8
-
-    def __getitem__(self, idx):
-        gen = torch.Generator().manual_seed(idx)
-        x = torch.randn(3, generator=gen)
-        return dict(inputs=x, targets=x @ torch.tensor([1., -2., 0.5]))
-
-
-@HOOKS.register_module(name='CkptTestRecordHook', force=True)
-class CkptTestRecordHook(Hook):
-    """Records the state at ``before_train`` and the iterations run."""
-
-    def __init__(self):
-        self.start_iter = None
-        self.start_state = None
-        self.iters = []
-
-    def before_train(self, runner):
-        self.start_iter = runner.iter
-        with open(osp.join(runner.work_dir, 'start_iters.txt'), 'a') as f:
-            f.write(f'{runner.iter}\n')
-        self.start_state = {
-            k: v.detach().clone()
-            for k, v in runner.model.state_dict().items()
-        }
-
-    def after_train_iter(self,
-                         runner,
-                         batch_idx,
-                         data_batch=None,
-                         outputs=None):
-        self.iters.append(runner.iter + 1)
-
-
-@METRICS.register_module(name='CkptTestMSEMetric', force=True)
-class CkptTestMSEMetric(BaseMetric):
-    """Mean squared error of the toy regression."""
-
-    def process(self, data_batch, data_samples):
-        for pred, target in zip(data_samples, data_batch['targets']):
-            self.results.append(float((pred - target)**2))
-
-    def compute_metrics(self, results):
-        return dict(mse=sum(results) / len(results))
-
-
-def _cfg(work_dir, max_iters, **kwargs):
-    cfg = dict(
-        runner_type='SafeResumeRunner',
-        model=dict(type='CkptTestToyModel'),
-        work_dir=str(work_dir),
-        train_dataloader=dict(
-            dataset=dict(type='CkptTestToyDataset'),
-            batch_size=2,
-            num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=dict(type='default_collate')),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        default_hooks=dict(
-            logger=dict(type='LoggerHook', interval=100),
-            checkpoint=dict(type='CheckpointHook', interval=2,
-                            by_epoch=False)),
-        custom_hooks=[dict(type='CkptTestRecordHook')],
-        randomness=dict(seed=0),
-        env_cfg=dict(dist_cfg=dict(backend='gloo')),
-        experiment_name=f'ckpt_test_{next(_RUN_IDS)}',
-        log_level='WARNING')
-    cfg.update(kwargs)
-    return cfg
-
-
-def _build(cfg):
-    runner = RUNNERS.build(cfg)
-    assert type(runner) is SafeResumeRunner
-    return runner
-
-
-def _recorder(runner):
-    return [h for h in runner.hooks if isinstance(h, CkptTestRecordHook)][0]
-
-
-def _state(module):
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-def _assert_state_equal(actual, expected):
-    assert actual.keys() == expected.keys()
-    for key in expected:
-        torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=0)
-
-
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     """A 2-iteration run; its checkpoint and the weights it saved."""
     work_dir = tmp_path_factory.mktemp('run')
-    runner = _build(_cfg(work_dir, max_iters=2))
+    runner = build_runner(toy_cfg(work_dir, max_iters=2))
     runner.train()
     ckpt = osp.join(str(work_dir), 'iter_2.pth')
     assert osp.isfile(ckpt)
     return dict(
         work_dir=work_dir,
         ckpt=ckpt,
-        state=_state(runner.model),
+        state=state_of(runner.model),
         momentum={
             k: v['momentum_buffer'].clone()
             for k, v in runner.optim_wrapper.optimizer.state_dict()
@@ -195,7 +76,7 @@ def test_torch_default_refuses_mmengine_checkpoint(trained):
     assert set(manifest) == {'iter_2.pth'}
     full = read_checkpoint(trained['ckpt'])
     assert full['meta']['iter'] == 2
-    _assert_state_equal(full['state_dict'], trained['state'])
+    assert_state_equal(full['state_dict'], trained['state'])
 
 
 def test_manifest_vouches_only_for_the_bytes_it_recorded(trained, tmp_path):
@@ -223,28 +104,28 @@ def test_auto_resume_continues_counter_and_weights(trained, tmp_path):
     shutil.copytree(trained['work_dir'], work_dir)
     with open(work_dir / 'last_checkpoint', 'w') as f:
         f.write(str(work_dir / 'iter_2.pth'))
-    runner = _build(_cfg(work_dir, max_iters=4, resume=True))
+    runner = build_runner(toy_cfg(work_dir, max_iters=4, resume=True))
     runner.train()
-    rec = _recorder(runner)
+    rec = record_hook(runner)
     assert rec.start_iter == 2
     assert rec.iters == [3, 4]
     assert runner.iter == 4
-    _assert_state_equal(rec.start_state, trained['state'])
+    assert_state_equal(rec.start_state, trained['state'])
     assert osp.isfile(work_dir / 'iter_4.pth')
 
     # Oracle: an uninterrupted 4-iteration run ends at the same weights,
     # which needs the optimizer momentum to have been resumed too.
-    straight = _build(_cfg(tmp_path / 'straight', max_iters=4))
+    straight = build_runner(toy_cfg(tmp_path / 'straight', max_iters=4))
     straight.train()
-    _assert_state_equal(_state(runner.model), _state(straight.model))
+    assert_state_equal(state_of(runner.model), state_of(straight.model))
 
 
 def test_resume_from_explicit_path_restores_optimizer(trained, tmp_path):
-    runner = _build(
-        _cfg(tmp_path, max_iters=2, resume=True, load_from=trained['ckpt']))
+    runner = build_runner(
+        toy_cfg(tmp_path, max_iters=2, resume=True, load_from=trained['ckpt']))
     runner.load_or_resume()
     assert runner.iter == 2
-    _assert_state_equal(_state(runner.model), trained['state'])
+    assert_state_equal(state_of(runner.model), trained['state'])
     state = runner.optim_wrapper.optimizer.state_dict()['state']
     assert state.keys() == trained['momentum'].keys()
     for key, buf in trained['momentum'].items():
@@ -255,24 +136,25 @@ def test_resume_from_explicit_path_restores_optimizer(trained, tmp_path):
 def test_load_from_foreign_run_checkpoint_needs_trust(trained, tmp_path):
     # The run's own file loads (manifest); the same bytes elsewhere do not,
     # unless the config vouches for them.
-    runner = _build(
-        _cfg(tmp_path / 'own', max_iters=2, load_from=trained['ckpt']))
+    runner = build_runner(
+        toy_cfg(tmp_path / 'own', max_iters=2, load_from=trained['ckpt']))
     runner.load_or_resume()
-    _assert_state_equal(_state(runner.model), trained['state'])
+    assert_state_equal(state_of(runner.model), trained['state'])
     copy = tmp_path / 'downloaded.pth'
     shutil.copy(trained['ckpt'], copy)
-    runner = _build(_cfg(tmp_path / 'a', max_iters=2, load_from=str(copy)))
+    runner = build_runner(
+        toy_cfg(tmp_path / 'a', max_iters=2, load_from=str(copy)))
     with pytest.raises(ValueError, match='downloaded.pth'):
         runner.load_or_resume()
-    runner = _build(
-        _cfg(
+    runner = build_runner(
+        toy_cfg(
             tmp_path / 'b',
             max_iters=2,
             load_from=str(copy),
             load_from_trusted=True))
     runner.load_or_resume()
     assert runner.iter == 0  # weights only, no resume
-    _assert_state_equal(_state(runner.model), trained['state'])
+    assert_state_equal(state_of(runner.model), trained['state'])
 
 
 def test_auto_resume_refuses_a_planted_checkpoint(trained, tmp_path):
@@ -287,7 +169,7 @@ def test_auto_resume_refuses_a_planted_checkpoint(trained, tmp_path):
     state['meta']['payload'] = _FileWriter(marker)
     torch.save(state, evil)
     (work_dir / 'last_checkpoint').write_text(str(evil))
-    runner = _build(_cfg(work_dir, max_iters=4, resume=True))
+    runner = build_runner(toy_cfg(work_dir, max_iters=4, resume=True))
     with pytest.raises(UntrustedCheckpointError) as err:
         runner.train()
     assert not marker.exists()
@@ -303,7 +185,7 @@ def weights(tmp_path):
     """A plain state dict and one with a code-running object inside."""
     torch.manual_seed(1)
     model = CkptTestToyModel()
-    state = _state(model)
+    state = state_of(model)
     plain = tmp_path / 'plain.pth'
     torch.save(state, plain)
     evil = tmp_path / 'evil.pth'
@@ -313,13 +195,15 @@ def weights(tmp_path):
 
 
 def test_load_from_plain_state_dict(weights, tmp_path):
-    runner = _build(_cfg(tmp_path, max_iters=2, load_from=weights['plain']))
+    runner = build_runner(
+        toy_cfg(tmp_path, max_iters=2, load_from=weights['plain']))
     runner.load_or_resume()
-    _assert_state_equal(_state(runner.model), weights['state'])
+    assert_state_equal(state_of(runner.model), weights['state'])
 
 
 def test_load_from_pickled_object_fails_without_running_it(weights, tmp_path):
-    runner = _build(_cfg(tmp_path, max_iters=2, load_from=weights['evil']))
+    runner = build_runner(
+        toy_cfg(tmp_path, max_iters=2, load_from=weights['evil']))
     with pytest.raises(ValueError, match='evil.pth'):
         runner.load_or_resume()
     assert UNPICKLED == []
@@ -334,7 +218,7 @@ def test_pretrained_init_cfg_is_safe(weights):
             type='CkptTestToyModel',
             init_cfg=dict(type='Pretrained', checkpoint=weights['plain'])))
     model.init_weights()
-    _assert_state_equal(_state(model), weights['state'])
+    assert_state_equal(state_of(model), weights['state'])
 
     model = MODELS.build(
         dict(
@@ -346,7 +230,7 @@ def test_pretrained_init_cfg_is_safe(weights):
 
 
 def test_read_checkpoint_errors_name_the_file(weights, tmp_path):
-    _assert_state_equal(read_checkpoint(weights['plain']), weights['state'])
+    assert_state_equal(read_checkpoint(weights['plain']), weights['state'])
     with pytest.raises(UntrustedCheckpointError, match='evil.pth'):
         read_checkpoint(weights['evil'])
     # the folder of a run (last_checkpoint beside it) does not vouch
@@ -409,7 +293,7 @@ def _load_tool(name):
 def test_train_tool_merge_args(tmp_path):
     train = _load_tool('train')
     cfg_file = tmp_path / 'toy_cfg.py'
-    Config(_cfg(tmp_path / 'wd', max_iters=2)).dump(str(cfg_file))
+    Config(toy_cfg(tmp_path / 'wd', max_iters=2)).dump(str(cfg_file))
     ckpt = str(tmp_path / 'x.pth')
     torch.save({}, ckpt)
     args = train.parse_args([str(cfg_file), '--amp', '--resume', ckpt])
@@ -426,7 +310,7 @@ def test_train_and_test_tools_resume_and_evaluate(tmp_path, monkeypatch,
                                                   capsys):
     monkeypatch.setenv('LOCAL_RANK', '0')
     work_dir = tmp_path / 'wd'
-    cfg = _cfg(work_dir, max_iters=2)
+    cfg = toy_cfg(work_dir, max_iters=2)
     del cfg['runner_type']  # the tools default to SafeResumeRunner
     cfg.update(
         test_dataloader=cfg['train_dataloader'],
@@ -436,11 +320,8 @@ def test_train_and_test_tools_resume_and_evaluate(tmp_path, monkeypatch,
     Config(cfg).dump(str(cfg_file))
 
     def opts(*pairs):
-        # A distinct experiment name per run keeps mmengine's global
-        # instances (logger, visualizer) apart within the same second.
-        return [
-            '--cfg-options', f'experiment_name=tool_{next(_RUN_IDS)}', *pairs
-        ]
+        return ['--cfg-options', f"experiment_name={run_name('tool')}",
+                *pairs]
 
     train = _load_tool('train')
     train.main([str(cfg_file), '--work-dir', str(work_dir), *opts()])

@@ -112,6 +112,7 @@ def throughput_summary(path: str) -> str:
     if eager and mae and mae.get('img_per_s'):
         lines += ['', f"SiameseIM eager / MAE eager img/s: "
                   f"{eager['img_per_s'] / mae['img_per_s']:.2f}."]
-    lines += ['', 'H100 anchors (per GPU, batch 128; not measured here): ' +
+    lines += ['', 'H100 anchors (per GPU, batch 128; earlier runs of the '
+              'original and mmpretrain code, not of this command): ' +
               '; '.join(f'{k} {v}' for k, v in H100_ANCHORS) + '.']
     return '\n'.join(lines)

@@ -134,9 +134,31 @@ def run_transfer(args: argparse.Namespace,
     records.sort(key=lambda r: RUNS.index(r['run']))
     for record in records:
         record['all_runs_wall_seconds'] = wall
-        append_jsonl(args.out, record)
+        append_jsonl(args.out, relative_paths(record, os.getcwd()))
     print(f'all runs: {wall:.0f} s wall; records appended to {args.out}')
     return records
+
+
+def relative_paths(value, root: str):
+    """``value`` with every path under ``root`` written relative to it (the
+    records name the files the way the command was given, not the
+    machine's folders).
+
+    Args:
+        value: A record, or any JSON value inside one.
+        root (str): The folder the command ran in.
+
+    Returns:
+        The same structure, strings rewritten.
+    """
+    prefix = osp.join(osp.abspath(root), '')
+    if isinstance(value, str):
+        return value.replace(prefix, '')
+    if isinstance(value, dict):
+        return {k: relative_paths(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [relative_paths(v, root) for v in value]
+    return value
 
 
 def seed_table(records: List[dict],
